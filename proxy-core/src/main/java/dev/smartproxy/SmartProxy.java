@@ -1,0 +1,389 @@
+package dev.smartproxy;
+
+import dev.smartproxy.config.ConnectionPolicy;
+import dev.smartproxy.config.IoTransport;
+import dev.smartproxy.config.KeepAliveTreatment;
+import dev.smartproxy.config.TcpKeepAlive;
+import dev.smartproxy.event.ConnectionInfo;
+import dev.smartproxy.event.ProxyEventListener;
+import dev.smartproxy.event.ProxyStats;
+import dev.smartproxy.internal.Checks;
+import dev.smartproxy.internal.connection.ConnectionRegistry;
+import dev.smartproxy.internal.connection.Ticker;
+import dev.smartproxy.internal.pipeline.ProxyContext;
+import dev.smartproxy.internal.pipeline.ProxyServer;
+import dev.smartproxy.internal.pipeline.Transport;
+import dev.smartproxy.route.ForwardAction;
+import dev.smartproxy.route.Route;
+import dev.smartproxy.route.RouteTable;
+import dev.smartproxy.route.TlsMode;
+import io.netty.util.NetUtil;
+
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.UnknownHostException;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.function.Consumer;
+
+/**
+ * A route-based TCP/TLS proxy embedded in your application.
+ *
+ * <p>Build one with {@link #builder()}, {@link #start()} it, and {@link #close()} it when done:
+ * <pre>{@code
+ * try (SmartProxy proxy = SmartProxy.builder()
+ *         .inactivityTimeout(Duration.ofHours(4))
+ *         .keepAliveTreatment(KeepAliveTreatment.EXTENDED)
+ *         .keepAliveInactivityMultiplier(10)
+ *         .route(Route.named("websocket-passthrough")
+ *             .match(m -> m.ports(443).domains("ws.example.com"))
+ *             .forward(f -> f.target("backend", 443).tls(TlsMode.PASSTHROUGH)))
+ *         .build()
+ *         .start()) {
+ *     ...
+ * }
+ * }</pre>
+ *
+ * <p>The route table of a built proxy, {@link #routes()}, is the same pure function the proxy
+ * runs per connection, so a configuration can be unit-tested without sockets. The proxy
+ * listens on every port its routes name; {@link Builder#listen(int, InetSocketAddress)} binds a
+ * route port elsewhere (for example {@code 127.0.0.1:0} in a test) without changing the routes.
+ *
+ * <p>Thread-safe. {@code start()} and {@code close()} block; the accessors do not.
+ */
+public final class SmartProxy implements AutoCloseable {
+    private enum State { BUILT, STARTED, CLOSED }
+
+    private final RouteTable routes;
+    private final ConnectionPolicy policy;
+    private final Map<Integer, InetSocketAddress> binds;
+    private final IoTransport transportChoice;
+    private final int ioThreads;
+    private final ConnectionRegistry registry;
+    private State state = State.BUILT;
+    private ProxyServer server;
+
+    private SmartProxy(Builder b, RouteTable routes, ConnectionPolicy policy, Map<Integer, InetSocketAddress> binds) {
+        this.routes = routes;
+        this.policy = policy;
+        this.binds = binds;
+        this.transportChoice = b.transport;
+        this.ioThreads = b.ioThreads;
+        this.registry = new ConnectionRegistry(b.listeners, Clock.systemUTC(), Ticker.SYSTEM);
+    }
+
+    /** A new builder with the default policy and no routes. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /**
+     * Binds one listener per route port and returns once all are bound.
+     *
+     * @return this proxy
+     * @throws IllegalStateException     if the proxy was started or closed before, or the transport
+     *                                   asked for is unavailable
+     * @throws java.io.UncheckedIOException if a port cannot be bound; nothing stays bound then
+     */
+    public synchronized SmartProxy start() {
+        if (state != State.BUILT) {
+            throw new IllegalStateException("start(): the proxy is " + state.name().toLowerCase() + " (expected: built)");
+        }
+        ProxyContext px = new ProxyContext(routes, policy, registry, Transport.of(transportChoice));
+        server = ProxyServer.start(px, ioThreads, binds);
+        state = State.STARTED;
+        return this;
+    }
+
+    /**
+     * Stops the proxy: stops accepting, lets open connections finish for up to
+     * {@code gracefulShutdownTimeout}, closes the rest with reason {@code SHUTDOWN}, and returns
+     * when every channel and thread is gone. Idempotent.
+     */
+    @Override
+    public synchronized void close() {
+        if (state == State.STARTED) {
+            server.shutdown(policy.gracefulShutdownTimeout());
+        }
+        state = State.CLOSED;
+    }
+
+    /** Same as {@link #close()}. */
+    public void stop() {
+        close();
+    }
+
+    /** The route table: call {@link RouteTable#match} on it to test routing without sockets. */
+    public RouteTable routes() {
+        return routes;
+    }
+
+    /** The proxy-wide connection policy. */
+    public ConnectionPolicy policy() {
+        return policy;
+    }
+
+    /**
+     * The address the listener for {@code routePort} is bound to, with the real port when it
+     * was bound to port 0.
+     *
+     * @throws IllegalStateException if the proxy is not started
+     * @throws IllegalArgumentException if no route uses {@code routePort}
+     */
+    public synchronized InetSocketAddress boundAddress(int routePort) {
+        InetSocketAddress a = boundAddresses().get(routePort);
+        if (a == null) {
+            throw new IllegalArgumentException("routePort: " + routePort + " (expected: one of " + binds.keySet() + ")");
+        }
+        return a;
+    }
+
+    /** Route port to bound address, for every listener; empty unless started. */
+    public synchronized Map<Integer, InetSocketAddress> boundAddresses() {
+        if (state != State.STARTED) {
+            throw new IllegalStateException("boundAddresses(): the proxy is " + state.name().toLowerCase()
+                    + " (expected: started)");
+        }
+        return Map.copyOf(server.boundAddresses());
+    }
+
+    /** Snapshots of the open connections, oldest first. */
+    public List<ConnectionInfo> connections() {
+        return registry.snapshot();
+    }
+
+    /** The counters: open connections by kind, accepted, closed by reason. */
+    public ProxyStats stats() {
+        return registry.stats();
+    }
+
+    /**
+     * Builds a {@link SmartProxy}. Setters validate at once and throw
+     * {@link IllegalArgumentException} naming the setting and the expected range; rules that
+     * span settings run in {@link #build()}. Not thread-safe.
+     */
+    public static final class Builder {
+        private final List<Route> routeList = new ArrayList<>();
+        private final ConnectionPolicy.Builder policy = ConnectionPolicy.builder();
+        private final Map<Integer, InetSocketAddress> listenOverrides = new LinkedHashMap<>();
+        private final List<ProxyEventListener> listeners = new ArrayList<>();
+        private InetAddress bindAddress;
+        private IoTransport transport = IoTransport.AUTO;
+        private int ioThreads = Runtime.getRuntime().availableProcessors();
+
+        private Builder() {
+        }
+
+        /** Adds a route. */
+        public Builder route(Route route) {
+            routeList.add(Objects.requireNonNull(route, "route"));
+            return this;
+        }
+
+        /** Adds a route from its builder. */
+        public Builder route(Route.Builder route) {
+            return route(Objects.requireNonNull(route, "route").build());
+        }
+
+        /** Adds routes, in order. */
+        public Builder routes(Collection<Route> routes) {
+            routes.forEach(this::route);
+            return this;
+        }
+
+        /**
+         * Sets every connection setting at once, replacing earlier policy setters.
+         */
+        public Builder policy(ConnectionPolicy policy) {
+            ConnectionPolicy.Builder b = Objects.requireNonNull(policy, "policy").toBuilder();
+            ConnectionPolicy p = b.build();
+            this.policy.inactivityTimeout(p.inactivityTimeout()).keepAliveTreatment(p.keepAliveTreatment())
+                    .keepAliveInactivityMultiplier(p.keepAliveInactivityMultiplier())
+                    .extendedKeepAliveGrace(p.extendedKeepAliveGrace())
+                    .maxConnectionLifetime(p.maxConnectionLifetime())
+                    .extendedKeepAliveLifetime(p.extendedKeepAliveLifetime()).connectTimeout(p.connectTimeout())
+                    .initialDataTimeout(p.initialDataTimeout()).maxClientHelloSize(p.maxClientHelloSize())
+                    .maxPendingDataSize(p.maxPendingDataSize()).halfCloseGraceTls(p.halfCloseGraceTls())
+                    .halfCloseGracePlain(p.halfCloseGracePlain()).tcpKeepAlive(p.tcpKeepAlive())
+                    .gracefulShutdownTimeout(p.gracefulShutdownTimeout());
+            return this;
+        }
+
+        /** See {@link ConnectionPolicy#inactivityTimeout()}. Default 4 h. */
+        public Builder inactivityTimeout(Duration timeout) {
+            policy.inactivityTimeout(timeout);
+            return this;
+        }
+
+        /** See {@link KeepAliveTreatment}. Default {@code NORMAL}. */
+        public Builder keepAliveTreatment(KeepAliveTreatment treatment) {
+            policy.keepAliveTreatment(treatment);
+            return this;
+        }
+
+        /** See {@link ConnectionPolicy#keepAliveInactivityMultiplier()}. Default 6. */
+        public Builder keepAliveInactivityMultiplier(int multiplier) {
+            policy.keepAliveInactivityMultiplier(multiplier);
+            return this;
+        }
+
+        /** See {@link ConnectionPolicy#extendedKeepAliveGrace()}. Default 10 min. */
+        public Builder extendedKeepAliveGrace(Duration grace) {
+            policy.extendedKeepAliveGrace(grace);
+            return this;
+        }
+
+        /** See {@link ConnectionPolicy#maxConnectionLifetime()}. Default 24 h. */
+        public Builder maxConnectionLifetime(Duration lifetime) {
+            policy.maxConnectionLifetime(lifetime);
+            return this;
+        }
+
+        /** See {@link ConnectionPolicy#extendedKeepAliveLifetime()}. Default 7 days. */
+        public Builder extendedKeepAliveLifetime(Duration lifetime) {
+            policy.extendedKeepAliveLifetime(lifetime);
+            return this;
+        }
+
+        /** See {@link ConnectionPolicy#connectTimeout()}. Default 30 s. */
+        public Builder connectTimeout(Duration timeout) {
+            policy.connectTimeout(timeout);
+            return this;
+        }
+
+        /** See {@link ConnectionPolicy#initialDataTimeout()}. Default 60 s. */
+        public Builder initialDataTimeout(Duration timeout) {
+            policy.initialDataTimeout(timeout);
+            return this;
+        }
+
+        /** See {@link ConnectionPolicy#maxClientHelloSize()}. Default 64 KiB. */
+        public Builder maxClientHelloSize(int bytes) {
+            policy.maxClientHelloSize(bytes);
+            return this;
+        }
+
+        /** See {@link ConnectionPolicy#maxPendingDataSize()}. Default 10 MiB. */
+        public Builder maxPendingDataSize(long bytes) {
+            policy.maxPendingDataSize(bytes);
+            return this;
+        }
+
+        /** See {@link ConnectionPolicy#halfCloseGraceTls()}. Default 5 min. */
+        public Builder halfCloseGraceTls(Duration grace) {
+            policy.halfCloseGraceTls(grace);
+            return this;
+        }
+
+        /** See {@link ConnectionPolicy#halfCloseGracePlain()}. Default 30 s. */
+        public Builder halfCloseGracePlain(Duration grace) {
+            policy.halfCloseGracePlain(grace);
+            return this;
+        }
+
+        /** See {@link TcpKeepAlive}. Default on, 60 s idle, 10 s interval, 6 probes. */
+        public Builder tcpKeepAlive(TcpKeepAlive keepAlive) {
+            policy.tcpKeepAlive(keepAlive);
+            return this;
+        }
+
+        /** See {@link ConnectionPolicy#gracefulShutdownTimeout()}. Default 30 s. */
+        public Builder gracefulShutdownTimeout(Duration timeout) {
+            policy.gracefulShutdownTimeout(timeout);
+            return this;
+        }
+
+        /**
+         * The local address every listener binds to, unless {@link #listen} says otherwise.
+         * An IP literal; default all interfaces ({@code 0.0.0.0}/{@code ::}).
+         */
+        public Builder bindAddress(String ipLiteral) {
+            Objects.requireNonNull(ipLiteral, "bindAddress");
+            byte[] bytes = NetUtil.createByteArrayFromIpAddressString(ipLiteral.strip());
+            if (bytes == null) {
+                throw new IllegalArgumentException("bindAddress: '" + ipLiteral + "' (expected: an IP address literal)");
+            }
+            try {
+                bindAddress = InetAddress.getByAddress(bytes);
+            } catch (UnknownHostException e) {
+                throw new IllegalArgumentException("bindAddress: '" + ipLiteral + "'", e);
+            }
+            return this;
+        }
+
+        /**
+         * Binds the listener of route port {@code routePort} to {@code address} instead of
+         * {@code bindAddress:routePort}. Routes still see {@code routePort}. Use port 0 for an
+         * ephemeral port and read it back with {@link SmartProxy#boundAddress(int)}.
+         */
+        public Builder listen(int routePort, InetSocketAddress address) {
+            Checks.range("listen routePort", routePort, 1, 65535);
+            Objects.requireNonNull(address, "listen address");
+            if (address.isUnresolved()) {
+                throw new IllegalArgumentException("listen address: " + address + " (expected: a resolved address)");
+            }
+            listenOverrides.put(routePort, address);
+            return this;
+        }
+
+        /** Adds an event listener; see {@link ProxyEventListener} for the order and threading. */
+        public Builder listener(ProxyEventListener listener) {
+            listeners.add(Objects.requireNonNull(listener, "listener"));
+            return this;
+        }
+
+        /** The I/O transport. Default {@link IoTransport#AUTO}. */
+        public Builder transport(IoTransport transport) {
+            this.transport = Objects.requireNonNull(transport, "transport");
+            return this;
+        }
+
+        /** I/O threads: 1..1024. Default: the number of available processors. */
+        public Builder ioThreads(int threads) {
+            ioThreads = (int) Checks.range("ioThreads", threads, 1, 1024);
+            return this;
+        }
+
+        /** Shortcut for {@code policy(p -> ...)}: edits the connection policy in place. */
+        public Builder policy(Consumer<ConnectionPolicy.Builder> edit) {
+            edit.accept(policy);
+            return this;
+        }
+
+        /**
+         * Builds the proxy (not started).
+         *
+         * @throws IllegalArgumentException if there are no routes, two routes share a name, a
+         *         route uses a TLS mode not available yet, a {@code listen} override names a port
+         *         no route uses, or the policy's cross-setting rules fail
+         */
+        public SmartProxy build() {
+            RouteTable table = RouteTable.of(routeList);
+            for (Route r : table.routes()) {
+                if (r.action() instanceof ForwardAction f && f.tlsMode().isPresent()
+                        && f.tlsMode().get() != TlsMode.PASSTHROUGH) {
+                    throw new IllegalArgumentException("route '" + r.name() + "' tls: " + f.tlsMode().get()
+                            + " (expected: PASSTHROUGH or none; TLS termination is not available in this version)");
+                }
+            }
+            Map<Integer, InetSocketAddress> binds = new LinkedHashMap<>();
+            InetAddress any = bindAddress;
+            table.ports().stream().forEach(port -> binds.put(port,
+                    listenOverrides.getOrDefault(port, any == null ? new InetSocketAddress(port)
+                            : new InetSocketAddress(any, port))));
+            for (int port : listenOverrides.keySet()) {
+                if (!binds.containsKey(port)) {
+                    throw new IllegalArgumentException("listen routePort: " + port + " (expected: a port some route uses: "
+                            + table.ports() + ")");
+                }
+            }
+            return new SmartProxy(this, table, policy.build(), Map.copyOf(binds));
+        }
+    }
+}

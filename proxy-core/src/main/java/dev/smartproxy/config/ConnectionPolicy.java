@@ -1,0 +1,347 @@
+package dev.smartproxy.config;
+
+import dev.smartproxy.internal.Checks;
+
+import java.time.Duration;
+import java.util.Objects;
+
+/**
+ * The timeouts and limits that govern every connection. Immutable; build one with
+ * {@link #builder()} or through {@code SmartProxy.builder()}, which exposes the same setters.
+ *
+ * <p>Conventions: durations are {@link Duration}s; where a setting can be turned off,
+ * {@link Duration#ZERO} turns it off. The smallest timer is 1 ms, so tests can run the real
+ * timers scaled down.
+ *
+ * <table>
+ *   <caption>Settings</caption>
+ *   <tr><th>setting</th><th>default</th><th>reset by</th><th>on expiry</th></tr>
+ *   <tr><td>{@code inactivityTimeout}</td><td>4 h</td><td>a byte in either direction</td>
+ *       <td>close, reason {@code INACTIVITY} (treatment applies)</td></tr>
+ *   <tr><td>{@code keepAliveTreatment}</td><td>{@code NORMAL}</td><td>-</td><td>see {@link KeepAliveTreatment}</td></tr>
+ *   <tr><td>{@code keepAliveInactivityMultiplier}</td><td>6</td><td>-</td><td>{@code EXTENDED}: timeout x this</td></tr>
+ *   <tr><td>{@code extendedKeepAliveGrace}</td><td>10 min</td><td>a byte in either direction</td>
+ *       <td>{@code EXTENDED}: after the warning, close, reason {@code INACTIVITY}</td></tr>
+ *   <tr><td>{@code maxConnectionLifetime}</td><td>24 h</td><td>nothing</td><td>{@code NORMAL}: close, reason {@code MAX_LIFETIME}</td></tr>
+ *   <tr><td>{@code extendedKeepAliveLifetime}</td><td>7 days</td><td>nothing</td><td>{@code EXTENDED}: close, reason {@code MAX_LIFETIME}</td></tr>
+ *   <tr><td>{@code connectTimeout}</td><td>30 s</td><td>-</td><td>close the client, reason {@code CONNECT_TIMEOUT}</td></tr>
+ *   <tr><td>{@code initialDataTimeout}</td><td>60 s</td><td>-</td><td>no complete ClientHello yet: close, reason {@code CLIENT_HELLO_TIMEOUT}</td></tr>
+ *   <tr><td>{@code maxClientHelloSize}</td><td>64 KiB</td><td>-</td><td>larger: close, reason {@code CLIENT_HELLO_TOO_LARGE}</td></tr>
+ *   <tr><td>{@code maxPendingDataSize}</td><td>10 MiB</td><td>-</td><td>client bytes held while the backend connect is in flight; at the cap the proxy stops reading (backpressure)</td></tr>
+ *   <tr><td>{@code halfCloseGraceTls}</td><td>5 min</td><td>a byte on the open direction</td><td>close, reason {@code HALF_CLOSE_GRACE_EXPIRED}</td></tr>
+ *   <tr><td>{@code halfCloseGracePlain}</td><td>30 s</td><td>a byte on the open direction</td><td>close, reason {@code HALF_CLOSE_GRACE_EXPIRED}</td></tr>
+ *   <tr><td>{@code tcpKeepAlive}</td><td>on, 60 s / 10 s x 6</td><td>kernel</td><td>dead peer found: close</td></tr>
+ *   <tr><td>{@code gracefulShutdownTimeout}</td><td>30 s</td><td>-</td><td>{@code close()}: close the rest, reason {@code SHUTDOWN}</td></tr>
+ * </table>
+ * <pre>{@code
+ * ConnectionPolicy p = ConnectionPolicy.builder()
+ *     .inactivityTimeout(Duration.ofHours(4))
+ *     .keepAliveTreatment(KeepAliveTreatment.EXTENDED)
+ *     .keepAliveInactivityMultiplier(10)
+ *     .build();
+ * }</pre>
+ */
+public final class ConnectionPolicy {
+    static final Duration MIN_TIMER = Duration.ofMillis(1);
+    static final Duration MAX_TIMER = Duration.ofDays(365);
+    private static final ConnectionPolicy DEFAULTS = builder().build();
+
+    private final Duration inactivityTimeout;
+    private final KeepAliveTreatment keepAliveTreatment;
+    private final int keepAliveInactivityMultiplier;
+    private final Duration extendedKeepAliveGrace;
+    private final Duration maxConnectionLifetime;
+    private final Duration extendedKeepAliveLifetime;
+    private final Duration connectTimeout;
+    private final Duration initialDataTimeout;
+    private final int maxClientHelloSize;
+    private final long maxPendingDataSize;
+    private final Duration halfCloseGraceTls;
+    private final Duration halfCloseGracePlain;
+    private final TcpKeepAlive tcpKeepAlive;
+    private final Duration gracefulShutdownTimeout;
+
+    private ConnectionPolicy(Builder b) {
+        inactivityTimeout = b.inactivityTimeout;
+        keepAliveTreatment = b.keepAliveTreatment;
+        keepAliveInactivityMultiplier = b.keepAliveInactivityMultiplier;
+        extendedKeepAliveGrace = b.extendedKeepAliveGrace;
+        maxConnectionLifetime = b.maxConnectionLifetime;
+        extendedKeepAliveLifetime = b.extendedKeepAliveLifetime;
+        connectTimeout = b.connectTimeout;
+        initialDataTimeout = b.initialDataTimeout;
+        maxClientHelloSize = b.maxClientHelloSize;
+        maxPendingDataSize = b.maxPendingDataSize;
+        halfCloseGraceTls = b.halfCloseGraceTls;
+        halfCloseGracePlain = b.halfCloseGracePlain;
+        tcpKeepAlive = b.tcpKeepAlive;
+        gracefulShutdownTimeout = b.gracefulShutdownTimeout;
+    }
+
+    /** Every setting at its default. */
+    public static ConnectionPolicy defaults() {
+        return DEFAULTS;
+    }
+
+    /** A builder holding the defaults. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** A builder holding this policy's values. */
+    public Builder toBuilder() {
+        return new Builder(this);
+    }
+
+    /** No byte in either direction for this long closes the connection. Default 4 h; ZERO: off. */
+    public Duration inactivityTimeout() {
+        return inactivityTimeout;
+    }
+
+    /** The keepalive treatment. Default {@link KeepAliveTreatment#NORMAL}. */
+    public KeepAliveTreatment keepAliveTreatment() {
+        return keepAliveTreatment;
+    }
+
+    /** Multiplier of the inactivity timeout under {@code EXTENDED}. Default 6 (4 h x 6 = 24 h). */
+    public int keepAliveInactivityMultiplier() {
+        return keepAliveInactivityMultiplier;
+    }
+
+    /** Under {@code EXTENDED}: time between the inactivity warning and the close. Default 10 min. */
+    public Duration extendedKeepAliveGrace() {
+        return extendedKeepAliveGrace;
+    }
+
+    /** Maximum age under {@code NORMAL}. Default 24 h; ZERO: no limit. */
+    public Duration maxConnectionLifetime() {
+        return maxConnectionLifetime;
+    }
+
+    /** Maximum age under {@code EXTENDED}. Default 7 days; ZERO: no limit. */
+    public Duration extendedKeepAliveLifetime() {
+        return extendedKeepAliveLifetime;
+    }
+
+    /** Time allowed to establish the backend connection. Default 30 s. */
+    public Duration connectTimeout() {
+        return connectTimeout;
+    }
+
+    /** Time allowed for a complete ClientHello on ports that need one. Default 60 s. */
+    public Duration initialDataTimeout() {
+        return initialDataTimeout;
+    }
+
+    /** Largest ClientHello handshake message accepted, in bytes. Default 65536. */
+    public int maxClientHelloSize() {
+        return maxClientHelloSize;
+    }
+
+    /** Client bytes held while the backend connect is in flight. Default 10 MiB. */
+    public long maxPendingDataSize() {
+        return maxPendingDataSize;
+    }
+
+    /** Half-close grace for {@code PASSTHROUGH} and {@code TERMINATED} connections. Default 5 min; ZERO: off. */
+    public Duration halfCloseGraceTls() {
+        return halfCloseGraceTls;
+    }
+
+    /** Half-close grace for {@code PLAIN} connections. Default 30 s; ZERO: off. */
+    public Duration halfCloseGracePlain() {
+        return halfCloseGracePlain;
+    }
+
+    /** TCP keepalive on both legs. Default {@link TcpKeepAlive#defaults()}. */
+    public TcpKeepAlive tcpKeepAlive() {
+        return tcpKeepAlive;
+    }
+
+    /** How long {@code close()} lets open connections drain. Default 30 s; ZERO: close at once. */
+    public Duration gracefulShutdownTimeout() {
+        return gracefulShutdownTimeout;
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof ConnectionPolicy p && inactivityTimeout.equals(p.inactivityTimeout)
+                && keepAliveTreatment == p.keepAliveTreatment
+                && keepAliveInactivityMultiplier == p.keepAliveInactivityMultiplier
+                && extendedKeepAliveGrace.equals(p.extendedKeepAliveGrace)
+                && maxConnectionLifetime.equals(p.maxConnectionLifetime)
+                && extendedKeepAliveLifetime.equals(p.extendedKeepAliveLifetime)
+                && connectTimeout.equals(p.connectTimeout) && initialDataTimeout.equals(p.initialDataTimeout)
+                && maxClientHelloSize == p.maxClientHelloSize && maxPendingDataSize == p.maxPendingDataSize
+                && halfCloseGraceTls.equals(p.halfCloseGraceTls) && halfCloseGracePlain.equals(p.halfCloseGracePlain)
+                && tcpKeepAlive.equals(p.tcpKeepAlive) && gracefulShutdownTimeout.equals(p.gracefulShutdownTimeout);
+    }
+
+    @Override
+    public int hashCode() {
+        return Objects.hash(inactivityTimeout, keepAliveTreatment, keepAliveInactivityMultiplier, extendedKeepAliveGrace,
+                maxConnectionLifetime, extendedKeepAliveLifetime, connectTimeout, initialDataTimeout, maxClientHelloSize,
+                maxPendingDataSize, halfCloseGraceTls, halfCloseGracePlain, tcpKeepAlive, gracefulShutdownTimeout);
+    }
+
+    @Override
+    public String toString() {
+        return "ConnectionPolicy[inactivity=" + Checks.format(inactivityTimeout) + " treatment=" + keepAliveTreatment
+                + " x" + keepAliveInactivityMultiplier + " grace=" + Checks.format(extendedKeepAliveGrace)
+                + " lifetime=" + Checks.format(maxConnectionLifetime) + "/" + Checks.format(extendedKeepAliveLifetime)
+                + " connect=" + Checks.format(connectTimeout) + " initialData=" + Checks.format(initialDataTimeout)
+                + " halfClose=" + Checks.format(halfCloseGraceTls) + "/" + Checks.format(halfCloseGracePlain)
+                + " " + tcpKeepAlive + "]";
+    }
+
+    /**
+     * Builds a {@link ConnectionPolicy}. Each setter validates its value at once and throws
+     * {@link IllegalArgumentException} naming the setting and the expected range; cross-setting
+     * rules are checked by {@link #build()}. Not thread-safe.
+     */
+    public static final class Builder {
+        private Duration inactivityTimeout = Duration.ofHours(4);
+        private KeepAliveTreatment keepAliveTreatment = KeepAliveTreatment.NORMAL;
+        private int keepAliveInactivityMultiplier = 6;
+        private Duration extendedKeepAliveGrace = Duration.ofMinutes(10);
+        private Duration maxConnectionLifetime = Duration.ofHours(24);
+        private Duration extendedKeepAliveLifetime = Duration.ofDays(7);
+        private Duration connectTimeout = Duration.ofSeconds(30);
+        private Duration initialDataTimeout = Duration.ofSeconds(60);
+        private int maxClientHelloSize = 64 * 1024;
+        private long maxPendingDataSize = 10L * 1024 * 1024;
+        private Duration halfCloseGraceTls = Duration.ofMinutes(5);
+        private Duration halfCloseGracePlain = Duration.ofSeconds(30);
+        private TcpKeepAlive tcpKeepAlive = TcpKeepAlive.defaults();
+        private Duration gracefulShutdownTimeout = Duration.ofSeconds(30);
+
+        Builder() {
+        }
+
+        Builder(ConnectionPolicy p) {
+            inactivityTimeout = p.inactivityTimeout;
+            keepAliveTreatment = p.keepAliveTreatment;
+            keepAliveInactivityMultiplier = p.keepAliveInactivityMultiplier;
+            extendedKeepAliveGrace = p.extendedKeepAliveGrace;
+            maxConnectionLifetime = p.maxConnectionLifetime;
+            extendedKeepAliveLifetime = p.extendedKeepAliveLifetime;
+            connectTimeout = p.connectTimeout;
+            initialDataTimeout = p.initialDataTimeout;
+            maxClientHelloSize = p.maxClientHelloSize;
+            maxPendingDataSize = p.maxPendingDataSize;
+            halfCloseGraceTls = p.halfCloseGraceTls;
+            halfCloseGracePlain = p.halfCloseGracePlain;
+            tcpKeepAlive = p.tcpKeepAlive;
+            gracefulShutdownTimeout = p.gracefulShutdownTimeout;
+        }
+
+        private static Duration timer(String name, Duration d, boolean zeroDisables) {
+            return Checks.duration(name, d, MIN_TIMER, MAX_TIMER, zeroDisables);
+        }
+
+        /** Inactivity timeout: ZERO (off) or 1 ms to 365 days. Default 4 h. */
+        public Builder inactivityTimeout(Duration timeout) {
+            inactivityTimeout = timer("inactivityTimeout", timeout, true);
+            return this;
+        }
+
+        /** Keepalive treatment. Default {@code NORMAL}. */
+        public Builder keepAliveTreatment(KeepAliveTreatment treatment) {
+            keepAliveTreatment = Objects.requireNonNull(treatment, "keepAliveTreatment");
+            return this;
+        }
+
+        /** Inactivity multiplier under {@code EXTENDED}: 1..1000. Default 6. */
+        public Builder keepAliveInactivityMultiplier(int multiplier) {
+            keepAliveInactivityMultiplier = (int) Checks.range("keepAliveInactivityMultiplier", multiplier, 1, 1000);
+            return this;
+        }
+
+        /** Grace between the inactivity warning and the close under {@code EXTENDED}: ZERO or 1 ms to 365 days. Default 10 min. */
+        public Builder extendedKeepAliveGrace(Duration grace) {
+            extendedKeepAliveGrace = timer("extendedKeepAliveGrace", grace, true);
+            return this;
+        }
+
+        /** Maximum age under {@code NORMAL}: ZERO (no limit) or 1 ms to 365 days. Default 24 h. */
+        public Builder maxConnectionLifetime(Duration lifetime) {
+            maxConnectionLifetime = timer("maxConnectionLifetime", lifetime, true);
+            return this;
+        }
+
+        /** Maximum age under {@code EXTENDED}: ZERO (no limit) or 1 ms to 365 days. Default 7 days. */
+        public Builder extendedKeepAliveLifetime(Duration lifetime) {
+            extendedKeepAliveLifetime = timer("extendedKeepAliveLifetime", lifetime, true);
+            return this;
+        }
+
+        /** Backend connect timeout: 1 ms to 10 min. Default 30 s. */
+        public Builder connectTimeout(Duration timeout) {
+            connectTimeout = Checks.duration("connectTimeout", timeout, MIN_TIMER, Duration.ofMinutes(10), false);
+            return this;
+        }
+
+        /** Time allowed for a complete ClientHello: 1 ms to 1 h. Default 60 s. It cannot be turned off. */
+        public Builder initialDataTimeout(Duration timeout) {
+            initialDataTimeout = Checks.duration("initialDataTimeout", timeout, MIN_TIMER, Duration.ofHours(1), false);
+            return this;
+        }
+
+        /** Largest ClientHello accepted: 512 bytes to 16 MiB - 1. Default 64 KiB. */
+        public Builder maxClientHelloSize(int bytes) {
+            maxClientHelloSize = (int) Checks.range("maxClientHelloSize", bytes, 512, 0xFFFFFF);
+            return this;
+        }
+
+        /** Client bytes held during the backend connect: 1 KiB to 1 GiB. Default 10 MiB. */
+        public Builder maxPendingDataSize(long bytes) {
+            maxPendingDataSize = Checks.range("maxPendingDataSize", bytes, 1024, 1L << 30);
+            return this;
+        }
+
+        /** Half-close grace for TLS connections: ZERO (off) or 1 ms to 365 days. Default 5 min. */
+        public Builder halfCloseGraceTls(Duration grace) {
+            halfCloseGraceTls = timer("halfCloseGraceTls", grace, true);
+            return this;
+        }
+
+        /** Half-close grace for plain connections: ZERO (off) or 1 ms to 365 days. Default 30 s. */
+        public Builder halfCloseGracePlain(Duration grace) {
+            halfCloseGracePlain = timer("halfCloseGracePlain", grace, true);
+            return this;
+        }
+
+        /** TCP keepalive for both legs. Default {@link TcpKeepAlive#defaults()}. */
+        public Builder tcpKeepAlive(TcpKeepAlive keepAlive) {
+            tcpKeepAlive = Objects.requireNonNull(keepAlive, "tcpKeepAlive");
+            return this;
+        }
+
+        /** Drain time on {@code close()}: ZERO (none) or 1 ms to 1 h. Default 30 s. */
+        public Builder gracefulShutdownTimeout(Duration timeout) {
+            gracefulShutdownTimeout = Checks.duration("gracefulShutdownTimeout", timeout, MIN_TIMER,
+                    Duration.ofHours(1), true);
+            return this;
+        }
+
+        /**
+         * Builds the policy.
+         *
+         * @throws IllegalArgumentException if {@code inactivityTimeout x keepAliveInactivityMultiplier}
+         *         exceeds 365 days, or {@code maxPendingDataSize} is smaller than {@code maxClientHelloSize}
+         */
+        public ConnectionPolicy build() {
+            if (inactivityTimeout.multipliedBy(keepAliveInactivityMultiplier).compareTo(MAX_TIMER) > 0
+                    && keepAliveTreatment == KeepAliveTreatment.EXTENDED) {
+                throw new IllegalArgumentException("keepAliveInactivityMultiplier: " + keepAliveInactivityMultiplier
+                        + " x inactivityTimeout " + Checks.format(inactivityTimeout)
+                        + " (expected: a product of at most 365d)");
+            }
+            if (maxPendingDataSize < maxClientHelloSize) {
+                throw new IllegalArgumentException("maxPendingDataSize: " + maxPendingDataSize
+                        + " (expected: at least maxClientHelloSize, " + maxClientHelloSize + ")");
+            }
+            return new ConnectionPolicy(this);
+        }
+    }
+}

@@ -1,0 +1,66 @@
+package dev.smartproxy.event;
+
+/**
+ * Why a connection closed. Every connection closes with exactly one reason: the first cause
+ * recorded wins, whatever follows from it (the backend leg closing because the client left is
+ * still {@link #CLIENT_CLOSED}).
+ */
+public enum CloseReason {
+    /** The client closed its side (FIN) and the connection ended normally. */
+    CLIENT_CLOSED(Side.CLIENT),
+    /** The backend closed its side (FIN) and the connection ended normally. */
+    BACKEND_CLOSED(Side.BACKEND),
+    /** The client connection failed: a reset (RST) or another socket error. */
+    CLIENT_RESET(Side.CLIENT),
+    /** The backend connection failed: a reset (RST) or another socket error. */
+    BACKEND_RESET(Side.BACKEND),
+    /** No byte in either direction for the effective inactivity timeout. */
+    INACTIVITY(Side.PROXY),
+    /** The connection reached its maximum lifetime. */
+    MAX_LIFETIME(Side.PROXY),
+    /** One side closed and the other sent nothing for the half-close grace. */
+    HALF_CLOSE_GRACE_EXPIRED(Side.PROXY),
+    /** The backend did not accept the connection within the connect timeout. */
+    CONNECT_TIMEOUT(Side.BACKEND),
+    /** The backend refused the connection (RST to the SYN). */
+    CONNECT_REFUSED(Side.BACKEND),
+    /** The backend could not be reached: unresolvable name, unreachable network, other errors. */
+    CONNECT_FAILED(Side.BACKEND),
+    /** No complete ClientHello arrived within the initial data timeout. */
+    CLIENT_HELLO_TIMEOUT(Side.CLIENT),
+    /** The first bytes were not a well-formed TLS ClientHello where one was required. */
+    CLIENT_HELLO_INVALID(Side.CLIENT),
+    /** The ClientHello was larger than the configured maximum. */
+    CLIENT_HELLO_TOO_LARGE(Side.CLIENT),
+    /** The ClientHello carried no SNI and no route without domains took the connection. */
+    NO_SNI(Side.PROXY),
+    /** No route matched. */
+    NO_ROUTE(Side.PROXY),
+    /** The proxy was shut down. */
+    SHUTDOWN(Side.PROXY),
+    /** A WebSocket peer stopped answering pings on a terminated leg. */
+    HEARTBEAT_TIMEOUT(Side.PROXY),
+    /** An unexpected internal error; a bug worth reporting. */
+    PROXY_ERROR(Side.PROXY);
+
+    /** Which party caused a close. */
+    public enum Side {
+        /** The client or its connection. */
+        CLIENT,
+        /** The backend or its connection. */
+        BACKEND,
+        /** A proxy decision: a policy, a rule or a shutdown. */
+        PROXY
+    }
+
+    private final Side side;
+
+    CloseReason(Side side) {
+        this.side = side;
+    }
+
+    /** The party that caused this close. */
+    public Side side() {
+        return side;
+    }
+}

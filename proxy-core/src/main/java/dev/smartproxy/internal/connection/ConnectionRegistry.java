@@ -1,0 +1,162 @@
+package dev.smartproxy.internal.connection;
+
+import dev.smartproxy.event.CloseReason;
+import dev.smartproxy.event.ConnectionInfo;
+import dev.smartproxy.event.ConnectionKind;
+import dev.smartproxy.event.ProxyEventListener;
+import dev.smartproxy.event.ProxyStats;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.net.InetSocketAddress;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.function.Consumer;
+
+/**
+ * Every open connection of a proxy, and the counters of all that have closed.
+ *
+ * <p>A connection is registered when accepted and leaves when both its legs are closed, with
+ * exactly one {@link CloseReason}; the counters are updated in the same step, so
+ * {@code accepted == open + closed} holds whenever no registration is in flight.
+ */
+public final class ConnectionRegistry {
+    private static final Logger log = LoggerFactory.getLogger(ConnectionRegistry.class);
+    private static final ConnectionKind[] KINDS = ConnectionKind.values();
+    private static final CloseReason[] REASONS = CloseReason.values();
+
+    private final ConcurrentHashMap<Long, ManagedConnection> open = new ConcurrentHashMap<>();
+    private final AtomicLong ids = new AtomicLong();
+    private final LongAdder accepted = new LongAdder();
+    private final LongAdder[] openByKind = adders(KINDS.length);
+    private final LongAdder[] closedByReason = adders(REASONS.length);
+    private final List<ProxyEventListener> listeners;
+    private final Clock clock;
+    private final Ticker ticker;
+    private final Object emptyMonitor = new Object();
+
+    public ConnectionRegistry(List<ProxyEventListener> listeners, Clock clock, Ticker ticker) {
+        this.listeners = List.copyOf(listeners);
+        this.clock = clock;
+        this.ticker = ticker;
+    }
+
+    private static LongAdder[] adders(int n) {
+        LongAdder[] a = new LongAdder[n];
+        for (int i = 0; i < n; i++) {
+            a[i] = new LongAdder();
+        }
+        return a;
+    }
+
+    /** Registers a newly accepted client connection. */
+    public ManagedConnection register(int routePort, InetSocketAddress client) {
+        ManagedConnection c = new ManagedConnection(ids.incrementAndGet(), routePort, client, clock.instant(), ticker);
+        accepted.increment();
+        open.put(c.id(), c);
+        notify(c, ProxyEventListener::onAccepted);
+        return c;
+    }
+
+    /** Records that a route took the connection. */
+    public void routed(ManagedConnection c, ConnectionKind kind, String routeName, String sni) {
+        c.routed(kind, routeName, sni);
+        openByKind[kind.ordinal()].increment();
+        notify(c, ProxyEventListener::onRouted);
+    }
+
+    /** Removes a connection whose legs are all closed; idempotent. */
+    public void closed(ManagedConnection c) {
+        if (!c.finish()) {
+            return;
+        }
+        open.remove(c.id());
+        if (c.kind() != null) {
+            openByKind[c.kind().ordinal()].decrement();
+        }
+        closedByReason[c.closeReason().ordinal()].increment();
+        if (log.isDebugEnabled()) {
+            log.debug("{}closed: {} ({} bytes in, {} bytes out)", c.log(), c.closeReason(), c.bytesFromClient(),
+                    c.bytesFromBackend());
+        }
+        notify(c, ProxyEventListener::onClosed);
+        if (open.isEmpty()) {
+            synchronized (emptyMonitor) {
+                emptyMonitor.notifyAll();
+            }
+        }
+    }
+
+    private void notify(ManagedConnection c, java.util.function.BiConsumer<ProxyEventListener, ConnectionInfo> event) {
+        if (listeners.isEmpty()) {
+            return;
+        }
+        ConnectionInfo info = c.info();
+        for (ProxyEventListener l : listeners) {
+            try {
+                event.accept(l, info);
+            } catch (RuntimeException e) {
+                log.warn("{}event listener {} failed", c.log(), l, e);
+            }
+        }
+    }
+
+    /** Open connections now. */
+    public int openCount() {
+        return open.size();
+    }
+
+    /** Applies {@code action} to every open connection. */
+    public void forEachOpen(Consumer<ManagedConnection> action) {
+        open.values().forEach(action);
+    }
+
+    /** Snapshots of the open connections, by id. */
+    public List<ConnectionInfo> snapshot() {
+        List<ConnectionInfo> out = new ArrayList<>(open.size());
+        open.values().forEach(c -> out.add(c.info()));
+        out.sort((a, b) -> Long.compare(a.id(), b.id()));
+        return out;
+    }
+
+    /** The counters. */
+    public ProxyStats stats() {
+        Map<ConnectionKind, Long> kinds = new EnumMap<>(ConnectionKind.class);
+        for (ConnectionKind k : KINDS) {
+            long n = openByKind[k.ordinal()].sum();
+            if (n != 0) {
+                kinds.put(k, n);
+            }
+        }
+        Map<CloseReason, Long> reasons = new EnumMap<>(CloseReason.class);
+        for (CloseReason r : REASONS) {
+            long n = closedByReason[r.ordinal()].sum();
+            if (n != 0) {
+                reasons.put(r, n);
+            }
+        }
+        return new ProxyStats(open.size(), kinds, accepted.sum(), reasons);
+    }
+
+    /** Waits until no connection is open or {@code timeout} passes; returns whether it is empty. */
+    public boolean awaitEmpty(Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        synchronized (emptyMonitor) {
+            while (!open.isEmpty()) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    return false;
+                }
+                emptyMonitor.wait(Math.max(1, left / 1_000_000));
+            }
+        }
+        return true;
+    }
+}

@@ -1,0 +1,284 @@
+package dev.smartproxy.internal.pipeline;
+
+import dev.smartproxy.event.CloseReason;
+import dev.smartproxy.event.ConnectionKind;
+import dev.smartproxy.internal.connection.ManagedConnection;
+import dev.smartproxy.route.ForwardAction;
+import dev.smartproxy.route.Route;
+import dev.smartproxy.route.Target;
+import dev.smartproxy.route.TlsMode;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.ConnectTimeoutException;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
+import io.netty.handler.codec.TooLongFrameException;
+import io.netty.handler.ssl.NotSslRecordException;
+import io.netty.handler.ssl.SniCompletionEvent;
+import io.netty.util.ReferenceCountUtil;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.net.ConnectException;
+import java.net.InetSocketAddress;
+import java.util.ArrayDeque;
+
+/**
+ * The client side of a connection: it connects to the chosen target, holds the client's
+ * bytes (capped) while the connect is in flight, relays client to backend with backpressure,
+ * propagates half-close and errors, and reports to the connection record.
+ *
+ * <p>Created per connection; runs on the client channel's event loop, which the backend
+ * channel shares, so no state here needs synchronisation.
+ */
+final class ClientHandler extends ChannelInboundHandlerAdapter {
+    private static final Logger log = LoggerFactory.getLogger(ClientHandler.class);
+
+    private final ProxyContext px;
+    private final ManagedConnection conn;
+    private final ArrayDeque<ByteBuf> pending = new ArrayDeque<>();
+    private long pendingBytes;
+    private Channel client;
+    private Channel backend;
+    private boolean backendReady;
+    private boolean backendOutputShut;
+    private boolean clientOutputShut;
+    private boolean routed;
+
+    ClientHandler(ProxyContext px, ManagedConnection conn) {
+        this.px = px;
+        this.conn = conn;
+    }
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        client = ctx.channel();
+        conn.bufferedBytes(() -> pendingBytes + Relay.queued(client) + Relay.queued(backend));
+        client.closeFuture().addListener(f -> legClosed());
+    }
+
+    /** Routes the connection: records it, picks a target and starts the backend connect. */
+    void routeTo(Route route, String sni) {
+        routed = true;
+        ForwardAction action = (ForwardAction) route.action();
+        ConnectionKind kind = action.tlsMode().filter(m -> m == TlsMode.PASSTHROUGH).isPresent()
+                ? ConnectionKind.PASSTHROUGH : ConnectionKind.PLAIN;
+        Target target = px.nextTarget(route, action);
+        InetSocketAddress address = InetSocketAddress.createUnresolved(target.host(), target.portFor(conn.routePort()));
+        conn.backendAddress(address);
+        px.registry().routed(conn, kind, route.name(), sni);
+        log.debug("{}route '{}' ({}) -> {}", conn.log(), route.name(), kind, address);
+
+        Bootstrap b = new Bootstrap()
+                .group(client.eventLoop())
+                .channel(px.transport().socketChannelClass())
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) px.policy().connectTimeout().toMillis())
+                .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                .option(ChannelOption.TCP_NODELAY, true)
+                .option(ChannelOption.WRITE_BUFFER_WATER_MARK, ProxyContext.WATER_MARK)
+                .handler(new BackendHandler(conn, this));
+        px.transport().applyKeepAlive(px.policy().tcpKeepAlive(), Transport.optionSetter(b));
+        ChannelFuture connect = b.connect(address);
+        backend = connect.channel();
+        backend.closeFuture().addListener(f -> legClosed());
+        connect.addListener((ChannelFuture f) -> {
+            if (f.isSuccess()) {
+                backendConnected();
+            } else {
+                connectFailed(f.cause());
+            }
+        });
+    }
+
+    private void backendConnected() {
+        if (!client.isActive()) {
+            backend.close();
+            return;
+        }
+        backendReady = true;
+        log.debug("{}connected to {}", conn.log(), backend.remoteAddress());
+        while (!pending.isEmpty()) {
+            backend.write(pending.poll());
+        }
+        pendingBytes = 0;
+        backend.flush();
+        if (conn.isClientInputClosed()) {
+            propagateClientFin();
+        } else if (!client.config().isAutoRead()) {
+            client.config().setAutoRead(backend.isWritable());
+        }
+    }
+
+    private void connectFailed(Throwable cause) {
+        CloseReason why = cause instanceof ConnectTimeoutException ? CloseReason.CONNECT_TIMEOUT
+                : cause instanceof ConnectException && String.valueOf(cause.getMessage()).contains("refused")
+                ? CloseReason.CONNECT_REFUSED : CloseReason.CONNECT_FAILED;
+        log.debug("{}connect to {} failed: {} ({})", conn.log(), conn.info().backendAddress().orElse(null), why,
+                cause.toString());
+        conn.closeReason(why);
+        releasePending();
+        client.close();
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (!(msg instanceof ByteBuf buf)) {
+            ReferenceCountUtil.release(msg);
+            return;
+        }
+        conn.readFromClient(buf.readableBytes());
+        if (backendReady) {
+            backend.write(buf, backend.voidPromise());
+            if (!backend.isWritable()) {
+                client.config().setAutoRead(false);
+            }
+        } else if (routed && backend.isOpen()) {
+            pending.add(buf);
+            pendingBytes += buf.readableBytes();
+            if (pendingBytes >= px.policy().maxPendingDataSize()) {
+                client.config().setAutoRead(false);
+            }
+        } else {
+            buf.release();
+        }
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+        if (backendReady) {
+            backend.flush();
+        }
+    }
+
+    /** The client can take more: resume reading from the backend. */
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+        if (backendReady && client.isWritable() && !conn.isBackendInputClosed()) {
+            backend.config().setAutoRead(true);
+        }
+        ctx.fireChannelWritabilityChanged();
+    }
+
+    /** Called by the backend handler when the backend can take more. */
+    void backendWritable() {
+        if (!conn.isClientInputClosed() && client.isActive()) {
+            client.config().setAutoRead(true);
+        }
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        if (evt instanceof ChannelInputShutdownEvent) {
+            conn.clientInputClosed();
+            log.debug("{}client sent FIN", conn.log());
+            if (backendReady) {
+                propagateClientFin();
+            } else if (!routed) {
+                client.close(); // nothing to forward to: the client gave up before being routed
+            }
+            return;
+        }
+        if (evt instanceof SniCompletionEvent sni && sni.cause() != null) {
+            // Netty's ClientHello peek is about to close the channel itself: record why first.
+            Throwable c = sni.cause();
+            conn.closeReason(c instanceof TooLongFrameException ? CloseReason.CLIENT_HELLO_TOO_LARGE
+                    : c instanceof NotSslRecordException ? CloseReason.CLIENT_HELLO_INVALID
+                    : CloseReason.CLIENT_HELLO_INVALID);
+            return;
+        }
+        ctx.fireUserEventTriggered(evt);
+    }
+
+    private void propagateClientFin() {
+        Relay.shutdownOutputAfterFlush(backend, () -> {
+            backendOutputShut = true;
+            closeIfBothHalvesDone();
+        });
+    }
+
+    /** Called by the backend handler on a FIN from the backend. */
+    void propagateBackendFin() {
+        Relay.shutdownOutputAfterFlush(client, () -> {
+            clientOutputShut = true;
+            closeIfBothHalvesDone();
+        });
+    }
+
+    private void closeIfBothHalvesDone() {
+        if (conn.bothInputsClosed() && backendOutputShut && clientOutputShut) {
+            conn.closeReason(conn.orderlyCloseReason());
+            client.close();
+            backend.close();
+        }
+    }
+
+    /** Called by the backend handler when the backend leg is gone (error or full close). */
+    void backendGone(boolean reset) {
+        if (reset) {
+            Relay.reset(client);
+        } else {
+            Relay.closeAfterFlush(client);
+        }
+    }
+
+    Channel client() {
+        return client;
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        if (cause instanceof IOException) {
+            log.debug("{}client error: {}", conn.log(), cause.toString());
+            conn.closeReason(CloseReason.CLIENT_RESET);
+            Relay.reset(client);
+            if (backend != null) {
+                Relay.reset(backend);
+            }
+        } else {
+            log.warn("{}unexpected error on the client leg", conn.log(), cause);
+            conn.closeReason(CloseReason.PROXY_ERROR);
+            client.close();
+            if (backend != null) {
+                backend.close();
+            }
+        }
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        conn.closeReason(CloseReason.CLIENT_CLOSED); // kept only if nothing else closed it first
+        releasePending();
+        if (backend != null && backend.isOpen()) {
+            if (conn.closeReason() == CloseReason.CLIENT_RESET) {
+                Relay.reset(backend);
+            } else {
+                Relay.closeAfterFlush(backend);
+            }
+        }
+        ctx.fireChannelInactive();
+    }
+
+    @Override
+    public void handlerRemoved(ChannelHandlerContext ctx) {
+        releasePending();
+    }
+
+    private void releasePending() {
+        ByteBuf b;
+        while ((b = pending.poll()) != null) {
+            b.release();
+        }
+        pendingBytes = 0;
+    }
+
+    private void legClosed() {
+        if (!client.isOpen() && (backend == null || !backend.isOpen())) {
+            px.registry().closed(conn);
+        }
+    }
+}

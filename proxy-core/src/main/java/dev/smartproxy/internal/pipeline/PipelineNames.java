@@ -1,0 +1,29 @@
+package dev.smartproxy.internal.pipeline;
+
+/**
+ * The names of the handlers in a connection's pipelines, in pipeline order.
+ *
+ * <pre>
+ * client channel                                backend channel
+ * ----------------------------------            -----------------------
+ * client-hello  (only while peeking SNI;
+ *                removes itself once routed)
+ * client        (routing, connect, relay  ----&gt;  backend  (relay back to the client,
+ *                to the backend, half-close,                 half-close, errors)
+ *                errors, accounting)      &lt;----
+ * </pre>
+ *
+ * <p>There is no WebSocket or heartbeat handler in either pipeline: passthrough and plain
+ * connections carry opaque bytes, so nothing can ping them.
+ */
+public final class PipelineNames {
+    /** The ClientHello peek ({@link ClientHelloClassifier}). */
+    public static final String CLIENT_HELLO = "client-hello";
+    /** The client-side relay ({@link ClientHandler}). */
+    public static final String CLIENT = "client";
+    /** The backend-side relay ({@link BackendHandler}). */
+    public static final String BACKEND = "backend";
+
+    private PipelineNames() {
+    }
+}

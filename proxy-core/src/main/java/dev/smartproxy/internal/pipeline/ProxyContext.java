@@ -1,0 +1,59 @@
+package dev.smartproxy.internal.pipeline;
+
+import dev.smartproxy.config.ConnectionPolicy;
+import dev.smartproxy.internal.connection.ConnectionRegistry;
+import dev.smartproxy.route.ForwardAction;
+import dev.smartproxy.route.Route;
+import dev.smartproxy.route.RouteTable;
+import dev.smartproxy.route.Target;
+import io.netty.channel.WriteBufferWaterMark;
+
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/** What every connection of one proxy shares: routes, policy, registry, transport. Thread-safe. */
+public final class ProxyContext {
+    /** Per-direction buffering: a relay stops reading once this much is queued for the other side. */
+    static final WriteBufferWaterMark WATER_MARK = new WriteBufferWaterMark(64 * 1024, 256 * 1024);
+
+    private final RouteTable routes;
+    private final ConnectionPolicy policy;
+    private final ConnectionRegistry registry;
+    private final Transport transport;
+    private final Map<String, AtomicInteger> roundRobin = new ConcurrentHashMap<>();
+
+    public ProxyContext(RouteTable routes, ConnectionPolicy policy, ConnectionRegistry registry, Transport transport) {
+        this.routes = routes;
+        this.policy = policy;
+        this.registry = registry;
+        this.transport = transport;
+    }
+
+    public RouteTable routes() {
+        return routes;
+    }
+
+    public ConnectionPolicy policy() {
+        return policy;
+    }
+
+    public ConnectionRegistry registry() {
+        return registry;
+    }
+
+    public Transport transport() {
+        return transport;
+    }
+
+    /** The next target of a forwarding route, round-robin over its targets. */
+    Target nextTarget(Route route, ForwardAction action) {
+        List<Target> targets = action.targets();
+        if (targets.size() == 1) {
+            return targets.get(0);
+        }
+        int n = roundRobin.computeIfAbsent(route.name(), k -> new AtomicInteger()).getAndIncrement();
+        return targets.get(Math.floorMod(n, targets.size()));
+    }
+}

@@ -1,0 +1,115 @@
+package dev.smartproxy.internal.pipeline;
+
+import dev.smartproxy.event.CloseReason;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.UncheckedIOException;
+import java.net.BindException;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/** The running part of a proxy: event loops, one listener per route port, and shutdown. */
+public final class ProxyServer {
+    private static final Logger log = LoggerFactory.getLogger(ProxyServer.class);
+
+    private final ProxyContext px;
+    private final EventLoopGroup boss;
+    private final EventLoopGroup workers;
+    private final Map<Integer, Channel> listeners = new LinkedHashMap<>();
+
+    private ProxyServer(ProxyContext px, int ioThreads) {
+        this.px = px;
+        this.boss = px.transport().newGroup(1, "smartproxy-accept");
+        this.workers = px.transport().newGroup(ioThreads, "smartproxy-io");
+    }
+
+    /**
+     * Binds every listener and returns once all are bound; on any failure releases what was
+     * bound and throws.
+     *
+     * @param binds route port to the socket address to bind for it
+     */
+    public static ProxyServer start(ProxyContext px, int ioThreads, Map<Integer, InetSocketAddress> binds) {
+        ProxyServer s = new ProxyServer(px, ioThreads);
+        try {
+            for (Map.Entry<Integer, InetSocketAddress> e : binds.entrySet()) {
+                s.bind(e.getKey(), e.getValue());
+            }
+        } catch (RuntimeException e) {
+            s.shutdown(Duration.ZERO);
+            throw e;
+        }
+        log.info("SmartProxy started on {} ({} transport): {}", s.boundAddresses().values(), px.transport().name(),
+                px.routes().routes().stream().map(r -> r.name()).toList());
+        return s;
+    }
+
+    private void bind(int routePort, InetSocketAddress address) {
+        ServerBootstrap b = new ServerBootstrap()
+                .group(boss, workers)
+                .channel(px.transport().serverChannelClass())
+                .option(ChannelOption.SO_BACKLOG, 4096)
+                .option(ChannelOption.SO_REUSEADDR, true)
+                .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                .childOption(ChannelOption.TCP_NODELAY, true)
+                .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, ProxyContext.WATER_MARK)
+                .childHandler(new ProxyChannelInitializer(px, routePort));
+        px.transport().applyKeepAlive(px.policy().tcpKeepAlive(), (o, v) -> childOption(b, o, v));
+        try {
+            Channel ch = b.bind(address).syncUninterruptibly().channel();
+            listeners.put(routePort, ch);
+        } catch (Exception e) {
+            String msg = "cannot listen for route port " + routePort + " on " + address + ": " + e.getMessage();
+            if (e instanceof BindException be) {
+                throw new UncheckedIOException(msg, be);
+            }
+            throw new IllegalStateException(msg, e);
+        }
+    }
+
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    private static void childOption(ServerBootstrap b, ChannelOption<?> o, Object v) {
+        b.childOption((ChannelOption) o, v);
+    }
+
+    /** The bound address of each route port's listener. */
+    public Map<Integer, InetSocketAddress> boundAddresses() {
+        Map<Integer, InetSocketAddress> out = new LinkedHashMap<>();
+        listeners.forEach((port, ch) -> out.put(port, (InetSocketAddress) ch.localAddress()));
+        return out;
+    }
+
+    /**
+     * Stops accepting, lets open connections finish for up to {@code drain}, closes the rest
+     * with reason {@code SHUTDOWN}, and returns when every channel and thread is gone.
+     */
+    public void shutdown(Duration drain) {
+        List<Channel> toClose = new ArrayList<>(listeners.values());
+        listeners.clear();
+        for (Channel ch : toClose) {
+            ch.close().syncUninterruptibly();
+        }
+        try {
+            if (!drain.isZero() && !px.registry().awaitEmpty(drain)) {
+                log.info("{} connections still open after {} ms; closing them", px.registry().openCount(),
+                        drain.toMillis());
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        // Shutting the event loops down closes every channel still registered; the reason is set first.
+        px.registry().forEachOpen(c -> c.closeReason(CloseReason.SHUTDOWN));
+        boss.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+        workers.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+    }
+}

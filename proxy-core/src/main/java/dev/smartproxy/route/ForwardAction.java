@@ -1,0 +1,101 @@
+package dev.smartproxy.route;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+
+/**
+ * Forward the connection to one of the targets.
+ *
+ * <p>With several targets, connections are spread over them round-robin. The TLS mode decides
+ * what the proxy sees: {@link TlsMode#PASSTHROUGH} relays the encrypted stream as is; no TLS
+ * mode relays raw TCP.
+ * <pre>{@code
+ * Route.named("api")
+ *     .match(m -> m.ports(443).domains("api.example.com"))
+ *     .forward(f -> f.target("10.0.0.5", 8443).target("10.0.0.6", 8443).tls(TlsMode.PASSTHROUGH));
+ * }</pre>
+ */
+public final class ForwardAction implements RouteAction {
+    private final List<Target> targets;
+    private final TlsMode tlsMode;
+
+    private ForwardAction(Builder b) {
+        this.targets = List.copyOf(b.targets);
+        this.tlsMode = b.tlsMode;
+    }
+
+    /** A new builder. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** The targets, in declaration order; never empty. */
+    public List<Target> targets() {
+        return targets;
+    }
+
+    /** The TLS mode, or empty for a raw TCP relay. */
+    public Optional<TlsMode> tlsMode() {
+        return Optional.ofNullable(tlsMode);
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof ForwardAction other && targets.equals(other.targets) && tlsMode == other.tlsMode;
+    }
+
+    @Override
+    public int hashCode() {
+        return Objects.hash(targets, tlsMode);
+    }
+
+    @Override
+    public String toString() {
+        return "forward" + targets + (tlsMode == null ? " (tcp)" : " (" + tlsMode + ")");
+    }
+
+    /** Builds a {@link ForwardAction}. Not thread-safe. */
+    public static final class Builder {
+        private final List<Target> targets = new ArrayList<>();
+        private TlsMode tlsMode;
+
+        private Builder() {
+        }
+
+        /** Adds a target host and port. */
+        public Builder target(String host, int port) {
+            return target(Target.of(host, port));
+        }
+
+        /** Adds a target. */
+        public Builder target(Target target) {
+            targets.add(Objects.requireNonNull(target, "target"));
+            return this;
+        }
+
+        /** Adds a target reached on the port the client connected to. */
+        public Builder targetSameAsClientPort(String host) {
+            return target(Target.sameAsClientPort(host));
+        }
+
+        /** Sets the TLS mode; {@code null} (the default) relays raw TCP. */
+        public Builder tls(TlsMode mode) {
+            this.tlsMode = mode;
+            return this;
+        }
+
+        /**
+         * Builds the action.
+         *
+         * @throws IllegalArgumentException if no target was added
+         */
+        public ForwardAction build() {
+            if (targets.isEmpty()) {
+                throw new IllegalArgumentException("targets: none (expected: at least one target)");
+            }
+            return new ForwardAction(this);
+        }
+    }
+}

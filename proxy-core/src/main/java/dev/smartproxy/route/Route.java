@@ -1,0 +1,137 @@
+package dev.smartproxy.route;
+
+import java.util.Objects;
+import java.util.function.Consumer;
+
+/**
+ * One routing rule: a name, a priority, the conditions a connection must meet and the action
+ * taken on it. Immutable.
+ *
+ * <p>Routes are tried by priority, highest first (default 0); routes of equal priority are
+ * tried in declaration order. The first route whose {@link RouteMatch} holds takes the
+ * connection (see {@link RouteTable}).
+ * <pre>{@code
+ * Route r = Route.named("websocket-passthrough")
+ *     .priority(10)
+ *     .match(m -> m.ports(443).domains("ws.example.com"))
+ *     .forward(f -> f.target("backend", 443).tls(TlsMode.PASSTHROUGH))
+ *     .build();
+ * }</pre>
+ */
+public final class Route {
+    private final String name;
+    private final int priority;
+    private final RouteMatch match;
+    private final RouteAction action;
+
+    private Route(Builder b) {
+        this.name = b.name;
+        this.priority = b.priority;
+        this.match = b.match;
+        this.action = b.action;
+    }
+
+    /** Starts a route with the given name: non-blank, unique within a proxy, used in logs and events. */
+    public static Builder named(String name) {
+        return new Builder(name);
+    }
+
+    /** The route's name. */
+    public String name() {
+        return name;
+    }
+
+    /** The priority; higher is tried first. Default 0. */
+    public int priority() {
+        return priority;
+    }
+
+    /** The match conditions. */
+    public RouteMatch match() {
+        return match;
+    }
+
+    /** The action. */
+    public RouteAction action() {
+        return action;
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof Route other && name.equals(other.name) && priority == other.priority
+                && match.equals(other.match) && action.equals(other.action);
+    }
+
+    @Override
+    public int hashCode() {
+        return Objects.hash(name, priority, match, action);
+    }
+
+    @Override
+    public String toString() {
+        return "Route[" + name + " priority=" + priority + " " + match + " -> " + action + "]";
+    }
+
+    /** Builds a {@link Route}. Each setter validates at once. Not thread-safe. */
+    public static final class Builder {
+        private final String name;
+        private int priority;
+        private RouteMatch match;
+        private RouteAction action;
+
+        private Builder(String name) {
+            Objects.requireNonNull(name, "name");
+            if (name.isBlank()) {
+                throw new IllegalArgumentException("route name: '" + name + "' (expected: a non-blank name)");
+            }
+            this.name = name.strip();
+        }
+
+        /** Sets the priority (default 0); higher is tried first. */
+        public Builder priority(int priority) {
+            this.priority = priority;
+            return this;
+        }
+
+        /** Configures the match conditions. */
+        public Builder match(Consumer<RouteMatch.Builder> spec) {
+            RouteMatch.Builder b = RouteMatch.builder();
+            spec.accept(b);
+            return match(b.build());
+        }
+
+        /** Sets the match conditions. */
+        public Builder match(RouteMatch match) {
+            this.match = Objects.requireNonNull(match, "match");
+            return this;
+        }
+
+        /** Configures a forward action. */
+        public Builder forward(Consumer<ForwardAction.Builder> spec) {
+            ForwardAction.Builder b = ForwardAction.builder();
+            spec.accept(b);
+            return action(b.build());
+        }
+
+        /** Sets the action. */
+        public Builder action(RouteAction action) {
+            this.action = Objects.requireNonNull(action, "action");
+            return this;
+        }
+
+        /**
+         * Builds the route.
+         *
+         * @throws IllegalArgumentException if the match or the action is missing
+         */
+        public Route build() {
+            if (match == null) {
+                throw new IllegalArgumentException("route '" + name + "' match: none (expected: match(m -> m.ports(...)))");
+            }
+            if (action == null) {
+                throw new IllegalArgumentException("route '" + name + "' action: none (expected: forward(f -> f.target(...)))");
+            }
+            return new Route(this);
+        }
+    }
+}

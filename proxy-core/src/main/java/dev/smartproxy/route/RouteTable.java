@@ -1,0 +1,155 @@
+package dev.smartproxy.route;
+
+import java.net.InetAddress;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * The routing decision as a pure function: immutable, thread-safe, no sockets.
+ *
+ * <p>The proxy calls {@link #match(RouteRequest)} for every connection; tests call the same
+ * method on the table of a built proxy ({@code proxy.routes()}) or on one built here.
+ *
+ * <h2>Rules</h2>
+ * <ol>
+ *   <li>Routes are tried by {@linkplain Route#priority() priority}, highest first; equal
+ *       priorities keep declaration order. The first route whose conditions all hold wins.</li>
+ *   <li>Ports: the request's port must be in the route's ports.</li>
+ *   <li>Client address: if the route lists {@code clientIps}, the client address must match one
+ *       (IPv4-mapped IPv6 is treated as IPv4).</li>
+ *   <li>Domains: if the route lists domains, the SNI name must match one. <b>No SNI, no domain
+ *       route:</b> a connection without SNI can only be taken by routes without domains; even
+ *       {@code *} needs a name. {@code *.example.com} matches subdomains at any depth but not
+ *       {@code example.com}; case and a trailing dot are ignored.</li>
+ *   <li>No match: empty. The proxy then closes the connection (reason {@code NO_ROUTE} or
+ *       {@code NO_SNI}); it never forwards to a guess.</li>
+ * </ol>
+ * <pre>{@code
+ * RouteTable table = RouteTable.of(List.of(apiRoute, catchAll));
+ * assertThat(table.match(RouteRequest.builder().port(443).sni("api.example.com").build()))
+ *     .contains(apiRoute);
+ * }</pre>
+ */
+public final class RouteTable {
+    private final List<Route> ordered;
+    private final PortSet ports;
+
+    private RouteTable(List<Route> routes) {
+        List<Route> sorted = new ArrayList<>(routes);
+        sorted.sort(Comparator.comparingInt(Route::priority).reversed()); // stable: keeps declaration order
+        this.ordered = List.copyOf(sorted);
+        PortSet all = null;
+        for (Route r : ordered) {
+            all = all == null ? r.match().ports() : all.union(r.match().ports());
+        }
+        this.ports = all;
+    }
+
+    /**
+     * A table of the given routes, in declaration order.
+     *
+     * @throws IllegalArgumentException if the list is empty or two routes share a name
+     */
+    public static RouteTable of(List<Route> routes) {
+        Objects.requireNonNull(routes, "routes");
+        if (routes.isEmpty()) {
+            throw new IllegalArgumentException("routes: none (expected: at least one route)");
+        }
+        Set<String> names = new HashSet<>();
+        for (Route r : routes) {
+            Objects.requireNonNull(r, "route");
+            if (!names.add(r.name())) {
+                throw new IllegalArgumentException("route name: '" + r.name() + "' is used twice (expected: unique names)");
+            }
+        }
+        return new RouteTable(routes);
+    }
+
+    /** The routes in evaluation order: priority descending, then declaration order. */
+    public List<Route> routes() {
+        return ordered;
+    }
+
+    /** Every port some route listens on. */
+    public PortSet ports() {
+        return ports;
+    }
+
+    /** The first route, in evaluation order, that takes the request; empty if none does. */
+    public Optional<Route> match(RouteRequest request) {
+        Objects.requireNonNull(request, "request");
+        for (Route r : ordered) {
+            RouteMatch m = r.match();
+            if (m.matchesPortAndClient(request.port(), request.clientAddress()) && m.matchesSni(request.sni())) {
+                return Optional.of(r);
+            }
+        }
+        return Optional.empty();
+    }
+
+    /**
+     * What can be decided when a connection is accepted, before a byte is read.
+     *
+     * <p>If the first route in evaluation order that passes the port and client conditions has
+     * no domains, it takes the connection whatever the client sends: the connection is routed at
+     * once, so server-speaks-first protocols work. If that route has domains, the decision
+     * needs the ClientHello. If no route passes, nothing can match.
+     */
+    public AcceptDecision decideAtAccept(int port, InetAddress client) {
+        for (Route r : ordered) {
+            if (r.match().matchesPortAndClient(port, client)) {
+                return r.match().needsSni() ? AcceptDecision.NEEDS_CLIENT_HELLO : new AcceptDecision(r);
+            }
+        }
+        return AcceptDecision.NO_ROUTE;
+    }
+
+    /** Whether any route on {@code port} looks at SNI, so connections on it may be peeked. */
+    public boolean mayNeedSni(int port) {
+        return ordered.stream().anyMatch(r -> r.match().ports().contains(port) && r.match().needsSni());
+    }
+
+    @Override
+    public String toString() {
+        return "RouteTable" + ordered;
+    }
+
+    /**
+     * The outcome of {@link #decideAtAccept}: a route, "read the ClientHello first", or "no route".
+     */
+    public static final class AcceptDecision {
+        static final AcceptDecision NEEDS_CLIENT_HELLO = new AcceptDecision(null);
+        static final AcceptDecision NO_ROUTE = new AcceptDecision(null);
+
+        private final Route route;
+
+        private AcceptDecision(Route route) {
+            this.route = route;
+        }
+
+        /** The route chosen at accept time, if one could be. */
+        public Optional<Route> route() {
+            return Optional.ofNullable(route);
+        }
+
+        /** Whether the ClientHello must be read before a route can be chosen. */
+        public boolean needsClientHello() {
+            return this == NEEDS_CLIENT_HELLO;
+        }
+
+        /** Whether no route can take a connection on this port from this client. */
+        public boolean noRoute() {
+            return this == NO_ROUTE;
+        }
+
+        @Override
+        public String toString() {
+            return route != null ? "route " + route.name() : this == NEEDS_CLIENT_HELLO ? "needs ClientHello" : "no route";
+        }
+    }
+}

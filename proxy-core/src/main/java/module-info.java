@@ -1,0 +1,23 @@
+/**
+ * SmartProxy for Java: an embeddable, route-based TCP/TLS proxy on Netty.
+ *
+ * <p>Public API: {@code dev.smartproxy} (the facade), {@code dev.smartproxy.route} (routes and
+ * the route table), {@code dev.smartproxy.config} (timeouts and keepalive) and
+ * {@code dev.smartproxy.event} (connection snapshots, close reasons, listeners).
+ */
+module dev.smartproxy {
+    requires io.netty.common;
+    requires io.netty.buffer;
+    requires io.netty.transport;
+    requires io.netty.handler;
+    requires io.netty.codec;
+    requires io.netty.transport.classes.epoll;
+    requires io.netty.transport.unix.common;
+    requires jdk.net;
+    requires org.slf4j;
+
+    exports dev.smartproxy;
+    exports dev.smartproxy.config;
+    exports dev.smartproxy.event;
+    exports dev.smartproxy.route;
+}

@@ -1,0 +1,81 @@
+package dev.smartproxy.testing;
+
+import io.netty.pkitesting.CertificateBuilder;
+import io.netty.pkitesting.X509Bundle;
+
+import javax.net.ssl.KeyManagerFactory;
+import javax.net.ssl.SSLContext;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * A throwaway certificate authority made at test time (Netty's pkitesting on Bouncy Castle),
+ * with server certificates issued on demand, and the TLS contexts built from them.
+ */
+public final class TestPki {
+    private static final TestPki SHARED = new TestPki();
+
+    private final X509Bundle ca;
+    private final Map<String, X509Bundle> leaves = new ConcurrentHashMap<>();
+
+    private TestPki() {
+        try {
+            Instant now = Instant.now();
+            ca = new CertificateBuilder().subject("CN=SmartProxy Test CA").setIsCertificateAuthority(true)
+                    .notBefore(now.minus(1, ChronoUnit.DAYS)).notAfter(now.plus(1, ChronoUnit.DAYS))
+                    .ecp256().buildSelfSigned();
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** The CA shared by all tests of a JVM. */
+    public static TestPki shared() {
+        return SHARED;
+    }
+
+    /** The CA bundle. */
+    public X509Bundle ca() {
+        return ca;
+    }
+
+    /** A server certificate for {@code dnsName} and {@code x.<dnsName>} (for wildcard routes), issued by the CA. */
+    public X509Bundle leaf(String dnsName) {
+        return leaves.computeIfAbsent(dnsName, n -> {
+            try {
+                Instant now = Instant.now();
+                return new CertificateBuilder().subject("CN=" + n).addSanDnsName(n).addSanDnsName("x." + n)
+                        .notBefore(now.minus(1, ChronoUnit.DAYS)).notAfter(now.plus(1, ChronoUnit.DAYS))
+                        .setKeyUsage(true, CertificateBuilder.KeyUsage.digitalSignature)
+                        .addExtendedKeyUsageServerAuth().ecp256().buildIssuedBy(ca);
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
+    }
+
+    /** A server-side context presenting the certificate for {@code dnsName}. */
+    public SSLContext serverContext(String dnsName) {
+        try {
+            KeyManagerFactory kmf = leaf(dnsName).toKeyManagerFactory();
+            SSLContext ctx = SSLContext.getInstance("TLS");
+            ctx.init(kmf.getKeyManagers(), null, null);
+            return ctx;
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** A client-side context that trusts only the test CA. */
+    public SSLContext clientContext() {
+        try {
+            SSLContext ctx = SSLContext.getInstance("TLS");
+            ctx.init(null, ca.toTrustManagerFactory().getTrustManagers(), null);
+            return ctx;
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}

@@ -36,7 +36,7 @@ import java.util.ArrayDeque;
  * <p>Created per connection; runs on the client channel's event loop, which the backend
  * channel shares, so no state here needs synchronisation.
  */
-final class ClientHandler extends ChannelInboundHandlerAdapter {
+final class ClientHandler extends ChannelInboundHandlerAdapter implements ClientHelloClassifier.Router {
     private static final Logger log = LoggerFactory.getLogger(ClientHandler.class);
 
     private final ProxyContext px;
@@ -63,7 +63,8 @@ final class ClientHandler extends ChannelInboundHandlerAdapter {
     }
 
     /** Routes the connection: records it, picks a target and starts the backend connect. */
-    void routeTo(Route route, String sni) {
+    @Override
+    public void routeTo(Route route, String sni) {
         routed = true;
         ForwardAction action = (ForwardAction) route.action();
         ConnectionKind kind = action.tlsMode().filter(m -> m == TlsMode.PASSTHROUGH).isPresent()

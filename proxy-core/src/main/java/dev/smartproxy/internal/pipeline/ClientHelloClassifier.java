@@ -36,12 +36,17 @@ final class ClientHelloClassifier extends SslClientHelloHandler<ClientHelloClass
     record Decision(Route route, String sni, CloseReason rejection) {
     }
 
+    /** Receives the route once the ClientHello has been read ({@link ClientHandler} in the proxy). */
+    interface Router {
+        void routeTo(Route route, String sni);
+    }
+
     private final ProxyContext px;
     private final ManagedConnection conn;
-    private final ClientHandler client;
+    private final Router client;
     private ScheduledFuture<?> timeout;
 
-    ClientHelloClassifier(ProxyContext px, ManagedConnection conn, ClientHandler client) {
+    ClientHelloClassifier(ProxyContext px, ManagedConnection conn, Router client) {
         super(px.policy().maxClientHelloSize());
         this.px = px;
         this.conn = conn;

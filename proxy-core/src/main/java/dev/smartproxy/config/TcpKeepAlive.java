@@ -145,8 +145,9 @@ public final class TcpKeepAlive {
         }
 
         private static Duration wholeSeconds(String name, Duration d) {
-            Checks.duration(name, d, Duration.ofSeconds(1), MAX_SECONDS_OPTION, false);
-            if (d.toNanosPart() != 0) {
+            Objects.requireNonNull(d, name);
+            // One message for every violation, in the unit the kernel uses (not "1s to 9h6m7s").
+            if (d.compareTo(Duration.ofSeconds(1)) < 0 || d.compareTo(MAX_SECONDS_OPTION) > 0 || d.toNanosPart() != 0) {
                 throw new IllegalArgumentException(name + ": " + Checks.format(d)
                         + " (expected: whole seconds, 1s to 32767s; the kernel counts this option in seconds)");
             }

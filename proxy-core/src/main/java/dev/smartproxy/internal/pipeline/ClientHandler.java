@@ -49,6 +49,8 @@ final class ClientHandler extends ChannelInboundHandlerAdapter implements Client
     private boolean backendOutputShut;
     private boolean clientOutputShut;
     private boolean routed;
+    /** Bytes the ClientHello peek counted and is handing over: not counted twice. */
+    private long countedUpstream;
 
     ClientHandler(ProxyContext px, ManagedConnection conn) {
         this.px = px;
@@ -64,8 +66,9 @@ final class ClientHandler extends ChannelInboundHandlerAdapter implements Client
 
     /** Routes the connection: records it, picks a target and starts the backend connect. */
     @Override
-    public void routeTo(Route route, String sni) {
+    public void routeTo(Route route, String sni, long alreadyCounted) {
         routed = true;
+        countedUpstream = alreadyCounted;
         ForwardAction action = (ForwardAction) route.action();
         ConnectionKind kind = action.tlsMode().filter(m -> m == TlsMode.PASSTHROUGH).isPresent()
                 ? ConnectionKind.PASSTHROUGH : ConnectionKind.PLAIN;
@@ -132,7 +135,15 @@ final class ClientHandler extends ChannelInboundHandlerAdapter implements Client
             ReferenceCountUtil.release(msg);
             return;
         }
-        conn.readFromClient(buf.readableBytes());
+        int fresh = buf.readableBytes();
+        if (countedUpstream > 0) {
+            long skip = Math.min(countedUpstream, fresh);
+            countedUpstream -= skip;
+            fresh -= (int) skip;
+        }
+        if (fresh > 0) {
+            conn.readFromClient(fresh);
+        }
         if (backendReady) {
             backend.write(buf, backend.voidPromise());
             if (!backend.isWritable()) {

@@ -113,7 +113,7 @@ final class ClientHelloParser {
         if (name.endsWith(".")) {
             name = name.substring(0, name.length() - 1);
         }
-        if (name.isEmpty() || name.startsWith(".") || name.contains("..")) {
+        if (name.isEmpty() || name.startsWith(".") || name.endsWith(".") || name.contains("..")) {
             throw new MalformedClientHelloException("host_name '" + name + "'");
         }
         return name;

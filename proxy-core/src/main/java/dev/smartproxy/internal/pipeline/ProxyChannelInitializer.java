@@ -41,7 +41,7 @@ public final class ProxyChannelInitializer extends ChannelInitializer<SocketChan
             conn.closeReason(CloseReason.NO_ROUTE);
             ch.close();
         } else {
-            client.routeTo(decision.route().orElseThrow(), null);
+            client.routeTo(decision.route().orElseThrow(), null, 0);
         }
     }
 }

@@ -1,0 +1,29 @@
+package dev.smartproxy.examples;
+
+import java.util.Arrays;
+
+/**
+ * Entry point of the examples jar.
+ *
+ * <pre>
+ * java -jar smartproxy-examples.jar demo
+ * java -jar smartproxy-examples.jar passthrough --listen 127.0.0.1:8443 --backend 127.0.0.1:443 [--sni '*']
+ * </pre>
+ */
+public final class Main {
+    private Main() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        String command = args.length == 0 ? "demo" : args[0];
+        String[] rest = args.length == 0 ? args : Arrays.copyOfRange(args, 1, args.length);
+        switch (command) {
+            case "demo" -> Demo.main(rest);
+            case "passthrough" -> PassthroughMain.main(rest);
+            default -> {
+                System.err.println("unknown command '" + command + "' (expected: demo or passthrough)");
+                System.exit(2);
+            }
+        }
+    }
+}

@@ -1,0 +1,123 @@
+package dev.smartproxy.examples;
+
+import dev.smartproxy.SmartProxy;
+import dev.smartproxy.config.IoTransport;
+import dev.smartproxy.route.Route;
+import dev.smartproxy.route.TlsMode;
+
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.UnknownHostException;
+import java.util.concurrent.CountDownLatch;
+
+/**
+ * A standalone SNI-passthrough proxy started from the command line, used to measure SmartProxy
+ * next to HAProxy and nginx:
+ *
+ * <pre>
+ * passthrough --listen 127.0.0.1:8443 --backend 127.0.0.1:9443 [--sni 'a.test,*.b.test'] [--transport epoll|nio|auto]
+ * </pre>
+ *
+ * <p>Connections whose SNI matches (default {@code *}: any name) are relayed unopened to the
+ * backend. It runs until the process is stopped (SIGTERM or Ctrl-C), then drains for 30 s.
+ */
+public final class PassthroughMain {
+    private PassthroughMain() {
+    }
+
+    /** The parsed command line. */
+    record Options(InetSocketAddress listen, String backendHost, int backendPort, String[] sni, IoTransport transport) {
+    }
+
+    public static void main(String[] args) throws Exception {
+        Options o;
+        try {
+            o = parse(args);
+        } catch (IllegalArgumentException e) {
+            System.err.println("passthrough: " + e.getMessage());
+            System.err.println("usage: passthrough --listen HOST:PORT --backend HOST:PORT [--sni PATTERNS] "
+                    + "[--transport auto|epoll|nio]");
+            System.exit(2);
+            return;
+        }
+        SmartProxy proxy = build(o).start();
+        System.out.println("passthrough proxy listening on " + proxy.boundAddress(o.listen().getPort())
+                + ", SNI " + String.join(",", o.sni()) + " -> " + o.backendHost() + ":" + o.backendPort());
+        CountDownLatch stopped = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            proxy.close();
+            stopped.countDown();
+        }, "smartproxy-shutdown"));
+        stopped.await();
+    }
+
+    /** Builds (does not start) the proxy the options describe. */
+    static SmartProxy build(Options o) {
+        int port = o.listen().getPort();
+        SmartProxy.Builder b = SmartProxy.builder()
+                .transport(o.transport())
+                .route(Route.named("passthrough")
+                        .match(m -> m.ports(port == 0 ? 443 : port).domains(o.sni()))
+                        .forward(f -> f.target(o.backendHost(), o.backendPort()).tls(TlsMode.PASSTHROUGH)));
+        return b.listen(port == 0 ? 443 : port, o.listen()).build();
+    }
+
+    /** Parses the command line; throws with a message naming the bad argument. */
+    static Options parse(String[] args) {
+        InetSocketAddress listen = null;
+        String[] backend = null;
+        String sni = "*";
+        IoTransport transport = IoTransport.AUTO;
+        for (int i = 0; i < args.length; i++) {
+            String flag = args[i];
+            if (i + 1 >= args.length) {
+                throw new IllegalArgumentException(flag + ": missing value");
+            }
+            String value = args[++i];
+            switch (flag) {
+                case "--listen" -> {
+                    String[] hp = hostPort("--listen", value);
+                    try {
+                        listen = new InetSocketAddress(InetAddress.getByName(hp[0]), Integer.parseInt(hp[1]));
+                    } catch (UnknownHostException e) {
+                        throw new IllegalArgumentException("--listen: unknown host '" + hp[0] + "'");
+                    }
+                }
+                case "--backend" -> backend = hostPort("--backend", value);
+                case "--sni" -> sni = value;
+                case "--transport" -> {
+                    try {
+                        transport = IoTransport.valueOf(value.toUpperCase(java.util.Locale.ROOT));
+                    } catch (IllegalArgumentException e) {
+                        throw new IllegalArgumentException("--transport: '" + value + "' (expected: auto, epoll or nio)");
+                    }
+                }
+                default -> throw new IllegalArgumentException("unknown option '" + flag + "'");
+            }
+        }
+        if (listen == null || backend == null) {
+            throw new IllegalArgumentException("--listen and --backend are required");
+        }
+        int backendPort = Integer.parseInt(backend[1]);
+        if (backendPort < 1 || backendPort > 65535) {
+            throw new IllegalArgumentException("--backend: port " + backendPort + " (expected: 1..65535)");
+        }
+        return new Options(listen, backend[0], backendPort, sni.split(","), transport);
+    }
+
+    private static String[] hostPort(String flag, String value) {
+        int colon = value.lastIndexOf(':');
+        if (colon <= 0 || colon == value.length() - 1) {
+            throw new IllegalArgumentException(flag + ": '" + value + "' (expected: HOST:PORT)");
+        }
+        String port = value.substring(colon + 1);
+        if (!port.chars().allMatch(Character::isDigit) || port.length() > 5) {
+            throw new IllegalArgumentException(flag + ": '" + value + "' (expected: HOST:PORT)");
+        }
+        String host = value.substring(0, colon);
+        if (host.startsWith("[") && host.endsWith("]")) {
+            host = host.substring(1, host.length() - 1);
+        }
+        return new String[] {host, port};
+    }
+}

@@ -239,4 +239,22 @@ class PlainRelayTest {
         assertThat(events.awaitClosed(1).get(0).closeReason()).contains(CloseReason.CLIENT_RESET);
         Proxies.awaitIdle(proxy);
     }
+
+    @Test
+    void closeEndsOpenConnectionsWithShutdownAndReleasesEveryThread() throws Exception {
+        TestServer echo = backend(s -> s.getInputStream().transferTo(s.getOutputStream()));
+        int port = proxyTo(echo);
+        try (Socket c = TlsClients.plain(port)) {
+            TlsClients.writeLine(c, "ping");
+            assertThat(TlsClients.readLine(c.getInputStream())).isEqualTo("ping");
+            proxy.close(); // drains for 200 ms (see Proxies), then closes what is left
+            assertThat(c.getInputStream().read()).isEqualTo(-1);
+        }
+        ConnectionInfo info = events.awaitClosed(1).get(0);
+        assertThat(info.closeReason()).contains(CloseReason.SHUTDOWN);
+        assertThat(info.backendAddress().orElseThrow().getPort()).isEqualTo(echo.port());
+        assertThat(proxy.stats().open()).isZero();
+        assertThat(Thread.getAllStackTraces().keySet()).noneMatch(t -> t.getName().startsWith("smartproxy-"));
+        assertThatThrownBy(() -> TlsClients.plain(port)).isInstanceOf(IOException.class);
+    }
 }

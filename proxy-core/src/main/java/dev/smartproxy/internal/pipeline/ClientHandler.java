@@ -19,13 +19,16 @@ import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.handler.codec.TooLongFrameException;
 import io.netty.handler.ssl.NotSslRecordException;
 import io.netty.handler.ssl.SniCompletionEvent;
+import io.netty.util.NetUtil;
 import io.netty.util.ReferenceCountUtil;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.net.ConnectException;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.UnknownHostException;
 import java.util.ArrayDeque;
 
 /**
@@ -73,7 +76,7 @@ final class ClientHandler extends ChannelInboundHandlerAdapter implements Client
         ConnectionKind kind = action.tlsMode().filter(m -> m == TlsMode.PASSTHROUGH).isPresent()
                 ? ConnectionKind.PASSTHROUGH : ConnectionKind.PLAIN;
         Target target = px.nextTarget(route, action);
-        InetSocketAddress address = InetSocketAddress.createUnresolved(target.host(), target.portFor(conn.routePort()));
+        InetSocketAddress address = targetAddress(target.host(), target.portFor(conn.routePort()));
         conn.backendAddress(address);
         px.registry().routed(conn, kind, route.name(), sni);
         log.debug("{}route '{}' ({}) -> {}", conn.log(), route.name(), kind, address);
@@ -99,12 +102,28 @@ final class ClientHandler extends ChannelInboundHandlerAdapter implements Client
         });
     }
 
+    /** An IP literal becomes an address without any lookup; a name is resolved by the connect. */
+    private static InetSocketAddress targetAddress(String host, int port) {
+        byte[] literal = NetUtil.createByteArrayFromIpAddressString(host);
+        if (literal != null) {
+            try {
+                return new InetSocketAddress(InetAddress.getByAddress(host, literal), port);
+            } catch (UnknownHostException impossible) {
+                throw new IllegalStateException(impossible);
+            }
+        }
+        return InetSocketAddress.createUnresolved(host, port);
+    }
+
     private void backendConnected() {
         if (!client.isActive()) {
             backend.close();
             return;
         }
         backendReady = true;
+        if (backend.remoteAddress() instanceof InetSocketAddress remote) {
+            conn.backendAddress(remote);
+        }
         log.debug("{}connected to {}", conn.log(), backend.remoteAddress());
         while (!pending.isEmpty()) {
             backend.write(pending.poll());

@@ -1,6 +1,7 @@
 package dev.smartproxy.loopback;
 
 import dev.smartproxy.SmartProxy;
+import dev.smartproxy.config.IoTransport;
 import dev.smartproxy.event.CloseReason;
 import dev.smartproxy.event.ConnectionInfo;
 import dev.smartproxy.event.ConnectionKind;
@@ -49,8 +50,13 @@ class PlainRelayTest {
         return s;
     }
 
+    /** The transport under test; {@link PlainRelayNioTest} runs the same tests on NIO. */
+    protected IoTransport transport() {
+        return IoTransport.AUTO;
+    }
+
     private int proxyTo(TestServer backend) {
-        SmartProxy proxy = Proxies.start(SmartProxy.builder().listener(events)
+        SmartProxy proxy = Proxies.start(SmartProxy.builder().listener(events).transport(transport())
                 .route(Route.named("tcp").match(m -> m.ports(25))
                         .forward(f -> f.target("127.0.0.1", backend.port()))), 25);
         resources.add(proxy);

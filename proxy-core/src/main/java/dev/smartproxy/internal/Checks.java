@@ -39,7 +39,8 @@ public final class Checks {
     /** A short human form: {@code 4h}, {@code 90s}, {@code 250ms}, {@code 7d}, {@code 1h30m}. */
     public static String format(Duration d) {
         if (d.isNegative()) {
-            return "-" + format(d.negated());
+            // The most negative Duration cannot be negated; a validator must still throw its own message.
+            return d.getSeconds() == Long.MIN_VALUE ? d.toString() : "-" + format(d.negated());
         }
         if (d.isZero()) {
             return "0";

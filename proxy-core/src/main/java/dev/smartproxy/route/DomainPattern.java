@@ -1,6 +1,5 @@
 package dev.smartproxy.route;
 
-import java.util.Locale;
 import java.util.Objects;
 
 /**
@@ -60,7 +59,19 @@ public final class DomainPattern {
 
     /** Lower-cases a name and drops one trailing dot. */
     public static String normalize(String name) {
-        String n = name.strip().toLowerCase(Locale.ROOT);
+        String n = name.strip();
+        // Lower-case ASCII only: Unicode case folding would turn the Kelvin sign into 'k'.
+        StringBuilder lower = null;
+        for (int i = 0; i < n.length(); i++) {
+            char c = n.charAt(i);
+            if (c >= 'A' && c <= 'Z') {
+                if (lower == null) {
+                    lower = new StringBuilder(n);
+                }
+                lower.setCharAt(i, (char) (c + 32));
+            }
+        }
+        n = lower == null ? n : lower.toString();
         return n.endsWith(".") ? n.substring(0, n.length() - 1) : n;
     }
 

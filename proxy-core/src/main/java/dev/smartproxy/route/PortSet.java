@@ -88,6 +88,10 @@ public final class PortSet {
                         "ports: '" + spec + "' (expected: comma-separated ports or ranges such as 80,443,8000-8099)");
             }
             int dash = p.indexOf('-');
+            if (!p.chars().allMatch(c -> c == '-' || c == ' ' || (c >= '0' && c <= '9'))) {
+                throw new IllegalArgumentException(
+                        "ports: '" + p + "' (expected: a port in 1..65535 or a range such as 8000-8099)");
+            }
             try {
                 if (dash < 0) {
                     int port = Integer.parseInt(p);

@@ -178,7 +178,8 @@ class ConnectionPolicyTest {
                                               java.util.function.BiConsumer<ConnectionPolicy.Builder, Duration> set) {
         String range = "1ms to " + (max.equals(YEAR) ? "365d" : "1h");
         for (Duration bad : new Duration[] {Duration.ofMillis(-1), Duration.ofHours(-4), Duration.ofNanos(1),
-                Duration.ofNanos(999_999), max.plusMillis(1), max.plusDays(1), Duration.ofSeconds(Long.MAX_VALUE)}) {
+                Duration.ofNanos(999_999), max.plusMillis(1), max.plusDays(1), Duration.ofSeconds(Long.MAX_VALUE),
+                Duration.ofSeconds(Long.MIN_VALUE)}) {
             assertRejected(b -> set.accept(b, bad), name, range);
             assertThatThrownBy(() -> set.accept(ConnectionPolicy.builder(), bad))
                     .hasMessageContaining("Duration.ZERO");
@@ -195,7 +196,7 @@ class ConnectionPolicyTest {
     private static void checkRequiredTimer(String name, Duration max, String range,
                                            java.util.function.BiConsumer<ConnectionPolicy.Builder, Duration> set) {
         for (Duration bad : new Duration[] {Duration.ZERO, Duration.ofMillis(-1), Duration.ofNanos(1),
-                max.plusMillis(1), Duration.ofDays(10_000)}) {
+                max.plusMillis(1), Duration.ofDays(10_000), Duration.ofSeconds(Long.MIN_VALUE)}) {
             assertRejected(b -> set.accept(b, bad), name, range);
             assertThatThrownBy(() -> set.accept(ConnectionPolicy.builder(), bad))
                     .message().doesNotContain("Duration.ZERO");

@@ -70,7 +70,7 @@ class TcpKeepAliveTest {
 
     private static void checkSecondsOption(String name, BiConsumer<TcpKeepAlive.Builder, Duration> set) {
         for (Duration bad : new Duration[] {Duration.ZERO, Duration.ofSeconds(-1), Duration.ofMillis(999),
-                Duration.ofSeconds(32768), Duration.ofDays(1)}) {
+                Duration.ofSeconds(32768), Duration.ofDays(1), Duration.ofSeconds(Long.MIN_VALUE)}) {
             assertRejected(set, bad, name, "1s to");
             assertRejected(set, bad, name, "32767s");
         }
@@ -109,7 +109,7 @@ class TcpKeepAliveTest {
     void userTimeoutValidated() {
         BiConsumer<TcpKeepAlive.Builder, Duration> set = TcpKeepAlive.Builder::userTimeout;
         for (Duration bad : new Duration[] {Duration.ofMillis(-1), Duration.ofNanos(1),
-                Duration.ofMillis(Integer.MAX_VALUE + 1L), Duration.ofDays(30)}) {
+                Duration.ofMillis(Integer.MAX_VALUE + 1L), Duration.ofDays(30), Duration.ofSeconds(Long.MIN_VALUE)}) {
             assertRejected(set, bad, "tcpKeepAlive.userTimeout", "Duration.ZERO");
             assertRejected(set, bad, "tcpKeepAlive.userTimeout", "1ms to");
         }

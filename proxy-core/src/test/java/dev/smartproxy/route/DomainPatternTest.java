@@ -154,4 +154,14 @@ class DomainPatternTest {
     void rejectsNull() {
         assertThatThrownBy(() -> DomainPattern.of(null)).isInstanceOf(NullPointerException.class);
     }
+
+    @Test
+    void nonAsciiIsRejectedNotCaseFolded() {
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> DomainPattern.of("\u212Aexample.com"))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("ASCII");
+        org.assertj.core.api.Assertions.assertThat(DomainPattern.of("example.com").matches("\u212Aexample.com".substring(1)))
+                .isTrue();
+        org.assertj.core.api.Assertions.assertThat(DomainPattern.of("kexample.com").matches("\u212Aexample.com"))
+                .isFalse();
+    }
 }

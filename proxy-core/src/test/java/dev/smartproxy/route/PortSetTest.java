@@ -187,4 +187,10 @@ class PortSetTest {
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("target port: 0 (expected: 1..65535)");
     }
+
+    @Test
+    void signedNumbersAreNotPorts() {
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> PortSet.parse("+80"))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("ports");
+    }
 }

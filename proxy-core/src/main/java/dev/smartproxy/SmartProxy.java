@@ -17,11 +17,9 @@ import dev.smartproxy.route.ForwardAction;
 import dev.smartproxy.route.Route;
 import dev.smartproxy.route.RouteTable;
 import dev.smartproxy.route.TlsMode;
-import io.netty.util.NetUtil;
 
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.UnknownHostException;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -304,16 +302,7 @@ public final class SmartProxy implements AutoCloseable {
          * An IP literal; default all interfaces ({@code 0.0.0.0}/{@code ::}).
          */
         public Builder bindAddress(String ipLiteral) {
-            Objects.requireNonNull(ipLiteral, "bindAddress");
-            byte[] bytes = NetUtil.createByteArrayFromIpAddressString(ipLiteral.strip());
-            if (bytes == null) {
-                throw new IllegalArgumentException("bindAddress: '" + ipLiteral + "' (expected: an IP address literal)");
-            }
-            try {
-                bindAddress = InetAddress.getByAddress(bytes);
-            } catch (UnknownHostException e) {
-                throw new IllegalArgumentException("bindAddress: '" + ipLiteral + "'", e);
-            }
+            bindAddress = Checks.ipLiteral("bindAddress", ipLiteral);
             return this;
         }
 

@@ -1,5 +1,9 @@
 package dev.smartproxy.internal;
 
+import io.netty.util.NetUtil;
+
+import java.net.InetAddress;
+import java.net.UnknownHostException;
 import java.time.Duration;
 import java.util.Objects;
 
@@ -26,6 +30,24 @@ public final class Checks {
                     + (zeroDisables ? "Duration.ZERO to disable, or " : "") + range + ")");
         }
         return value;
+    }
+
+    /**
+     * Parses an IP address literal (IPv4 or IPv6) without any DNS lookup.
+     *
+     * @throws IllegalArgumentException naming {@code name} if {@code text} is not a literal
+     */
+    public static InetAddress ipLiteral(String name, String text) {
+        Objects.requireNonNull(text, name);
+        byte[] bytes = NetUtil.createByteArrayFromIpAddressString(text.strip());
+        if (bytes == null) {
+            throw new IllegalArgumentException(name + ": '" + text + "' (expected: an IP address literal)");
+        }
+        try {
+            return InetAddress.getByAddress(bytes);
+        } catch (UnknownHostException e) {
+            throw new IllegalArgumentException(name + ": '" + text + "'", e);
+        }
     }
 
     /** Checks {@code min <= value <= max}. */

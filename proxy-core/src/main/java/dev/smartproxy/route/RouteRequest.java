@@ -1,10 +1,8 @@
 package dev.smartproxy.route;
 
-import io.netty.util.NetUtil;
+import dev.smartproxy.internal.Checks;
 
 import java.net.InetAddress;
-import java.net.UnknownHostException;
-import java.util.Objects;
 import java.util.Optional;
 
 /**
@@ -71,16 +69,7 @@ public record RouteRequest(int port, InetAddress clientAddress, String sni) {
 
         /** The client address as an IP literal; never looked up in DNS. */
         public Builder clientAddress(String ipLiteral) {
-            Objects.requireNonNull(ipLiteral, "clientAddress");
-            byte[] bytes = NetUtil.createByteArrayFromIpAddressString(ipLiteral.strip());
-            if (bytes == null) {
-                throw new IllegalArgumentException("clientAddress: '" + ipLiteral + "' (expected: an IP address literal)");
-            }
-            try {
-                this.clientAddress = InetAddress.getByAddress(bytes);
-            } catch (UnknownHostException e) {
-                throw new IllegalArgumentException("clientAddress: '" + ipLiteral + "'", e);
-            }
+            this.clientAddress = Checks.ipLiteral("clientAddress", ipLiteral);
             return this;
         }
 

@@ -13,8 +13,13 @@ import java.util.Locale;
  *       waits {@code extendedKeepAliveGrace}, cancelled by any byte; at most
  *       {@code extendedKeepAliveLifetime} old;</li>
  *   <li>{@link #IMMORTAL}: never closed for inactivity or age. Only the peers, a socket error,
- *       TCP keepalive finding a dead peer, or a proxy shutdown end it.</li>
+ *       TCP keepalive finding a dead peer, the half-close grace once one side has sent a FIN
+ *       (set it to {@code Duration.ZERO} to keep those too), or a proxy shutdown end it.</li>
  * </ul>
+ *
+ * <p>The treatment is chosen per proxy and may be overridden per route
+ * ({@code Route.Builder.policy}); the result for each connection is its
+ * {@link EffectivePolicy}.
  */
 public enum KeepAliveTreatment {
     /** The inactivity timeout as configured. Called {@code standard} in the TypeScript SmartProxy. */

@@ -14,6 +14,13 @@ public enum CloseReason {
     CLIENT_RESET(Side.CLIENT),
     /** The backend connection failed: a reset (RST) or another socket error. */
     BACKEND_RESET(Side.BACKEND),
+    /**
+     * The client stopped answering without a FIN or RST: TCP keepalive probes or
+     * {@code TCP_USER_TIMEOUT} found it gone (the kernel reported the connection timed out).
+     */
+    CLIENT_UNREACHABLE(Side.CLIENT),
+    /** The backend stopped answering without a FIN or RST, as found by TCP keepalive or {@code TCP_USER_TIMEOUT}. */
+    BACKEND_UNREACHABLE(Side.BACKEND),
     /** No byte in either direction for the effective inactivity timeout. */
     INACTIVITY(Side.PROXY),
     /** The connection reached its maximum lifetime. */

@@ -1,5 +1,6 @@
 package dev.smartproxy.event;
 
+import dev.smartproxy.config.EffectivePolicy;
 import java.net.InetSocketAddress;
 import java.time.Instant;
 import java.util.Objects;
@@ -8,7 +9,7 @@ import java.util.Optional;
 /**
  * A snapshot of one connection: immutable, taken at one moment.
  *
- * <p>Until a route is chosen, {@link #kind()}, {@link #routeName()} and
+ * <p>Until a route is chosen, {@link #kind()}, {@link #routeName()}, {@link #policy()} and
  * {@link #backendAddress()} are empty. {@link #closeReason()} is set once the connection is
  * closed (in {@link ProxyEventListener#onClosed}).
  */
@@ -25,13 +26,14 @@ public final class ConnectionInfo {
     private final long bufferedBytes;
     private final Instant openedAt;
     private final Instant lastActivityAt;
+    private final EffectivePolicy policy;
     private final CloseReason closeReason;
 
     /** Creates a snapshot; called by the proxy. */
     public ConnectionInfo(long id, int routePort, InetSocketAddress clientAddress, ConnectionKind kind,
                           String routeName, String sni, InetSocketAddress backendAddress, long bytesFromClient,
                           long bytesFromBackend, long bufferedBytes, Instant openedAt, Instant lastActivityAt,
-                          CloseReason closeReason) {
+                          EffectivePolicy policy, CloseReason closeReason) {
         this.id = id;
         this.routePort = routePort;
         this.clientAddress = clientAddress;
@@ -44,6 +46,7 @@ public final class ConnectionInfo {
         this.bufferedBytes = bufferedBytes;
         this.openedAt = Objects.requireNonNull(openedAt, "openedAt");
         this.lastActivityAt = Objects.requireNonNull(lastActivityAt, "lastActivityAt");
+        this.policy = policy;
         this.closeReason = closeReason;
     }
 
@@ -108,6 +111,11 @@ public final class ConnectionInfo {
     /** When a byte last moved in either direction (or the accept time). */
     public Instant lastActivityAt() {
         return lastActivityAt;
+    }
+
+    /** The timeouts this connection lives by, once routed (see {@link EffectivePolicy#of}). */
+    public Optional<EffectivePolicy> policy() {
+        return Optional.ofNullable(policy);
     }
 
     /** Why the connection closed; empty while it is open. */

@@ -1,5 +1,7 @@
 package dev.smartproxy.route;
 
+import dev.smartproxy.config.RoutePolicy;
+
 import java.util.Objects;
 import java.util.function.Consumer;
 
@@ -23,8 +25,10 @@ public final class Route {
     private final int priority;
     private final RouteMatch match;
     private final RouteAction action;
+    private final RoutePolicy policy;
 
     private Route(Builder b) {
+        this.policy = b.policy;
         this.name = b.name;
         this.priority = b.priority;
         this.match = b.match;
@@ -56,20 +60,26 @@ public final class Route {
         return action;
     }
 
+    /** Overrides of the proxy's connection policy for this route's connections; none by default. */
+    public RoutePolicy policy() {
+        return policy;
+    }
+
     @Override
     public boolean equals(Object o) {
         return o instanceof Route other && name.equals(other.name) && priority == other.priority
-                && match.equals(other.match) && action.equals(other.action);
+                && match.equals(other.match) && action.equals(other.action) && policy.equals(other.policy);
     }
 
     @Override
     public int hashCode() {
-        return Objects.hash(name, priority, match, action);
+        return Objects.hash(name, priority, match, action, policy);
     }
 
     @Override
     public String toString() {
-        return "Route[" + name + " priority=" + priority + " " + match + " -> " + action + "]";
+        return "Route[" + name + " priority=" + priority + " " + match + " -> " + action
+                + (policy.equals(RoutePolicy.none()) ? "" : " " + policy) + "]";
     }
 
     /** Builds a {@link Route}. Each setter validates at once. Not thread-safe. */
@@ -78,6 +88,7 @@ public final class Route {
         private int priority;
         private RouteMatch match;
         private RouteAction action;
+        private RoutePolicy policy = RoutePolicy.none();
 
         private Builder(String name) {
             Objects.requireNonNull(name, "name");
@@ -111,6 +122,19 @@ public final class Route {
             ForwardAction.Builder b = ForwardAction.builder();
             spec.accept(b);
             return action(b.build());
+        }
+
+        /** Overrides the proxy's keepalive treatment, inactivity timeout or lifetime for this route. */
+        public Builder policy(Consumer<RoutePolicy.Builder> spec) {
+            RoutePolicy.Builder b = RoutePolicy.builder();
+            spec.accept(b);
+            return policy(b.build());
+        }
+
+        /** Sets this route's policy overrides. */
+        public Builder policy(RoutePolicy policy) {
+            this.policy = Objects.requireNonNull(policy, "policy");
+            return this;
         }
 
         /** Sets the action. */

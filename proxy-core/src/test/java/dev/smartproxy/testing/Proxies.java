@@ -39,7 +39,7 @@ public final class Proxies {
         private final List<ConnectionInfo> closed = new CopyOnWriteArrayList<>();
 
         @Override
-        public void onRouted(ConnectionInfo c) {
+        public void onClassified(ConnectionInfo c) {
             routed.add(c);
         }
 

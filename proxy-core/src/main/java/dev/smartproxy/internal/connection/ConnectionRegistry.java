@@ -1,5 +1,6 @@
 package dev.smartproxy.internal.connection;
 
+import dev.smartproxy.config.EffectivePolicy;
 import dev.smartproxy.event.CloseReason;
 import dev.smartproxy.event.ConnectionInfo;
 import dev.smartproxy.event.ConnectionKind;
@@ -58,18 +59,36 @@ public final class ConnectionRegistry {
 
     /** Registers a newly accepted client connection. */
     public ManagedConnection register(int routePort, InetSocketAddress client) {
-        ManagedConnection c = new ManagedConnection(ids.incrementAndGet(), routePort, client, clock.instant(), ticker);
+        ManagedConnection c = new ManagedConnection(this, ids.incrementAndGet(), routePort, client, clock.instant(), ticker);
         accepted.increment();
         open.put(c.id(), c);
         notify(c, ProxyEventListener::onAccepted);
         return c;
     }
 
-    /** Records that a route took the connection. */
-    public void routed(ManagedConnection c, ConnectionKind kind, String routeName, String sni) {
+    /**
+     * Records that a route took the connection and starts its timers under {@code policy}.
+     * Runs on the connection's event loop.
+     */
+    public void routed(ManagedConnection c, ConnectionKind kind, String routeName, String sni, EffectivePolicy policy,
+                       Scheduler scheduler, ConnectionActions actions) {
         c.routed(kind, routeName, sni);
         openByKind[kind.ordinal()].increment();
-        notify(c, ProxyEventListener::onRouted);
+        c.activate(policy, scheduler, actions);
+        notify(c, ProxyEventListener::onClassified);
+    }
+
+    void inactivityWarning(ManagedConnection c) {
+        log.info("{}idle for {}: closing in {} unless a byte moves", c.log(), c.policy().inactivityTimeout(),
+                c.policy().inactivityGrace());
+        notify(c, ProxyEventListener::onInactivityWarning);
+    }
+
+    void halfClosed(ManagedConnection c, CloseReason.Side side) {
+        if (log.isDebugEnabled()) {
+            log.debug("{}half-closed by the {}", c.log(), side.name().toLowerCase(java.util.Locale.ROOT));
+        }
+        notify(c, (l, info) -> l.onHalfClosed(info, side));
     }
 
     /** Removes a connection whose legs are all closed; idempotent. */

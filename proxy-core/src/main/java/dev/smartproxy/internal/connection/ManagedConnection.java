@@ -1,5 +1,7 @@
 package dev.smartproxy.internal.connection;
 
+import dev.smartproxy.config.EffectivePolicy;
+import dev.smartproxy.config.KeepAliveTreatment;
 import dev.smartproxy.event.CloseReason;
 import dev.smartproxy.event.ConnectionInfo;
 import dev.smartproxy.event.ConnectionKind;
@@ -10,10 +12,18 @@ import java.util.function.LongSupplier;
 
 /**
  * The proxy's record of one client connection: identity, kind, route, traffic, timestamps,
- * half-close state and close reason.
+ * half-close state, close reason, and the timers of its {@link EffectivePolicy}.
  *
- * <p>Written only by the connection's event loop; fields that snapshots read from other threads
- * are volatile. Not a ChannelHandler: the handlers report to it.
+ * <h2>Timers</h2>
+ * At most one check is scheduled per connection, for the earliest of its deadlines (lifetime,
+ * half-close grace, inactivity or the end of an inactivity warning). Traffic only records the
+ * time of the last byte; when the check runs it compares the deadlines with the current state
+ * and re-arms for the next one. So each connection costs O(1) work per timeout period, however
+ * busy it is, and nothing ever sweeps all connections.
+ *
+ * <p>Written only by the connection's event loop (traffic, timers and FINs all run there);
+ * fields that snapshots read from other threads are volatile. Not a ChannelHandler: the
+ * handlers report to it, and it asks them to close through {@link ConnectionActions}.
  */
 public final class ManagedConnection {
     private final long id;
@@ -34,12 +44,24 @@ public final class ManagedConnection {
     private volatile CloseReason closeReason;
     private volatile LongSupplier bufferedBytes = () -> 0L;
 
+    private volatile EffectivePolicy policy;
+    private Scheduler scheduler;
+    private ConnectionActions actions;
+    private Scheduler.Cancellable pending;
+    private long pendingDeadline = Long.MAX_VALUE;
+    private long warnedAtNanos = -1;
+    private long halfClosedAtNanos = -1;
+
     private boolean clientInputClosed;
     private boolean backendInputClosed;
     private CloseReason.Side firstFin;
     private boolean finished;
 
-    ManagedConnection(long id, int routePort, InetSocketAddress clientAddress, Instant openedAt, Ticker ticker) {
+    private final ConnectionRegistry registry;
+
+    ManagedConnection(ConnectionRegistry registry, long id, int routePort, InetSocketAddress clientAddress,
+                      Instant openedAt, Ticker ticker) {
+        this.registry = registry;
         this.id = id;
         this.routePort = routePort;
         this.clientAddress = clientAddress;
@@ -137,24 +159,129 @@ public final class ManagedConnection {
         return closeReason;
     }
 
-    /** Records a FIN from the client. */
+    /** Records a FIN from the client; the first FIN starts the half-close grace. */
     public void clientInputClosed() {
         if (!clientInputClosed) {
             clientInputClosed = true;
-            if (firstFin == null) {
-                firstFin = CloseReason.Side.CLIENT;
-            }
+            halfClosed(CloseReason.Side.CLIENT);
         }
     }
 
-    /** Records a FIN from the backend. */
+    /** Records a FIN from the backend; the first FIN starts the half-close grace. */
     public void backendInputClosed() {
         if (!backendInputClosed) {
             backendInputClosed = true;
-            if (firstFin == null) {
-                firstFin = CloseReason.Side.BACKEND;
+            halfClosed(CloseReason.Side.BACKEND);
+        }
+    }
+
+    private void halfClosed(CloseReason.Side side) {
+        if (firstFin != null) {
+            return;
+        }
+        firstFin = side;
+        halfClosedAtNanos = ticker.nanoTime();
+        registry.halfClosed(this, side);
+        arm(halfClosedAtNanos);
+    }
+
+    /** The effective policy, or null before the connection is routed. */
+    public EffectivePolicy policy() {
+        return policy;
+    }
+
+    /**
+     * Starts the connection's timers under {@code policy}. Called once, when its route is
+     * chosen, on the connection's event loop.
+     */
+    public void activate(EffectivePolicy policy, Scheduler scheduler, ConnectionActions actions) {
+        this.policy = policy;
+        this.scheduler = scheduler;
+        this.actions = actions;
+        arm(ticker.nanoTime());
+    }
+
+    /** The earliest instant (ticker nanos) at which a timer may expire; MAX_VALUE if none can. */
+    private long nextDeadline() {
+        EffectivePolicy p = policy;
+        long next = Long.MAX_VALUE;
+        if (!p.maxLifetime().isZero()) {
+            next = openedNanos + p.maxLifetime().toNanos();
+        }
+        if (halfClosedAtNanos >= 0 && !p.halfCloseGrace().isZero()) {
+            next = Math.min(next, Math.max(lastActivityNanos, halfClosedAtNanos) + p.halfCloseGrace().toNanos());
+        }
+        if (!p.inactivityTimeout().isZero()) {
+            next = Math.min(next, warnedAtNanos >= 0 ? warnedAtNanos + p.inactivityGrace().toNanos()
+                    : lastActivityNanos + p.inactivityTimeout().toNanos());
+        }
+        return next;
+    }
+
+    private void arm(long now) {
+        if (policy == null || finished || closeReason != null) {
+            return;
+        }
+        long next = nextDeadline();
+        if (next == Long.MAX_VALUE || (pending != null && pendingDeadline <= next)) {
+            return; // nothing can expire, or an earlier check will re-arm
+        }
+        if (pending != null) {
+            pending.cancel();
+        }
+        pendingDeadline = next;
+        pending = scheduler.schedule(this::check, Math.max(0, next - now));
+    }
+
+    /** The timer check: expire what is due, else re-arm for the next deadline. */
+    void check() {
+        pending = null;
+        pendingDeadline = Long.MAX_VALUE;
+        if (finished || closeReason != null) {
+            return;
+        }
+        EffectivePolicy p = policy;
+        long now = ticker.nanoTime();
+        long last = lastActivityNanos;
+        if (!p.maxLifetime().isZero() && now - openedNanos >= p.maxLifetime().toNanos()) {
+            expire(CloseReason.MAX_LIFETIME);
+            return;
+        }
+        if (halfClosedAtNanos >= 0 && !p.halfCloseGrace().isZero()
+                && now - Math.max(last, halfClosedAtNanos) >= p.halfCloseGrace().toNanos()) {
+            expire(CloseReason.HALF_CLOSE_GRACE_EXPIRED);
+            return;
+        }
+        if (!p.inactivityTimeout().isZero()) {
+            if (warnedAtNanos >= 0 && last > warnedAtNanos) {
+                warnedAtNanos = -1; // a byte moved during the warning: the close is cancelled
+            }
+            if (warnedAtNanos >= 0) {
+                if (now - warnedAtNanos >= p.inactivityGrace().toNanos()) {
+                    expire(CloseReason.INACTIVITY);
+                    return;
+                }
+            } else if (now - last >= p.inactivityTimeout().toNanos()) {
+                if (p.treatment() == KeepAliveTreatment.EXTENDED && !p.inactivityGrace().isZero()) {
+                    warnedAtNanos = now;
+                    registry.inactivityWarning(this);
+                } else {
+                    expire(CloseReason.INACTIVITY);
+                    return;
+                }
             }
         }
+        arm(now);
+    }
+
+    private void expire(CloseReason reason) {
+        closeReason(reason);
+        actions.close(reason);
+    }
+
+    /** Whether an inactivity warning is in force (EXTENDED, waiting out the grace). */
+    public boolean warned() {
+        return warnedAtNanos >= 0;
     }
 
     /** Whether the client sent a FIN. */
@@ -177,12 +304,16 @@ public final class ManagedConnection {
         return firstFin == CloseReason.Side.BACKEND ? CloseReason.BACKEND_CLOSED : CloseReason.CLIENT_CLOSED;
     }
 
-    /** Marks the connection finished; returns true the first time only. */
+    /** Marks the connection finished and cancels its timer; returns true the first time only. */
     boolean finish() {
         if (finished) {
             return false;
         }
         finished = true;
+        if (pending != null) {
+            pending.cancel();
+            pending = null;
+        }
         if (closeReason == null) {
             closeReason = orderlyCloseReason();
         }
@@ -194,7 +325,7 @@ public final class ManagedConnection {
         long elapsed = lastActivityNanos - openedNanos;
         return new ConnectionInfo(id, routePort, clientAddress, kind, routeName, sni, backendAddress,
                 bytesFromClient, bytesFromBackend, bufferedBytes.getAsLong(), openedAt,
-                openedAt.plusNanos(elapsed), closeReason);
+                openedAt.plusNanos(elapsed), policy, closeReason);
     }
 
     @Override

@@ -77,13 +77,15 @@ final class BackendHandler extends ChannelInboundHandlerAdapter {
         } else {
             log.warn("{}unexpected error on the backend leg", conn.log(), cause);
         }
-        conn.closeReason(io ? CloseReason.BACKEND_RESET : CloseReason.PROXY_ERROR);
+        conn.closeReason(!io ? CloseReason.PROXY_ERROR
+                : Relay.timedOut(cause) ? CloseReason.BACKEND_UNREACHABLE : CloseReason.BACKEND_RESET);
         Relay.reset(ctx.channel());
     }
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
         conn.closeReason(CloseReason.BACKEND_CLOSED); // kept only if nothing else closed it first
-        clientSide.backendGone(conn.closeReason() == CloseReason.BACKEND_RESET);
+        clientSide.backendGone(conn.closeReason() == CloseReason.BACKEND_RESET
+                || conn.closeReason() == CloseReason.BACKEND_UNREACHABLE);
     }
 }

@@ -1,7 +1,9 @@
 package dev.smartproxy.internal.pipeline;
 
+import dev.smartproxy.config.EffectivePolicy;
 import dev.smartproxy.event.CloseReason;
 import dev.smartproxy.event.ConnectionKind;
+import dev.smartproxy.internal.connection.ConnectionActions;
 import dev.smartproxy.internal.connection.ManagedConnection;
 import dev.smartproxy.route.ForwardAction;
 import dev.smartproxy.route.Route;
@@ -39,7 +41,8 @@ import java.util.ArrayDeque;
  * <p>Created per connection; runs on the client channel's event loop, which the backend
  * channel shares, so no state here needs synchronisation.
  */
-final class ClientHandler extends ChannelInboundHandlerAdapter implements ClientHelloClassifier.Router {
+final class ClientHandler extends ChannelInboundHandlerAdapter
+        implements ClientHelloClassifier.Router, ConnectionActions {
     private static final Logger log = LoggerFactory.getLogger(ClientHandler.class);
 
     private final ProxyContext px;
@@ -65,6 +68,7 @@ final class ClientHandler extends ChannelInboundHandlerAdapter implements Client
         client = ctx.channel();
         conn.bufferedBytes(() -> pendingBytes + Relay.queued(client) + Relay.queued(backend));
         client.closeFuture().addListener(f -> legClosed());
+        px.observe(client);
     }
 
     /** Routes the connection: records it, picks a target and starts the backend connect. */
@@ -78,7 +82,8 @@ final class ClientHandler extends ChannelInboundHandlerAdapter implements Client
         Target target = px.nextTarget(route, action);
         InetSocketAddress address = targetAddress(target.host(), target.portFor(conn.routePort()));
         conn.backendAddress(address);
-        px.registry().routed(conn, kind, route.name(), sni);
+        EffectivePolicy policy = EffectivePolicy.of(px.policy(), route.policy(), kind);
+        px.registry().routed(conn, kind, route.name(), sni, policy, new EventLoopScheduler(client.eventLoop()), this);
         log.debug("{}route '{}' ({}) -> {}", conn.log(), route.name(), kind, address);
 
         Bootstrap b = new Bootstrap()
@@ -89,7 +94,7 @@ final class ClientHandler extends ChannelInboundHandlerAdapter implements Client
                 .option(ChannelOption.TCP_NODELAY, true)
                 .option(ChannelOption.WRITE_BUFFER_WATER_MARK, ProxyContext.WATER_MARK)
                 .handler(new BackendHandler(conn, this));
-        px.transport().applyKeepAlive(px.policy().tcpKeepAlive(), Transport.optionSetter(b));
+        px.transport().applyKeepAlive(policy.tcpKeepAlive(), Transport.optionSetter(b));
         ChannelFuture connect = b.connect(address);
         backend = connect.channel();
         backend.closeFuture().addListener(f -> legClosed());
@@ -121,6 +126,7 @@ final class ClientHandler extends ChannelInboundHandlerAdapter implements Client
             return;
         }
         backendReady = true;
+        px.observe(backend);
         if (backend.remoteAddress() instanceof InetSocketAddress remote) {
             conn.backendAddress(remote);
         }
@@ -240,6 +246,16 @@ final class ClientHandler extends ChannelInboundHandlerAdapter implements Client
         });
     }
 
+    /** A timer expired (inactivity, lifetime, half-close grace): close both legs. */
+    @Override
+    public void close(CloseReason reason) {
+        log.debug("{}closing: {}", conn.log(), reason);
+        client.close();
+        if (backend != null) {
+            backend.close();
+        }
+    }
+
     private void closeIfBothHalvesDone() {
         if (conn.bothInputsClosed() && backendOutputShut && clientOutputShut) {
             conn.closeReason(conn.orderlyCloseReason());
@@ -265,7 +281,7 @@ final class ClientHandler extends ChannelInboundHandlerAdapter implements Client
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
         if (cause instanceof IOException) {
             log.debug("{}client error: {}", conn.log(), cause.toString());
-            conn.closeReason(CloseReason.CLIENT_RESET);
+            conn.closeReason(Relay.timedOut(cause) ? CloseReason.CLIENT_UNREACHABLE : CloseReason.CLIENT_RESET);
             Relay.reset(client);
             if (backend != null) {
                 Relay.reset(backend);
@@ -285,7 +301,7 @@ final class ClientHandler extends ChannelInboundHandlerAdapter implements Client
         conn.closeReason(CloseReason.CLIENT_CLOSED); // kept only if nothing else closed it first
         releasePending();
         if (backend != null && backend.isOpen()) {
-            if (conn.closeReason() == CloseReason.CLIENT_RESET) {
+            if (conn.closeReason() == CloseReason.CLIENT_RESET || conn.closeReason() == CloseReason.CLIENT_UNREACHABLE) {
                 Relay.reset(backend);
             } else {
                 Relay.closeAfterFlush(backend);

@@ -6,12 +6,14 @@ import dev.smartproxy.route.ForwardAction;
 import dev.smartproxy.route.Route;
 import dev.smartproxy.route.RouteTable;
 import dev.smartproxy.route.Target;
+import io.netty.channel.Channel;
 import io.netty.channel.WriteBufferWaterMark;
 
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
 
 /** What every connection of one proxy shares: routes, policy, registry, transport. Thread-safe. */
 public final class ProxyContext {
@@ -23,6 +25,7 @@ public final class ProxyContext {
     private final ConnectionRegistry registry;
     private final Transport transport;
     private final Map<String, AtomicInteger> roundRobin = new ConcurrentHashMap<>();
+    private volatile Consumer<Channel> legObserver;
 
     public ProxyContext(RouteTable routes, ConnectionPolicy policy, ConnectionRegistry registry, Transport transport) {
         this.routes = routes;
@@ -45,6 +48,21 @@ public final class ProxyContext {
 
     public Transport transport() {
         return transport;
+    }
+
+    /**
+     * Sees every client channel when accepted and every backend channel when connected; for
+     * tests that inspect live sockets (their options, for instance). Null in production.
+     */
+    public void legObserver(Consumer<Channel> observer) {
+        this.legObserver = observer;
+    }
+
+    void observe(Channel leg) {
+        Consumer<Channel> o = legObserver;
+        if (o != null) {
+            o.accept(leg);
+        }
     }
 
     /** The next target of a forwarding route, round-robin over its targets. */

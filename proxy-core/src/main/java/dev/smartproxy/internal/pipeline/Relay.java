@@ -50,6 +50,15 @@ final class Relay {
         }
     }
 
+    /**
+     * Whether a socket error is the kernel giving up on a silent peer (ETIMEDOUT: TCP keepalive
+     * probes or {@code TCP_USER_TIMEOUT} went unanswered), as opposed to a reset.
+     */
+    static boolean timedOut(Throwable cause) {
+        String m = cause.getMessage();
+        return m != null && m.contains("timed out");
+    }
+
     /** Bytes queued on {@code ch}'s outbound buffer, not yet written to its socket. */
     static long queued(Channel ch) {
         if (ch == null) {

@@ -1,0 +1,77 @@
+package dev.smartproxy.config;
+
+import dev.smartproxy.event.ConnectionKind;
+import dev.smartproxy.internal.Checks;
+
+import java.time.Duration;
+import java.util.Objects;
+
+/**
+ * The timeouts one connection lives by, computed once when its route is chosen from the
+ * proxy's {@link ConnectionPolicy}, the route's {@link RoutePolicy} and the connection's kind.
+ * {@link Duration#ZERO} means "never".
+ *
+ * @param treatment          the keepalive treatment in force
+ * @param inactivityTimeout  no byte either way for this long starts the close; under
+ *                           {@code EXTENDED} it is already multiplied; ZERO under {@code IMMORTAL}
+ * @param inactivityGrace    under {@code EXTENDED}: time from the inactivity warning to the close,
+ *                           cancelled by any byte; ZERO: close without a warning period
+ * @param maxLifetime        age at which the connection is closed; ZERO under {@code IMMORTAL}
+ * @param halfCloseGrace     after a FIN from one side, silence this long closes the connection
+ *                           (by kind: TLS or plain); ZERO: wait for the other side's FIN
+ * @param tcpKeepAlive       the TCP keepalive applied to both legs
+ */
+public record EffectivePolicy(KeepAliveTreatment treatment, Duration inactivityTimeout, Duration inactivityGrace,
+                              Duration maxLifetime, Duration halfCloseGrace, TcpKeepAlive tcpKeepAlive) {
+
+    /** Checks the components. */
+    public EffectivePolicy {
+        Objects.requireNonNull(treatment, "treatment");
+        Objects.requireNonNull(inactivityTimeout, "inactivityTimeout");
+        Objects.requireNonNull(inactivityGrace, "inactivityGrace");
+        Objects.requireNonNull(maxLifetime, "maxLifetime");
+        Objects.requireNonNull(halfCloseGrace, "halfCloseGrace");
+        Objects.requireNonNull(tcpKeepAlive, "tcpKeepAlive");
+    }
+
+    /**
+     * Computes the policy of a connection of {@code kind} taken by a route with {@code overrides}.
+     *
+     * <ul>
+     *   <li>{@code NORMAL}: the inactivity timeout as is; lifetime {@code maxConnectionLifetime};</li>
+     *   <li>{@code EXTENDED}: inactivity x {@code keepAliveInactivityMultiplier}, then a warning and
+     *       {@code extendedKeepAliveGrace}; lifetime {@code extendedKeepAliveLifetime};</li>
+     *   <li>{@code IMMORTAL}: no inactivity close and no lifetime;</li>
+     *   <li>a route's inactivity and lifetime overrides replace the proxy's values before the
+     *       multiplier is applied;</li>
+     *   <li>half-close grace: {@code halfCloseGraceTls} for {@code PASSTHROUGH} and
+     *       {@code TERMINATED}, {@code halfCloseGracePlain} for {@code PLAIN}, whatever the
+     *       treatment: a connection one side has left is no longer a healthy one.</li>
+     * </ul>
+     */
+    public static EffectivePolicy of(ConnectionPolicy proxy, RoutePolicy overrides, ConnectionKind kind) {
+        KeepAliveTreatment t = overrides.keepAliveTreatment().orElse(proxy.keepAliveTreatment());
+        Duration base = overrides.inactivityTimeout().orElse(proxy.inactivityTimeout());
+        Duration halfClose = kind == ConnectionKind.PLAIN ? proxy.halfCloseGracePlain() : proxy.halfCloseGraceTls();
+        switch (t) {
+            case IMMORTAL:
+                return new EffectivePolicy(t, Duration.ZERO, Duration.ZERO, Duration.ZERO, halfClose,
+                        proxy.tcpKeepAlive());
+            case EXTENDED:
+                return new EffectivePolicy(t, base.multipliedBy(proxy.keepAliveInactivityMultiplier()),
+                        proxy.extendedKeepAliveGrace(),
+                        overrides.maxLifetime().orElse(proxy.extendedKeepAliveLifetime()), halfClose,
+                        proxy.tcpKeepAlive());
+            default:
+                return new EffectivePolicy(t, base, Duration.ZERO,
+                        overrides.maxLifetime().orElse(proxy.maxConnectionLifetime()), halfClose,
+                        proxy.tcpKeepAlive());
+        }
+    }
+
+    @Override
+    public String toString() {
+        return treatment + "[inactivity=" + Checks.format(inactivityTimeout) + " grace=" + Checks.format(inactivityGrace)
+                + " lifetime=" + Checks.format(maxLifetime) + " halfClose=" + Checks.format(halfCloseGrace) + "]";
+    }
+}

@@ -33,20 +33,34 @@ class ConnectionTimersTest {
     private final ManualClock clock = new ManualClock();
     private final List<String> events = new ArrayList<>();
     private final List<CloseReason> closes = new ArrayList<>();
+    private final List<String> order = new ArrayList<>();
     private final ConnectionRegistry registry = new ConnectionRegistry(List.of(new ProxyEventListener() {
+        @Override
+        public void onAccepted(ConnectionInfo c) {
+            order.add("accepted");
+        }
+
+        @Override
+        public void onClassified(ConnectionInfo c) {
+            order.add("classified " + c.kind().orElseThrow() + " " + c.policy().orElseThrow().treatment());
+        }
+
         @Override
         public void onInactivityWarning(ConnectionInfo c) {
             events.add("warning");
+            order.add("warning");
         }
 
         @Override
         public void onHalfClosed(ConnectionInfo c, CloseReason.Side side) {
             events.add("half-closed by " + side);
+            order.add("half-closed");
         }
 
         @Override
         public void onClosed(ConnectionInfo c) {
             events.add("closed " + c.closeReason().orElseThrow());
+            order.add("closed");
         }
     }), Clock.systemUTC(), clock);
 
@@ -255,5 +269,17 @@ class ConnectionTimersTest {
         assertThat(closes).isEmpty(); // the timer does not fire for a connection already closing
         registry.closed(c);
         assertThat(registry.stats().closedByReason()).containsExactly(java.util.Map.entry(CloseReason.BACKEND_RESET, 1L));
+    }
+
+    @Test
+    void eventsArriveInTheDocumentedOrder() {
+        ManagedConnection c = open(treatment(KeepAliveTreatment.EXTENDED));
+        clock.advance(ofHours(24));
+        c.readFromClient(1);
+        c.clientInputClosed();
+        clock.advance(ofMinutes(5));
+        assertThat(order).containsExactly("accepted", "classified PASSTHROUGH EXTENDED", "warning", "half-closed",
+                "closed");
+        assertThat(closes).containsExactly(CloseReason.HALF_CLOSE_GRACE_EXPIRED);
     }
 }

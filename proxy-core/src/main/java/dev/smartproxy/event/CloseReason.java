@@ -43,6 +43,16 @@ public enum CloseReason {
     NO_SNI(Side.PROXY),
     /** No route matched. */
     NO_ROUTE(Side.PROXY),
+    /**
+     * The client broke the protocol the proxy reads on a terminated connection: a malformed or
+     * ambiguous HTTP request (request smuggling attempts included), a header or line over the
+     * limits, an invalid or oversized WebSocket frame.
+     */
+    PROTOCOL_ERROR(Side.CLIENT),
+    /** The backend broke the HTTP or WebSocket protocol on a terminated connection. */
+    BACKEND_PROTOCOL_ERROR(Side.BACKEND),
+    /** A route's block action refused the connection or request. */
+    BLOCKED(Side.PROXY),
     /** The proxy was shut down. */
     SHUTDOWN(Side.PROXY),
     /** A WebSocket peer stopped answering pings on a terminated leg. */

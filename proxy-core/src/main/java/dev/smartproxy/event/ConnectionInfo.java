@@ -27,13 +27,14 @@ public final class ConnectionInfo {
     private final Instant openedAt;
     private final Instant lastActivityAt;
     private final EffectivePolicy policy;
+    private final boolean webSocket;
     private final CloseReason closeReason;
 
     /** Creates a snapshot; called by the proxy. */
     public ConnectionInfo(long id, int routePort, InetSocketAddress clientAddress, ConnectionKind kind,
                           String routeName, String sni, InetSocketAddress backendAddress, long bytesFromClient,
                           long bytesFromBackend, long bufferedBytes, Instant openedAt, Instant lastActivityAt,
-                          EffectivePolicy policy, CloseReason closeReason) {
+                          EffectivePolicy policy, boolean webSocket, CloseReason closeReason) {
         this.id = id;
         this.routePort = routePort;
         this.clientAddress = clientAddress;
@@ -47,6 +48,7 @@ public final class ConnectionInfo {
         this.openedAt = Objects.requireNonNull(openedAt, "openedAt");
         this.lastActivityAt = Objects.requireNonNull(lastActivityAt, "lastActivityAt");
         this.policy = policy;
+        this.webSocket = webSocket;
         this.closeReason = closeReason;
     }
 
@@ -118,6 +120,14 @@ public final class ConnectionInfo {
         return Optional.ofNullable(policy);
     }
 
+    /**
+     * Whether the proxy saw this connection upgrade to a WebSocket. Only terminated connections
+     * can say so: a WebSocket inside a passthrough connection is invisible to the proxy.
+     */
+    public boolean webSocket() {
+        return webSocket;
+    }
+
     /** Why the connection closed; empty while it is open. */
     public Optional<CloseReason> closeReason() {
         return Optional.ofNullable(closeReason);
@@ -128,7 +138,7 @@ public final class ConnectionInfo {
         return "Connection#" + id + "[" + (kind == null ? "unrouted" : kind) + " port=" + routePort
                 + " client=" + clientAddress + (routeName == null ? "" : " route=" + routeName)
                 + (sni == null ? "" : " sni=" + sni) + (backendAddress == null ? "" : " backend=" + backendAddress)
-                + " in=" + bytesFromClient + " out=" + bytesFromBackend
+                + (webSocket ? " websocket" : "") + " in=" + bytesFromClient + " out=" + bytesFromBackend
                 + (closeReason == null ? "" : " closed=" + closeReason) + "]";
     }
 }

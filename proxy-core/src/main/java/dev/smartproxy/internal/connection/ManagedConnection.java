@@ -42,6 +42,7 @@ public final class ManagedConnection {
     private volatile long bytesFromBackend;
     private volatile long lastActivityNanos;
     private volatile CloseReason closeReason;
+    private volatile boolean webSocket;
     private volatile LongSupplier bufferedBytes = () -> 0L;
 
     private volatile EffectivePolicy policy;
@@ -102,6 +103,16 @@ public final class ManagedConnection {
         this.kind = kind;
         this.routeName = routeName;
         this.sni = sni;
+    }
+
+    /** Records that the connection was upgraded to a WebSocket (terminated connections only). */
+    public void markWebSocket() {
+        this.webSocket = true;
+    }
+
+    /** Whether the connection was upgraded to a WebSocket. */
+    public boolean isWebSocket() {
+        return webSocket;
     }
 
     /** Records the SNI name read from the ClientHello, before or without a route. */
@@ -325,7 +336,7 @@ public final class ManagedConnection {
         long elapsed = lastActivityNanos - openedNanos;
         return new ConnectionInfo(id, routePort, clientAddress, kind, routeName, sni, backendAddress,
                 bytesFromClient, bytesFromBackend, bufferedBytes.getAsLong(), openedAt,
-                openedAt.plusNanos(elapsed), policy, closeReason);
+                openedAt.plusNanos(elapsed), policy, webSocket, closeReason);
     }
 
     @Override

@@ -13,10 +13,9 @@ import dev.smartproxy.internal.connection.Ticker;
 import dev.smartproxy.internal.pipeline.ProxyContext;
 import dev.smartproxy.internal.pipeline.ProxyServer;
 import dev.smartproxy.internal.pipeline.Transport;
-import dev.smartproxy.route.ForwardAction;
+import dev.smartproxy.route.BlockAction;
 import dev.smartproxy.route.Route;
 import dev.smartproxy.route.RouteTable;
-import dev.smartproxy.route.TlsMode;
 
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -355,10 +354,10 @@ public final class SmartProxy implements AutoCloseable {
         public SmartProxy build() {
             RouteTable table = RouteTable.of(routeList);
             for (Route r : table.routes()) {
-                if (r.action() instanceof ForwardAction f && f.tlsMode().isPresent()
-                        && f.tlsMode().get() != TlsMode.PASSTHROUGH) {
-                    throw new IllegalArgumentException("route '" + r.name() + "' tls: " + f.tlsMode().get()
-                            + " (expected: PASSTHROUGH or none; TLS termination is not available in this version)");
+                boolean connectionBlock = r.action() instanceof BlockAction && !r.match().needsHttpRequest();
+                if (RouteTable.readsHttp(r) && !connectionBlock) {
+                    throw new IllegalArgumentException("route '" + r.name() + "' reads HTTP (" + r.action()
+                            + "), which this version does not serve (expected: PASSTHROUGH, raw TCP, block or handler)");
                 }
             }
             Map<Integer, InetSocketAddress> binds = new LinkedHashMap<>();

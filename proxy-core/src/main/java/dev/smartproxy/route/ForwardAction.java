@@ -20,10 +20,12 @@ import java.util.Optional;
 public final class ForwardAction implements RouteAction {
     private final List<Target> targets;
     private final TlsMode tlsMode;
+    private final boolean http;
 
     private ForwardAction(Builder b) {
         this.targets = List.copyOf(b.targets);
         this.tlsMode = b.tlsMode;
+        this.http = b.http;
     }
 
     /** A new builder. */
@@ -41,27 +43,47 @@ public final class ForwardAction implements RouteAction {
         return Optional.ofNullable(tlsMode);
     }
 
+    /**
+     * Whether the proxy reads HTTP on these connections: true for {@code TERMINATE} and
+     * {@code TERMINATE_AND_REENCRYPT}, and for plain routes marked {@link Builder#http()}.
+     */
+    public boolean readsHttp() {
+        return http || tlsMode == TlsMode.TERMINATE || tlsMode == TlsMode.TERMINATE_AND_REENCRYPT;
+    }
+
     @Override
     public boolean equals(Object o) {
-        return o instanceof ForwardAction other && targets.equals(other.targets) && tlsMode == other.tlsMode;
+        return o instanceof ForwardAction other && targets.equals(other.targets) && tlsMode == other.tlsMode
+                && http == other.http;
     }
 
     @Override
     public int hashCode() {
-        return Objects.hash(targets, tlsMode);
+        return Objects.hash(targets, tlsMode, http);
     }
 
     @Override
     public String toString() {
-        return "forward" + targets + (tlsMode == null ? " (tcp)" : " (" + tlsMode + ")");
+        return "forward" + targets + (tlsMode == null ? (http ? " (http)" : " (tcp)") : " (" + tlsMode + ")");
     }
 
     /** Builds a {@link ForwardAction}. Not thread-safe. */
     public static final class Builder {
         private final List<Target> targets = new ArrayList<>();
         private TlsMode tlsMode;
+        private boolean http;
 
         private Builder() {
+        }
+
+        /**
+         * Reads the connections as HTTP/1.1 (plain HTTP, no TLS): requests are routed one by one
+         * by {@code Host}, path and headers, and WebSockets get the proxy's heartbeat. Implied by
+         * {@code TERMINATE} and {@code TERMINATE_AND_REENCRYPT}.
+         */
+        public Builder http() {
+            this.http = true;
+            return this;
         }
 
         /** Adds a target host and port. */
@@ -94,6 +116,10 @@ public final class ForwardAction implements RouteAction {
         public ForwardAction build() {
             if (targets.isEmpty()) {
                 throw new IllegalArgumentException("targets: none (expected: at least one target)");
+            }
+            if (http && tlsMode == TlsMode.PASSTHROUGH) {
+                throw new IllegalArgumentException("http(): with tls PASSTHROUGH (expected: no TLS mode, or TERMINATE;"
+                        + " the proxy cannot read HTTP inside a passthrough stream)");
             }
             return new ForwardAction(this);
         }

@@ -137,6 +137,29 @@ public final class Route {
             return this;
         }
 
+        /** Answers HTTP requests with a redirect to {@code locationTemplate} ({@code {host}}, {@code {path}}, {@code {port}}). */
+        public Builder redirect(int status, String locationTemplate) {
+            return action(new RedirectAction(status, locationTemplate));
+        }
+
+        /** Redirects HTTP to HTTPS, keeping host and path: {@code https://{host}{path}} with 301 or 308. */
+        public Builder redirectToHttps(int status) {
+            if (status != 301 && status != 308) {
+                throw new IllegalArgumentException("redirectToHttps status: " + status + " (expected: 301 or 308)");
+            }
+            return redirect(status, "https://{host}{path}");
+        }
+
+        /** Refuses what this route matches; see {@link BlockAction}. */
+        public Builder block() {
+            return action(new BlockAction());
+        }
+
+        /** Hands matched connections to your code; see {@link ConnectionHandlerFactory}. */
+        public Builder handle(ConnectionHandlerFactory factory) {
+            return action(new HandlerAction(factory));
+        }
+
         /** Sets the action. */
         public Builder action(RouteAction action) {
             this.action = Objects.requireNonNull(action, "action");
@@ -154,6 +177,13 @@ public final class Route {
             }
             if (action == null) {
                 throw new IllegalArgumentException("route '" + name + "' action: none (expected: forward(f -> f.target(...)))");
+            }
+            boolean http = action instanceof RedirectAction || action instanceof BlockAction
+                    || (action instanceof ForwardAction f && f.readsHttp());
+            if (match.needsHttpRequest() && !http) {
+                throw new IllegalArgumentException("route '" + name + "' paths/headers: set on a route that does not read "
+                        + "HTTP (expected: a forward with tls(TERMINATE), tls(TERMINATE_AND_REENCRYPT) or http(), "
+                        + "a redirect or a block)");
             }
             return new Route(this);
         }

@@ -1,10 +1,9 @@
 package dev.smartproxy.route;
 
 /**
- * What a route does with a connection it matched.
- *
- * <p>Today the only action is {@link ForwardAction}; redirects, blocks and user handlers are
- * planned as further permitted subtypes.
+ * What a route does with a connection (or, for HTTP, a request) it matched: forward it
+ * ({@link ForwardAction}), redirect it ({@link RedirectAction}), refuse it ({@link BlockAction}),
+ * or hand it to your code ({@link HandlerAction}).
  */
-public sealed interface RouteAction permits ForwardAction {
+public sealed interface RouteAction permits ForwardAction, RedirectAction, BlockAction, HandlerAction {
 }

@@ -3,7 +3,9 @@ package dev.smartproxy.route;
 import java.net.InetAddress;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 
 /**
@@ -16,7 +18,12 @@ import java.util.Objects;
  *       never matches a connection without SNI;</li>
  *   <li><b>clientIps</b> (optional): address and CIDR patterns, any one of which must match
  *       the client address ({@link IpPattern}).</li>
+ *   <li><b>paths</b> (optional, HTTP routes only): request path patterns, any one of which must
+ *       match ({@link PathPattern});</li>
+ *   <li><b>headers</b> (optional, HTTP routes only): request headers that must all be present
+ *       with exactly these values (names case-insensitive).</li>
  * </ul>
+ * For HTTP requests the domains are matched against the request's {@code Host}.
  * <pre>{@code
  * RouteMatch m = RouteMatch.builder().ports(443).portRange(8443, 8444)
  *     .domains("example.com", "*.example.com").clientIps("10.0.0.0/8").build();
@@ -26,11 +33,15 @@ public final class RouteMatch {
     private final PortSet ports;
     private final List<DomainPattern> domains;
     private final List<IpPattern> clientIps;
+    private final List<PathPattern> paths;
+    private final Map<String, String> headers;
 
     private RouteMatch(Builder b) {
         this.ports = b.ports;
         this.domains = List.copyOf(b.domains);
         this.clientIps = List.copyOf(b.clientIps);
+        this.paths = List.copyOf(b.paths);
+        this.headers = Map.copyOf(b.headers);
     }
 
     /** A new builder. */
@@ -51,6 +62,34 @@ public final class RouteMatch {
     /** The client address patterns; empty means any client. */
     public List<IpPattern> clientIps() {
         return clientIps;
+    }
+
+    /** The request path patterns; empty means any path. */
+    public List<PathPattern> paths() {
+        return paths;
+    }
+
+    /** Required request headers: lower-case name to exact value; empty means none. */
+    public Map<String, String> headers() {
+        return headers;
+    }
+
+    /** Whether the match has conditions only an HTTP request can meet (paths or headers). */
+    public boolean needsHttpRequest() {
+        return !paths.isEmpty() || !headers.isEmpty();
+    }
+
+    /** Whether an HTTP request with this path and these headers (lower-case names) passes. */
+    boolean matchesRequest(String path, Map<String, String> requestHeaders) {
+        if (!paths.isEmpty() && paths.stream().noneMatch(p -> p.matches(path))) {
+            return false;
+        }
+        for (Map.Entry<String, String> h : headers.entrySet()) {
+            if (!h.getValue().equals(requestHeaders.get(h.getKey()))) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** Whether the route can only be chosen once the ClientHello has been read. */
@@ -90,18 +129,19 @@ public final class RouteMatch {
     @Override
     public boolean equals(Object o) {
         return o instanceof RouteMatch other && ports.equals(other.ports) && domains.equals(other.domains)
-                && clientIps.equals(other.clientIps);
+                && clientIps.equals(other.clientIps) && paths.equals(other.paths) && headers.equals(other.headers);
     }
 
     @Override
     public int hashCode() {
-        return Objects.hash(ports, domains, clientIps);
+        return Objects.hash(ports, domains, clientIps, paths, headers);
     }
 
     @Override
     public String toString() {
         return "ports=" + ports + (domains.isEmpty() ? "" : " domains=" + domains)
-                + (clientIps.isEmpty() ? "" : " clientIps=" + clientIps);
+                + (clientIps.isEmpty() ? "" : " clientIps=" + clientIps) + (paths.isEmpty() ? "" : " paths=" + paths)
+                + (headers.isEmpty() ? "" : " headers=" + headers);
     }
 
     /** Builds a {@link RouteMatch}. Each setter validates at once. Not thread-safe. */
@@ -109,8 +149,28 @@ public final class RouteMatch {
         private PortSet ports;
         private final List<DomainPattern> domains = new ArrayList<>();
         private final List<IpPattern> clientIps = new ArrayList<>();
+        private final List<PathPattern> paths = new ArrayList<>();
+        private final Map<String, String> headers = new LinkedHashMap<>();
 
         private Builder() {
+        }
+
+        /** Adds request path patterns (HTTP routes only): {@code *}, {@code /api/}, {@code /users/:id}. */
+        public Builder paths(String... patterns) {
+            Objects.requireNonNull(patterns, "paths");
+            Arrays.stream(patterns).map(PathPattern::of).forEach(paths::add);
+            return this;
+        }
+
+        /** Requires a request header with exactly this value (HTTP routes only; name case-insensitive). */
+        public Builder header(String name, String value) {
+            Objects.requireNonNull(name, "header name");
+            Objects.requireNonNull(value, "header value");
+            if (name.isBlank() || !name.chars().allMatch(c -> c > 32 && c < 127 && c != ':')) {
+                throw new IllegalArgumentException("header name: '" + name + "' (expected: an HTTP header name)");
+            }
+            headers.put(name.toLowerCase(java.util.Locale.ROOT), value);
+            return this;
         }
 
         /** Adds single ports (1..65535). */

@@ -3,6 +3,8 @@ package dev.smartproxy.route;
 import dev.smartproxy.internal.Checks;
 
 import java.net.InetAddress;
+import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 
 /**
@@ -21,18 +23,38 @@ import java.util.Optional;
  *                      address conditions matches)
  * @param sni           the normalised SNI name (lower case, no trailing dot), or null when the
  *                      connection sent none
+ * @param host          for an HTTP request: the normalised {@code Host} (no port), else null
+ * @param path          for an HTTP request: the path (no query); null for a connection, which
+ *                      makes this a connection-level request
+ * @param headers       for an HTTP request: its headers, lower-case names; empty otherwise
  */
-public record RouteRequest(int port, InetAddress clientAddress, String sni) {
+public record RouteRequest(int port, InetAddress clientAddress, String sni, String host, String path,
+                           Map<String, String> headers) {
 
     /** Validates and normalises the request. */
     public RouteRequest {
         PortSet.checkPort("port", port);
-        if (sni != null) {
-            sni = DomainPattern.normalize(sni);
-            if (sni.isEmpty()) {
-                sni = null;
-            }
+        sni = normalizeName(sni);
+        host = normalizeName(host);
+        headers = headers == null ? Map.of() : Map.copyOf(headers);
+    }
+
+    /** A connection-level request: port, client and SNI. */
+    public RouteRequest(int port, InetAddress clientAddress, String sni) {
+        this(port, clientAddress, sni, null, null, Map.of());
+    }
+
+    private static String normalizeName(String name) {
+        if (name == null) {
+            return null;
         }
+        String n = DomainPattern.normalize(name);
+        return n.isEmpty() ? null : n;
+    }
+
+    /** Whether this describes an HTTP request (it has a path) rather than a connection. */
+    public boolean isHttpRequest() {
+        return path != null;
     }
 
     /** The SNI name, if any. */
@@ -50,8 +72,31 @@ public record RouteRequest(int port, InetAddress clientAddress, String sni) {
         private int port;
         private InetAddress clientAddress;
         private String sni;
+        private String host;
+        private String path;
+        private final Map<String, String> headers = new java.util.LinkedHashMap<>();
 
         private Builder() {
+        }
+
+        /** Makes this an HTTP request for {@code host} (the Host header, without port). */
+        public Builder host(String host) {
+            this.host = host;
+            return this;
+        }
+
+        /** Makes this an HTTP request for {@code path} (a query string is dropped). */
+        public Builder path(String path) {
+            Objects.requireNonNull(path, "path");
+            int q = path.indexOf('?');
+            this.path = q < 0 ? path : path.substring(0, q);
+            return this;
+        }
+
+        /** Adds a request header. */
+        public Builder header(String name, String value) {
+            headers.put(name.toLowerCase(java.util.Locale.ROOT), value);
+            return this;
         }
 
         /** The route port (required). */
@@ -88,7 +133,10 @@ public record RouteRequest(int port, InetAddress clientAddress, String sni) {
             if (port == 0) {
                 throw new IllegalArgumentException("port: not set (expected: 1..65535)");
             }
-            return new RouteRequest(port, clientAddress, sni);
+            if (path == null && (host != null || !headers.isEmpty())) {
+                throw new IllegalArgumentException("path: not set (expected: a path for an HTTP request with a host or headers)");
+            }
+            return new RouteRequest(port, clientAddress, sni, host, path, headers);
         }
     }
 }

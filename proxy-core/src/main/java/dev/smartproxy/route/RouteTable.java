@@ -28,6 +28,11 @@ import java.util.Set;
  *       {@code example.com}; case and a trailing dot are ignored.</li>
  *   <li>No match: empty. The proxy then closes the connection (reason {@code NO_ROUTE} or
  *       {@code NO_SNI}); it never forwards to a guess.</li>
+ *   <li>HTTP requests ({@link RouteRequest#isHttpRequest()}) on connections the proxy terminates
+ *       are routed one by one: only routes that read HTTP take part (forwards that terminate TLS
+ *       or are marked {@code http()}, redirects, blocks), their domains are matched against the
+ *       request's {@code Host}, and their paths and headers must match too. At the connection
+ *       level, path and header conditions are left for the requests.</li>
  * </ol>
  * <pre>{@code
  * RouteTable table = RouteTable.of(List.of(apiRoute, catchAll));
@@ -83,13 +88,32 @@ public final class RouteTable {
     /** The first route, in evaluation order, that takes the request; empty if none does. */
     public Optional<Route> match(RouteRequest request) {
         Objects.requireNonNull(request, "request");
+        boolean http = request.isHttpRequest();
+        String name = http && request.host() != null ? request.host() : request.sni();
         for (Route r : ordered) {
             RouteMatch m = r.match();
-            if (m.matchesPortAndClient(request.port(), request.clientAddress()) && m.matchesSni(request.sni())) {
-                return Optional.of(r);
+            if (!m.matchesPortAndClient(request.port(), request.clientAddress()) || !m.matchesSni(name)) {
+                continue;
             }
+            if (http && (!readsHttp(r) || !m.matchesRequest(request.path(), request.headers()))) {
+                continue;
+            }
+            return Optional.of(r);
         }
         return Optional.empty();
+    }
+
+    /** Whether the route reads HTTP: a forward that terminates TLS or is marked http(), a redirect, a block. */
+    public static boolean readsHttp(Route route) {
+        RouteAction a = route.action();
+        return a instanceof RedirectAction || a instanceof BlockAction
+                || (a instanceof ForwardAction f && f.readsHttp());
+    }
+
+    /** Whether any route on {@code port} reads plain HTTP (not TLS): HTTP forwards without TLS, redirects, blocks. */
+    public boolean servesPlainHttp(int port) {
+        return ordered.stream().anyMatch(r -> r.match().ports().contains(port) && readsHttp(r)
+                && !(r.action() instanceof ForwardAction f && f.tlsMode().isPresent()));
     }
 
     /**

@@ -5,7 +5,10 @@ import dev.smartproxy.event.CloseReason;
 import dev.smartproxy.event.ConnectionKind;
 import dev.smartproxy.internal.connection.ConnectionActions;
 import dev.smartproxy.internal.connection.ManagedConnection;
+import dev.smartproxy.route.BlockAction;
 import dev.smartproxy.route.ForwardAction;
+import dev.smartproxy.route.HandlerAction;
+import dev.smartproxy.route.RouteAction;
 import dev.smartproxy.route.Route;
 import dev.smartproxy.route.Target;
 import dev.smartproxy.route.TlsMode;
@@ -55,6 +58,8 @@ final class ClientHandler extends ChannelInboundHandlerAdapter
     private boolean backendOutputShut;
     private boolean clientOutputShut;
     private boolean routed;
+    /** The connection belongs to a user handler: count bytes, pass everything on. */
+    private boolean userHandler;
     /** Bytes the ClientHello peek counted and is handing over: not counted twice. */
     private long countedUpstream;
 
@@ -71,14 +76,54 @@ final class ClientHandler extends ChannelInboundHandlerAdapter
         px.observe(client);
     }
 
-    /** Routes the connection: records it, picks a target and starts the backend connect. */
+    /** Routes the connection by its route's action. */
     @Override
     public void routeTo(Route route, String sni, long alreadyCounted) {
         routed = true;
         countedUpstream = alreadyCounted;
-        ForwardAction action = (ForwardAction) route.action();
-        ConnectionKind kind = action.tlsMode().filter(m -> m == TlsMode.PASSTHROUGH).isPresent()
-                ? ConnectionKind.PASSTHROUGH : ConnectionKind.PLAIN;
+        RouteAction action = route.action();
+        if (action instanceof ForwardAction f && !f.readsHttp()) {
+            forward(route, f, sni);
+        } else if (action instanceof BlockAction) {
+            block(route, sni);
+        } else if (action instanceof HandlerAction h) {
+            handOver(route, h, sni);
+        } else {
+            throw new IllegalStateException("route '" + route.name() + "' reads HTTP, which this version does not serve");
+        }
+    }
+
+    private ConnectionKind kindOf(String sni, ForwardAction f) {
+        return f != null && f.tlsMode().filter(m -> m == TlsMode.PASSTHROUGH).isPresent() ? ConnectionKind.PASSTHROUGH
+                : ConnectionKind.PLAIN;
+    }
+
+    /** A block route: recorded, then closed with reason BLOCKED; nothing is forwarded. */
+    private void block(Route route, String sni) {
+        ConnectionKind kind = sni != null ? ConnectionKind.PASSTHROUGH : ConnectionKind.PLAIN;
+        px.registry().routed(conn, kind, route.name(), sni, EffectivePolicy.of(px.policy(), route.policy(), kind),
+                new EventLoopScheduler(client.eventLoop()), this);
+        log.debug("{}blocked by route '{}'", conn.log(), route.name());
+        conn.closeReason(CloseReason.BLOCKED);
+        client.close();
+    }
+
+    /**
+     * A handler route: the user's handler joins the pipeline after this one, which from now on
+     * only counts bytes and passes every message on, the already-read bytes first.
+     */
+    private void handOver(Route route, HandlerAction action, String sni) {
+        ConnectionKind kind = ConnectionKind.PLAIN;
+        px.registry().routed(conn, kind, route.name(), sni, EffectivePolicy.of(px.policy(), route.policy(), kind),
+                new EventLoopScheduler(client.eventLoop()), this);
+        userHandler = true;
+        client.pipeline().addAfter(PipelineNames.CLIENT, PipelineNames.USER, action.factory().newHandler(conn.info()));
+        log.debug("{}handed to route '{}'s handler", conn.log(), route.name());
+    }
+
+    /** A forward route: records it, picks a target and starts the backend connect. */
+    private void forward(Route route, ForwardAction action, String sni) {
+        ConnectionKind kind = kindOf(sni, action);
         Target target = px.nextTarget(route, action);
         InetSocketAddress address = targetAddress(target.host(), target.portFor(conn.routePort()));
         conn.backendAddress(address);
@@ -169,12 +214,16 @@ final class ClientHandler extends ChannelInboundHandlerAdapter
         if (fresh > 0) {
             conn.readFromClient(fresh);
         }
+        if (userHandler) {
+            ctx.fireChannelRead(buf);
+            return;
+        }
         if (backendReady) {
             backend.write(buf, backend.voidPromise());
             if (!backend.isWritable()) {
                 client.config().setAutoRead(false);
             }
-        } else if (routed && backend.isOpen()) {
+        } else if (routed && backend != null && backend.isOpen()) {
             pending.add(buf);
             pendingBytes += buf.readableBytes();
             if (pendingBytes >= px.policy().maxPendingDataSize()) {
@@ -187,7 +236,9 @@ final class ClientHandler extends ChannelInboundHandlerAdapter
 
     @Override
     public void channelReadComplete(ChannelHandlerContext ctx) {
-        if (backendReady) {
+        if (userHandler) {
+            ctx.fireChannelReadComplete();
+        } else if (backendReady) {
             backend.flush();
         }
     }
@@ -210,6 +261,10 @@ final class ClientHandler extends ChannelInboundHandlerAdapter
 
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        if (userHandler) {
+            ctx.fireUserEventTriggered(evt);
+            return;
+        }
         if (evt instanceof ChannelInputShutdownEvent) {
             conn.clientInputClosed();
             log.debug("{}client sent FIN", conn.log());
@@ -279,6 +334,10 @@ final class ClientHandler extends ChannelInboundHandlerAdapter
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        if (userHandler && !(cause instanceof IOException)) {
+            ctx.fireExceptionCaught(cause); // the user's handler sees its own errors
+            return;
+        }
         if (cause instanceof IOException) {
             log.debug("{}client error: {}", conn.log(), cause.toString());
             conn.closeReason(Relay.timedOut(cause) ? CloseReason.CLIENT_UNREACHABLE : CloseReason.CLIENT_RESET);

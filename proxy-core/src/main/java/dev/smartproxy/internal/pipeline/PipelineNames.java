@@ -21,6 +21,8 @@ public final class PipelineNames {
     public static final String CLIENT_HELLO = "client-hello";
     /** The client-side relay ({@link ClientHandler}). */
     public static final String CLIENT = "client";
+    /** A user's handler, for routes with a handler action; after {@link #CLIENT}. */
+    public static final String USER = "user";
     /** The backend-side relay ({@link BackendHandler}). */
     public static final String BACKEND = "backend";
 

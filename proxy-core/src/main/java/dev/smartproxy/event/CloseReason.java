@@ -39,6 +39,11 @@ public enum CloseReason {
     CLIENT_HELLO_INVALID(Side.CLIENT),
     /** The ClientHello was larger than the configured maximum. */
     CLIENT_HELLO_TOO_LARGE(Side.CLIENT),
+    /**
+     * TLS termination failed: no certificate for the name and no default, or the client's
+     * handshake failed (no shared protocol or cipher, a bad certificate on its side, garbage).
+     */
+    TLS_HANDSHAKE_FAILED(Side.CLIENT),
     /** The ClientHello carried no SNI and no route without domains took the connection. */
     NO_SNI(Side.PROXY),
     /** No route matched. */

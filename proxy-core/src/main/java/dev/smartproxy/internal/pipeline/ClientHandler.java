@@ -60,8 +60,6 @@ final class ClientHandler extends ChannelInboundHandlerAdapter
     private boolean routed;
     /** The connection belongs to a user handler: count bytes, pass everything on. */
     private boolean userHandler;
-    /** Bytes the ClientHello peek counted and is handing over: not counted twice. */
-    private long countedUpstream;
 
     ClientHandler(ProxyContext px, ManagedConnection conn) {
         this.px = px;
@@ -78,9 +76,8 @@ final class ClientHandler extends ChannelInboundHandlerAdapter
 
     /** Routes the connection by its route's action. */
     @Override
-    public void routeTo(Route route, String sni, long alreadyCounted) {
+    public void routeTo(Route route, String sni) {
         routed = true;
-        countedUpstream = alreadyCounted;
         RouteAction action = route.action();
         if (action instanceof ForwardAction f && !f.readsHttp()) {
             forward(route, f, sni);
@@ -204,15 +201,6 @@ final class ClientHandler extends ChannelInboundHandlerAdapter
         if (!(msg instanceof ByteBuf buf)) {
             ReferenceCountUtil.release(msg);
             return;
-        }
-        int fresh = buf.readableBytes();
-        if (countedUpstream > 0) {
-            long skip = Math.min(countedUpstream, fresh);
-            countedUpstream -= skip;
-            fresh -= (int) skip;
-        }
-        if (fresh > 0) {
-            conn.readFromClient(fresh);
         }
         if (userHandler) {
             ctx.fireChannelRead(buf);

@@ -38,19 +38,14 @@ final class ClientHelloClassifier extends SslClientHelloHandler<ClientHelloClass
 
     /** Receives the route once the ClientHello has been read ({@link ClientHandler} in the proxy). */
     interface Router {
-        /**
-         * Takes the connection; the next {@code alreadyCounted} bytes it receives are the
-         * buffered ones, already counted as read from the client.
-         */
-        void routeTo(Route route, String sni, long alreadyCounted);
+        /** Takes the connection; the bytes read so far follow as channelRead calls. */
+        void routeTo(Route route, String sni);
     }
 
     private final ProxyContext px;
     private final ManagedConnection conn;
     private final Router client;
     private ScheduledFuture<?> timeout;
-    /** Bytes read while peeking: counted at once, and not again when handed over. */
-    private long peeked;
 
     ClientHelloClassifier(ProxyContext px, ManagedConnection conn, Router client) {
         super(px.policy().maxClientHelloSize());
@@ -69,15 +64,6 @@ final class ClientHelloClassifier extends SslClientHelloHandler<ClientHelloClass
                 ctx.close();
             }
         }, millis, TimeUnit.MILLISECONDS);
-    }
-
-    @Override
-    public void channelRead(ChannelHandlerContext ctx, Object msg) throws Exception {
-        if (msg instanceof ByteBuf b) {
-            peeked += b.readableBytes();
-            conn.readFromClient(b.readableBytes());
-        }
-        super.channelRead(ctx, msg);
     }
 
     @Override
@@ -126,7 +112,7 @@ final class ClientHelloClassifier extends SslClientHelloHandler<ClientHelloClass
             ctx.close();
             return;
         }
-        client.routeTo(d.route(), d.sni(), peeked);
+        client.routeTo(d.route(), d.sni());
         ctx.pipeline().remove(this); // forwards the buffered bytes, ClientHello included, to the client handler
     }
 

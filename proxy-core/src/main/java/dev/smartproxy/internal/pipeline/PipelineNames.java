@@ -6,6 +6,7 @@ package dev.smartproxy.internal.pipeline;
  * <pre>
  * client channel                                backend channel
  * ----------------------------------            -----------------------
+ * bytes         (counts raw bytes read)
  * client-hello  (only while peeking SNI;
  *                removes itself once routed)
  * client        (routing, connect, relay  ----&gt;  backend  (relay back to the client,
@@ -17,6 +18,8 @@ package dev.smartproxy.internal.pipeline;
  * connections carry opaque bytes, so nothing can ping them.
  */
 public final class PipelineNames {
+    /** Counts raw bytes read ({@link ByteCounter}); first in every client pipeline. */
+    public static final String BYTES = "bytes";
     /** The ClientHello peek ({@link ClientHelloClassifier}). */
     public static final String CLIENT_HELLO = "client-hello";
     /** The client-side relay ({@link ClientHandler}). */

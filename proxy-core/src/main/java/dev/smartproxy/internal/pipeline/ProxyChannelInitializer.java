@@ -31,6 +31,7 @@ public final class ProxyChannelInitializer extends ChannelInitializer<SocketChan
         log.debug("{}accepted from {} on port {}", conn.log(), ch.remoteAddress(), routePort);
         ClientHandler client = new ClientHandler(px, conn);
         ChannelPipeline p = ch.pipeline();
+        p.addLast(PipelineNames.BYTES, ByteCounter.client(conn));
         p.addLast(PipelineNames.CLIENT, client);
 
         RouteTable.AcceptDecision decision = px.routes().decideAtAccept(routePort, ch.remoteAddress().getAddress());
@@ -41,7 +42,7 @@ public final class ProxyChannelInitializer extends ChannelInitializer<SocketChan
             conn.closeReason(CloseReason.NO_ROUTE);
             ch.close();
         } else {
-            client.routeTo(decision.route().orElseThrow(), null, 0);
+            client.routeTo(decision.route().orElseThrow(), null);
         }
     }
 }

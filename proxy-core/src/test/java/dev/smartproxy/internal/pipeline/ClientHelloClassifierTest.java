@@ -63,7 +63,8 @@ class ClientHelloClassifierTest {
         conn = registry.register(443, new InetSocketAddress("127.0.0.1", 40000));
         ch = new EmbeddedChannel();
         ch.freezeTime();
-        ch.pipeline().addLast(new ClientHelloClassifier(px, conn, (route, sni, counted) -> routedTo.add(route)));
+        ch.pipeline().addLast(ByteCounter.client(conn));
+        ch.pipeline().addLast(new ClientHelloClassifier(px, conn, (route, sni) -> routedTo.add(route)));
         ch.pipeline().addLast(new ChannelInboundHandlerAdapter() {
             @Override
             public void channelRead(ChannelHandlerContext ctx, Object msg) {

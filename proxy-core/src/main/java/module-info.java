@@ -11,6 +11,7 @@ module dev.smartproxy {
     requires io.netty.transport;
     requires io.netty.handler;
     requires io.netty.codec;
+    requires io.netty.codec.http;
     requires io.netty.transport.classes.epoll;
     requires io.netty.transport.unix.common;
     requires jdk.net;

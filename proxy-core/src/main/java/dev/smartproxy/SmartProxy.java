@@ -13,7 +13,12 @@ import dev.smartproxy.internal.connection.Ticker;
 import dev.smartproxy.internal.pipeline.ProxyContext;
 import dev.smartproxy.internal.pipeline.ProxyServer;
 import dev.smartproxy.internal.pipeline.Transport;
-import dev.smartproxy.route.BlockAction;
+import dev.smartproxy.config.CertificateSource;
+import dev.smartproxy.config.HttpSettings;
+import dev.smartproxy.config.WebSocketSettings;
+import dev.smartproxy.internal.tls.CertificateStore;
+import dev.smartproxy.route.ForwardAction;
+import dev.smartproxy.route.TlsMode;
 import dev.smartproxy.route.Route;
 import dev.smartproxy.route.RouteTable;
 
@@ -63,10 +68,17 @@ public final class SmartProxy implements AutoCloseable {
     private final IoTransport transportChoice;
     private final int ioThreads;
     private final ConnectionRegistry registry;
+    private final CertificateStore certificates;
+    private final HttpSettings httpSettings;
+    private final WebSocketSettings webSocketSettings;
     private State state = State.BUILT;
     private ProxyServer server;
 
-    private SmartProxy(Builder b, RouteTable routes, ConnectionPolicy policy, Map<Integer, InetSocketAddress> binds) {
+    private SmartProxy(Builder b, RouteTable routes, ConnectionPolicy policy, Map<Integer, InetSocketAddress> binds,
+                       CertificateStore certificates) {
+        this.certificates = certificates;
+        this.httpSettings = b.httpSettings;
+        this.webSocketSettings = b.webSocketSettings;
         this.routes = routes;
         this.policy = policy;
         this.binds = binds;
@@ -92,7 +104,8 @@ public final class SmartProxy implements AutoCloseable {
         if (state != State.BUILT) {
             throw new IllegalStateException("start(): the proxy is " + state.name().toLowerCase() + " (expected: built)");
         }
-        ProxyContext px = new ProxyContext(routes, policy, registry, Transport.of(transportChoice));
+        ProxyContext px = new ProxyContext(routes, policy, registry, Transport.of(transportChoice), certificates,
+                httpSettings, webSocketSettings);
         server = ProxyServer.start(px, ioThreads, binds);
         state = State.STARTED;
         return this;
@@ -173,8 +186,46 @@ public final class SmartProxy implements AutoCloseable {
         private InetAddress bindAddress;
         private IoTransport transport = IoTransport.AUTO;
         private int ioThreads = Runtime.getRuntime().availableProcessors();
+        private final List<CertificateSource> certificates = new ArrayList<>();
+        private CertificateSource defaultCertificate;
+        private HttpSettings httpSettings = HttpSettings.defaults();
+        private WebSocketSettings webSocketSettings = WebSocketSettings.defaults();
 
         private Builder() {
+        }
+
+        /**
+         * Adds a server certificate for TLS termination; it serves the names it covers (its DNS
+         * subject alternative names unless {@link CertificateSource#domains} says otherwise),
+         * chosen by the client's SNI.
+         */
+        public Builder certificate(CertificateSource certificate) {
+            certificates.add(Objects.requireNonNull(certificate, "certificate"));
+            return this;
+        }
+
+        /**
+         * The certificate for SNI names no other certificate covers, and for clients without SNI.
+         * Without one, such handshakes fail cleanly (reason {@code TLS_HANDSHAKE_FAILED}).
+         */
+        public Builder defaultCertificate(CertificateSource certificate) {
+            defaultCertificate = Objects.requireNonNull(certificate, "defaultCertificate");
+            return this;
+        }
+
+        /** HTTP limits and timeouts for terminated and plain-HTTP routes. Default {@link HttpSettings#defaults()}. */
+        public Builder http(HttpSettings settings) {
+            httpSettings = Objects.requireNonNull(settings, "http");
+            return this;
+        }
+
+        /**
+         * The WebSocket heartbeat and frame limits on connections the proxy terminates (routes may
+         * override them). Default {@link WebSocketSettings#defaults()}: a ping every 30 s.
+         */
+        public Builder webSocket(WebSocketSettings settings) {
+            webSocketSettings = Objects.requireNonNull(settings, "webSocket");
+            return this;
         }
 
         /** Adds a route. */
@@ -353,13 +404,15 @@ public final class SmartProxy implements AutoCloseable {
          */
         public SmartProxy build() {
             RouteTable table = RouteTable.of(routeList);
+            boolean noCertificates = certificates.isEmpty() && defaultCertificate == null;
             for (Route r : table.routes()) {
-                boolean connectionBlock = r.action() instanceof BlockAction && !r.match().needsHttpRequest();
-                if (RouteTable.readsHttp(r) && !connectionBlock) {
-                    throw new IllegalArgumentException("route '" + r.name() + "' reads HTTP (" + r.action()
-                            + "), which this version does not serve (expected: PASSTHROUGH, raw TCP, block or handler)");
+                if (noCertificates && r.action() instanceof ForwardAction f && f.tlsMode().isPresent()
+                        && f.tlsMode().get() != TlsMode.PASSTHROUGH) {
+                    throw new IllegalArgumentException("route '" + r.name() + "' tls: " + f.tlsMode().get()
+                            + " needs a certificate (expected: certificate(...) or defaultCertificate(...) on the builder)");
                 }
             }
+            CertificateStore store = CertificateStore.of(certificates, defaultCertificate);
             Map<Integer, InetSocketAddress> binds = new LinkedHashMap<>();
             InetAddress any = bindAddress;
             table.ports().stream().forEach(port -> binds.put(port,
@@ -371,7 +424,7 @@ public final class SmartProxy implements AutoCloseable {
                             + table.ports() + ")");
                 }
             }
-            return new SmartProxy(this, table, policy.build(), Map.copyOf(binds));
+            return new SmartProxy(this, table, policy.build(), Map.copyOf(binds), store);
         }
     }
 }

@@ -1,5 +1,8 @@
 package dev.smartproxy.route;
 
+import dev.smartproxy.config.BackendTls;
+import dev.smartproxy.config.WebSocketSettings;
+
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
@@ -21,8 +24,12 @@ public final class ForwardAction implements RouteAction {
     private final List<Target> targets;
     private final TlsMode tlsMode;
     private final boolean http;
+    private final BackendTls backendTls;
+    private final WebSocketSettings webSocket;
 
     private ForwardAction(Builder b) {
+        this.backendTls = b.backendTls;
+        this.webSocket = b.webSocket;
         this.targets = List.copyOf(b.targets);
         this.tlsMode = b.tlsMode;
         this.http = b.http;
@@ -41,6 +48,16 @@ public final class ForwardAction implements RouteAction {
     /** The TLS mode, or empty for a raw TCP relay. */
     public Optional<TlsMode> tlsMode() {
         return Optional.ofNullable(tlsMode);
+    }
+
+    /** TLS towards the backend under {@code TERMINATE_AND_REENCRYPT}. Default {@link BackendTls#systemTrust()}. */
+    public BackendTls backendTls() {
+        return backendTls;
+    }
+
+    /** This route's WebSocket heartbeat and frame settings, if it overrides the proxy's. */
+    public Optional<WebSocketSettings> webSocket() {
+        return Optional.ofNullable(webSocket);
     }
 
     /**
@@ -72,8 +89,22 @@ public final class ForwardAction implements RouteAction {
         private final List<Target> targets = new ArrayList<>();
         private TlsMode tlsMode;
         private boolean http;
+        private BackendTls backendTls = BackendTls.systemTrust();
+        private WebSocketSettings webSocket;
 
         private Builder() {
+        }
+
+        /** TLS towards the backend for {@code TERMINATE_AND_REENCRYPT}; default: the system trust store. */
+        public Builder backendTls(BackendTls tls) {
+            this.backendTls = Objects.requireNonNull(tls, "backendTls");
+            return this;
+        }
+
+        /** WebSocket heartbeat and frame limits for this route, overriding the proxy's. */
+        public Builder webSocket(WebSocketSettings settings) {
+            this.webSocket = Objects.requireNonNull(settings, "webSocket");
+            return this;
         }
 
         /**
@@ -116,6 +147,10 @@ public final class ForwardAction implements RouteAction {
         public ForwardAction build() {
             if (targets.isEmpty()) {
                 throw new IllegalArgumentException("targets: none (expected: at least one target)");
+            }
+            if (webSocket != null && !(http || tlsMode == TlsMode.TERMINATE || tlsMode == TlsMode.TERMINATE_AND_REENCRYPT)) {
+                throw new IllegalArgumentException("webSocket: set on a route that does not read HTTP (expected: tls("
+                        + "TERMINATE), tls(TERMINATE_AND_REENCRYPT) or http(); passthrough WebSockets are never pinged)");
             }
             if (http && tlsMode == TlsMode.PASSTHROUGH) {
                 throw new IllegalArgumentException("http(): with tls PASSTHROUGH (expected: no TLS mode, or TERMINATE;"

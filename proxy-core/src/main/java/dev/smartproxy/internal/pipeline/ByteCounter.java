@@ -10,7 +10,7 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
  * record: traffic statistics and the inactivity timer see every connection the same way,
  * whatever handles it next. Created per leg.
  */
-final class ByteCounter extends ChannelInboundHandlerAdapter {
+public final class ByteCounter extends ChannelInboundHandlerAdapter {
     private final ManagedConnection conn;
     private final boolean client;
 
@@ -20,12 +20,12 @@ final class ByteCounter extends ChannelInboundHandlerAdapter {
     }
 
     /** Counts client bytes: the first handler of every client pipeline. */
-    static ByteCounter client(ManagedConnection conn) {
+    public static ByteCounter client(ManagedConnection conn) {
         return new ByteCounter(conn, true);
     }
 
     /** Counts backend bytes: the first handler of a backend pipeline that decodes (TLS, HTTP). */
-    static ByteCounter backend(ManagedConnection conn) {
+    public static ByteCounter backend(ManagedConnection conn) {
         return new ByteCounter(conn, false);
     }
 

@@ -58,8 +58,10 @@ final class ClientHandler extends ChannelInboundHandlerAdapter
     private boolean backendOutputShut;
     private boolean clientOutputShut;
     private boolean routed;
-    /** The connection belongs to a user handler: count bytes, pass everything on. */
-    private boolean userHandler;
+    /** The connection belongs to other handlers (a user's, or the HTTP branch): pass everything on. */
+    private boolean passThrough;
+    /** The connection is served by the HTTP branch (terminated or plain HTTP). */
+    private boolean httpMode;
 
     ClientHandler(ProxyContext px, ManagedConnection conn) {
         this.px = px;
@@ -86,8 +88,23 @@ final class ClientHandler extends ChannelInboundHandlerAdapter
         } else if (action instanceof HandlerAction h) {
             handOver(route, h, sni);
         } else {
-            throw new IllegalStateException("route '" + route.name() + "' reads HTTP, which this version does not serve");
+            // The route reads HTTP: TLS is terminated here when the route says so.
+            boolean tls = action instanceof ForwardAction f && f.tlsMode().isPresent();
+            httpBranch(tls, sni, route);
         }
+    }
+
+    /** Plain HTTP on a port whose routes read HTTP: requests are routed one by one. */
+    @Override
+    public void serveHttp() {
+        routed = true;
+        httpBranch(false, null, null);
+    }
+
+    private void httpBranch(boolean tls, String sni, Route route) {
+        passThrough = true;
+        httpMode = true;
+        HttpBranch.install(px, conn, client, tls, sni, route, this);
     }
 
     private ConnectionKind kindOf(String sni, ForwardAction f) {
@@ -113,7 +130,7 @@ final class ClientHandler extends ChannelInboundHandlerAdapter
         ConnectionKind kind = ConnectionKind.PLAIN;
         px.registry().routed(conn, kind, route.name(), sni, EffectivePolicy.of(px.policy(), route.policy(), kind),
                 new EventLoopScheduler(client.eventLoop()), this);
-        userHandler = true;
+        passThrough = true;
         client.pipeline().addAfter(PipelineNames.CLIENT, PipelineNames.USER, action.factory().newHandler(conn.info()));
         log.debug("{}handed to route '{}'s handler", conn.log(), route.name());
     }
@@ -202,7 +219,7 @@ final class ClientHandler extends ChannelInboundHandlerAdapter
             ReferenceCountUtil.release(msg);
             return;
         }
-        if (userHandler) {
+        if (passThrough) {
             ctx.fireChannelRead(buf);
             return;
         }
@@ -224,7 +241,7 @@ final class ClientHandler extends ChannelInboundHandlerAdapter
 
     @Override
     public void channelReadComplete(ChannelHandlerContext ctx) {
-        if (userHandler) {
+        if (passThrough) {
             ctx.fireChannelReadComplete();
         } else if (backendReady) {
             backend.flush();
@@ -249,7 +266,7 @@ final class ClientHandler extends ChannelInboundHandlerAdapter
 
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-        if (userHandler) {
+        if (passThrough) {
             ctx.fireUserEventTriggered(evt);
             return;
         }
@@ -322,7 +339,18 @@ final class ClientHandler extends ChannelInboundHandlerAdapter
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        if (userHandler && !(cause instanceof IOException)) {
+        if (httpMode) {
+            CloseReason why = Relay.hasCause(cause, javax.net.ssl.SSLException.class) ? CloseReason.TLS_HANDSHAKE_FAILED
+                    : cause instanceof IOException ? (Relay.timedOut(cause) ? CloseReason.CLIENT_UNREACHABLE
+                    : CloseReason.CLIENT_RESET)
+                    : cause instanceof io.netty.handler.codec.DecoderException ? CloseReason.PROTOCOL_ERROR
+                    : CloseReason.PROXY_ERROR;
+            log.debug("{}client error on the HTTP branch: {} ({})", conn.log(), why, cause.toString());
+            conn.closeReason(why);
+            client.close();
+            return;
+        }
+        if (passThrough && !(cause instanceof IOException)) {
             ctx.fireExceptionCaught(cause); // the user's handler sees its own errors
             return;
         }

@@ -33,13 +33,19 @@ final class ClientHelloClassifier extends SslClientHelloHandler<ClientHelloClass
     private static final Logger log = LoggerFactory.getLogger(ClientHelloClassifier.class);
 
     /** The routing outcome: a route, or the reason there is none. */
-    record Decision(Route route, String sni, CloseReason rejection) {
+    record Decision(Route route, String sni, CloseReason rejection, boolean plainHttp) {
+        Decision(Route route, String sni, CloseReason rejection) {
+            this(route, sni, rejection, false);
+        }
     }
 
     /** Receives the route once the ClientHello has been read ({@link ClientHandler} in the proxy). */
     interface Router {
         /** Takes the connection; the bytes read so far follow as channelRead calls. */
         void routeTo(Route route, String sni);
+
+        /** Serves the connection as plain HTTP, routing each request; the bytes read so far follow. */
+        void serveHttp();
     }
 
     private final ProxyContext px;
@@ -82,6 +88,9 @@ final class ClientHelloClassifier extends SslClientHelloHandler<ClientHelloClass
     private Decision decide(ByteBuf clientHello) {
         String sni = null;
         boolean helloRead = clientHello != null;
+        if (!helloRead && px.routes().servesPlainHttp(conn.routePort())) {
+            return new Decision(null, null, null, true); // not TLS, on a port that serves HTTP
+        }
         if (helloRead) {
             try {
                 sni = ClientHelloParser.sniHostName(clientHello);
@@ -105,6 +114,11 @@ final class ClientHelloClassifier extends SslClientHelloHandler<ClientHelloClass
         Decision d = future.getNow();
         if (d.sni() != null) {
             conn.sni(d.sni());
+        }
+        if (d.plainHttp()) {
+            client.serveHttp();
+            ctx.pipeline().remove(this);
+            return;
         }
         if (d.route() == null) {
             log.debug("{}rejected: {} (sni {})", conn.log(), d.rejection(), d.sni());

@@ -24,6 +24,12 @@ public final class PipelineNames {
     public static final String CLIENT_HELLO = "client-hello";
     /** The client-side relay ({@link ClientHandler}). */
     public static final String CLIENT = "client";
+    /** TLS termination ({@code SslHandler}, certificate chosen by SNI); terminated branch only. */
+    public static final String TLS = "tls";
+    /** The HTTP/1.1 server codec; terminated and plain-HTTP branches only. */
+    public static final String HTTP_CODEC = "http-codec";
+    /** The HTTP reverse proxy; terminated and plain-HTTP branches only. */
+    public static final String HTTP_PROXY = "http-proxy";
     /** A user's handler, for routes with a handler action; after {@link #CLIENT}. */
     public static final String USER = "user";
     /** The backend-side relay ({@link BackendHandler}). */

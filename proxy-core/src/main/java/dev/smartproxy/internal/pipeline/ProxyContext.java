@@ -1,6 +1,12 @@
 package dev.smartproxy.internal.pipeline;
 
+import dev.smartproxy.config.BackendTls;
 import dev.smartproxy.config.ConnectionPolicy;
+import dev.smartproxy.config.HttpSettings;
+import dev.smartproxy.config.WebSocketSettings;
+import dev.smartproxy.internal.tls.BackendTlsContexts;
+import dev.smartproxy.internal.tls.CertificateStore;
+import io.netty.handler.ssl.SslContext;
 import dev.smartproxy.internal.connection.ConnectionRegistry;
 import dev.smartproxy.route.ForwardAction;
 import dev.smartproxy.route.Route;
@@ -26,8 +32,21 @@ public final class ProxyContext {
     private final Transport transport;
     private final Map<String, AtomicInteger> roundRobin = new ConcurrentHashMap<>();
     private volatile Consumer<Channel> legObserver;
+    private final CertificateStore certificates;
+    private final HttpSettings httpSettings;
+    private final WebSocketSettings webSocketSettings;
+    private final Map<BackendTls, SslContext> backendContexts = new ConcurrentHashMap<>();
 
     public ProxyContext(RouteTable routes, ConnectionPolicy policy, ConnectionRegistry registry, Transport transport) {
+        this(routes, policy, registry, transport, CertificateStore.of(List.of(), null), HttpSettings.defaults(),
+                WebSocketSettings.defaults());
+    }
+
+    public ProxyContext(RouteTable routes, ConnectionPolicy policy, ConnectionRegistry registry, Transport transport,
+                        CertificateStore certificates, HttpSettings httpSettings, WebSocketSettings webSocketSettings) {
+        this.certificates = certificates;
+        this.httpSettings = httpSettings;
+        this.webSocketSettings = webSocketSettings;
         this.routes = routes;
         this.policy = policy;
         this.registry = registry;
@@ -48,6 +67,26 @@ public final class ProxyContext {
 
     public Transport transport() {
         return transport;
+    }
+
+    /** Server certificates for TLS termination, chosen by SNI. */
+    public CertificateStore certificates() {
+        return certificates;
+    }
+
+    /** HTTP limits and timeouts for terminated and plain-HTTP connections. */
+    public HttpSettings httpSettings() {
+        return httpSettings;
+    }
+
+    /** The proxy-wide WebSocket settings (routes may override them). */
+    public WebSocketSettings webSocketSettings() {
+        return webSocketSettings;
+    }
+
+    /** The client TLS context for a backend TLS configuration, built once and shared. */
+    SslContext backendContext(BackendTls tls) {
+        return backendContexts.computeIfAbsent(tls, BackendTlsContexts::clientContext);
     }
 
     /**

@@ -59,6 +59,16 @@ final class Relay {
         return m != null && m.contains("timed out");
     }
 
+    /** Whether {@code cause} or one of its causes is a {@code type}. */
+    static boolean hasCause(Throwable cause, Class<? extends Throwable> type) {
+        for (Throwable t = cause; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (type.isInstance(t)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /** Bytes queued on {@code ch}'s outbound buffer, not yet written to its socket. */
     static long queued(Channel ch) {
         if (ch == null) {

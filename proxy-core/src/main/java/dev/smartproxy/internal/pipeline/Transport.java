@@ -109,7 +109,7 @@ public final class Transport {
 
     /** Applies {@link #applyKeepAlive} as child options of a server bootstrap or options of a bootstrap. */
     @SuppressWarnings({"unchecked", "rawtypes"})
-    static BiConsumer<ChannelOption<?>, Object> optionSetter(AbstractBootstrap<?, ?> b) {
+    public static BiConsumer<ChannelOption<?>, Object> optionSetter(AbstractBootstrap<?, ?> b) {
         return (o, v) -> b.option((ChannelOption) o, v);
     }
 }

@@ -64,7 +64,17 @@ class ClientHelloClassifierTest {
         ch = new EmbeddedChannel();
         ch.freezeTime();
         ch.pipeline().addLast(ByteCounter.client(conn));
-        ch.pipeline().addLast(new ClientHelloClassifier(px, conn, (route, sni) -> routedTo.add(route)));
+        ch.pipeline().addLast(new ClientHelloClassifier(px, conn, new ClientHelloClassifier.Router() {
+            @Override
+            public void routeTo(Route route, String sni) {
+                routedTo.add(route);
+            }
+
+            @Override
+            public void serveHttp() {
+                routedTo.add(null);
+            }
+        }));
         ch.pipeline().addLast(new ChannelInboundHandlerAdapter() {
             @Override
             public void channelRead(ChannelHandlerContext ctx, Object msg) {

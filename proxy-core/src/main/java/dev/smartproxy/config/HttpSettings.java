@@ -1,0 +1,160 @@
+package dev.smartproxy.config;
+
+import dev.smartproxy.internal.Checks;
+
+import java.time.Duration;
+import java.util.Objects;
+
+/**
+ * How the proxy reads and forwards HTTP/1.1 on connections it terminates (after TLS
+ * termination, or plain HTTP).
+ *
+ * <ul>
+ *   <li>{@code maxInitialLineLength}: the longest request line accepted; longer ones are answered
+ *       400 and the connection is closed. Default 8 KiB, 256 B to 64 KiB.</li>
+ *   <li>{@code maxHeaderSize}: the largest header block accepted; larger ones are answered 431
+ *       and the connection is closed. Default 16 KiB, 1 KiB to 256 KiB.</li>
+ *   <li>{@code maxRequestBodySize}: the largest request body; 0 (the default) means unlimited.
+ *       Bodies are always streamed, never buffered whole; a body over the limit is answered 413
+ *       (when no response has started yet) and the connection is closed.</li>
+ *   <li>{@code responseTimeout}: how long the backend may take, once the whole request is sent,
+ *       to send its response headers; past it the client gets 504. Default 60 s, 1 ms to 1 h;
+ *       {@link Duration#ZERO} disables it. Only the response headers reset it: a response body
+ *       that streams slowly is the inactivity timeout's business.</li>
+ *   <li>{@code trustForwardedHeaders}: whether {@code X-Forwarded-*} headers sent by the client
+ *       are kept (the client address is then appended to {@code X-Forwarded-For}). Default
+ *       false: the proxy replaces them (and drops {@code Forwarded}), so a client cannot forge
+ *       its address.</li>
+ * </ul>
+ * <pre>{@code
+ * HttpSettings http = HttpSettings.builder()
+ *     .maxRequestBodySize(10 * 1024 * 1024)
+ *     .responseTimeout(Duration.ofSeconds(30))
+ *     .build();
+ * }</pre>
+ */
+public final class HttpSettings {
+    private static final HttpSettings DEFAULTS = builder().build();
+
+    private final int maxInitialLineLength;
+    private final int maxHeaderSize;
+    private final long maxRequestBodySize;
+    private final Duration responseTimeout;
+    private final boolean trustForwardedHeaders;
+
+    private HttpSettings(Builder b) {
+        this.maxInitialLineLength = b.maxInitialLineLength;
+        this.maxHeaderSize = b.maxHeaderSize;
+        this.maxRequestBodySize = b.maxRequestBodySize;
+        this.responseTimeout = b.responseTimeout;
+        this.trustForwardedHeaders = b.trustForwardedHeaders;
+    }
+
+    /** The defaults: line 8 KiB, headers 16 KiB, body unlimited, response timeout 60 s, forwarded headers not trusted. */
+    public static HttpSettings defaults() {
+        return DEFAULTS;
+    }
+
+    /** A new builder with the defaults. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** The longest request line, in bytes. Default 8192. */
+    public int maxInitialLineLength() {
+        return maxInitialLineLength;
+    }
+
+    /** The largest header block, in bytes. Default 16384. */
+    public int maxHeaderSize() {
+        return maxHeaderSize;
+    }
+
+    /** The largest request body in bytes; 0 means unlimited. Default 0. */
+    public long maxRequestBodySize() {
+        return maxRequestBodySize;
+    }
+
+    /** How long to wait for the backend's response headers; ZERO: no limit. Default 60 s. */
+    public Duration responseTimeout() {
+        return responseTimeout;
+    }
+
+    /** Whether the client's {@code X-Forwarded-*} headers are kept and appended to. Default false. */
+    public boolean trustForwardedHeaders() {
+        return trustForwardedHeaders;
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof HttpSettings h && maxInitialLineLength == h.maxInitialLineLength
+                && maxHeaderSize == h.maxHeaderSize && maxRequestBodySize == h.maxRequestBodySize
+                && responseTimeout.equals(h.responseTimeout) && trustForwardedHeaders == h.trustForwardedHeaders;
+    }
+
+    @Override
+    public int hashCode() {
+        return Objects.hash(maxInitialLineLength, maxHeaderSize, maxRequestBodySize, responseTimeout,
+                trustForwardedHeaders);
+    }
+
+    @Override
+    public String toString() {
+        return "HttpSettings[maxInitialLineLength=" + maxInitialLineLength + " maxHeaderSize=" + maxHeaderSize
+                + " maxRequestBodySize=" + (maxRequestBodySize == 0 ? "unlimited" : maxRequestBodySize)
+                + " responseTimeout=" + (responseTimeout.isZero() ? "off" : Checks.format(responseTimeout))
+                + " trustForwardedHeaders=" + trustForwardedHeaders + "]";
+    }
+
+    /** Builds {@link HttpSettings}. Each setter validates at once. Not thread-safe. */
+    public static final class Builder {
+        private int maxInitialLineLength = 8 * 1024;
+        private int maxHeaderSize = 16 * 1024;
+        private long maxRequestBodySize;
+        private Duration responseTimeout = Duration.ofSeconds(60);
+        private boolean trustForwardedHeaders;
+
+        private Builder() {
+        }
+
+        /** The longest request line: 256..65536 bytes. Default 8192. */
+        public Builder maxInitialLineLength(int bytes) {
+            this.maxInitialLineLength = (int) Checks.range("http.maxInitialLineLength", bytes, 256, 64 * 1024);
+            return this;
+        }
+
+        /** The largest header block: 1024..262144 bytes. Default 16384. */
+        public Builder maxHeaderSize(int bytes) {
+            this.maxHeaderSize = (int) Checks.range("http.maxHeaderSize", bytes, 1024, 256 * 1024);
+            return this;
+        }
+
+        /** The largest request body in bytes, or 0 for unlimited. Default 0. */
+        public Builder maxRequestBodySize(long bytes) {
+            if (bytes < 0) {
+                throw new IllegalArgumentException("http.maxRequestBodySize: " + bytes
+                        + " (expected: 0 for unlimited, or a positive number of bytes)");
+            }
+            this.maxRequestBodySize = bytes;
+            return this;
+        }
+
+        /** Time allowed for the backend's response headers: ZERO to disable, or 1 ms to 1 h. Default 60 s. */
+        public Builder responseTimeout(Duration timeout) {
+            this.responseTimeout = Checks.duration("http.responseTimeout", timeout, Duration.ofMillis(1),
+                    Duration.ofHours(1), true);
+            return this;
+        }
+
+        /** Keep and append to the client's {@code X-Forwarded-*} headers. Default false. */
+        public Builder trustForwardedHeaders(boolean trust) {
+            this.trustForwardedHeaders = trust;
+            return this;
+        }
+
+        /** Builds the settings. */
+        public HttpSettings build() {
+            return new HttpSettings(this);
+        }
+    }
+}

@@ -1,0 +1,128 @@
+package dev.smartproxy.internal.pipeline;
+
+import dev.smartproxy.config.BackendTls;
+import dev.smartproxy.config.EffectivePolicy;
+import dev.smartproxy.config.RoutePolicy;
+import dev.smartproxy.config.WebSocketSettings;
+import dev.smartproxy.event.CloseReason;
+import dev.smartproxy.event.ConnectionKind;
+import dev.smartproxy.internal.connection.ConnectionActions;
+import dev.smartproxy.internal.connection.ManagedConnection;
+import dev.smartproxy.internal.http.HttpProxyHandler;
+import dev.smartproxy.internal.http.HttpRoute;
+import dev.smartproxy.internal.http.HttpRouter;
+import dev.smartproxy.internal.websocket.WebSocketRelay;
+import dev.smartproxy.route.BlockAction;
+import dev.smartproxy.route.ForwardAction;
+import dev.smartproxy.route.RedirectAction;
+import dev.smartproxy.route.Route;
+import dev.smartproxy.route.RouteRequest;
+import dev.smartproxy.route.Target;
+import dev.smartproxy.route.TlsMode;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelPipeline;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.ssl.SslContext;
+import io.netty.util.NetUtil;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.HashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * The terminated branch of a client pipeline: TLS termination (certificate by SNI) when the
+ * client speaks TLS, then HTTP/1.1 with requests routed one by one, and WebSockets handed to
+ * the relay that owns the heartbeat. Passthrough and plain connections never get here, so they
+ * can never be pinged.
+ */
+final class HttpBranch {
+    private static final Logger log = LoggerFactory.getLogger(HttpBranch.class);
+
+    private HttpBranch() {
+    }
+
+    /**
+     * Installs the branch on {@code client} before the {@code client} handler.
+     *
+     * @param tls             whether the client speaks TLS that the proxy terminates
+     * @param sni             the SNI name, if any
+     * @param connectionRoute the route chosen for the connection, or null on a plain-HTTP port
+     *                        routed only per request
+     */
+    static void install(ProxyContext px, ManagedConnection conn, Channel client, boolean tls, String sni,
+                        Route connectionRoute, ConnectionActions actions) {
+        ConnectionKind kind = tls ? ConnectionKind.TERMINATED : ConnectionKind.PLAIN;
+        RoutePolicy overrides = connectionRoute == null ? RoutePolicy.none() : connectionRoute.policy();
+        px.registry().routed(conn, kind, connectionRoute == null ? "(http)" : connectionRoute.name(), sni,
+                EffectivePolicy.of(px.policy(), overrides, kind), new EventLoopScheduler(client.eventLoop()), actions);
+        ChannelPipeline p = client.pipeline();
+        if (tls) {
+            SslContext ctx = px.certificates().select(sni);
+            if (ctx == null) {
+                log.debug("{}no certificate for '{}' and no default", conn.log(), sni);
+                conn.closeReason(CloseReason.TLS_HANDSHAKE_FAILED);
+                client.close();
+                return;
+            }
+            p.addBefore(PipelineNames.CLIENT, PipelineNames.TLS, ctx.newHandler(client.alloc()));
+        }
+        var http = px.httpSettings();
+        p.addBefore(PipelineNames.CLIENT, PipelineNames.HTTP_CODEC,
+                new HttpServerCodec(http.maxInitialLineLength(), http.maxHeaderSize(), 8192));
+        // Requests are served one at a time, so the route of the last request is the one an
+        // upgrade belongs to: its WebSocket settings apply, else the proxy's.
+        Route[] lastRoute = new Route[1];
+        HttpRouter router = new HttpRouter() {
+            @Override
+            public HttpRoute route(String host, String path, HttpHeaders headers) {
+                return route(host, path, path, headers);
+            }
+
+            @Override
+            public HttpRoute route(String host, String path, String pathAndQuery, HttpHeaders headers) {
+                return HttpBranch.route(px, conn, sni, host, path, pathAndQuery, headers, lastRoute);
+            }
+        };
+        p.addBefore(PipelineNames.CLIENT, PipelineNames.HTTP_PROXY, new HttpProxyHandler(http, conn, tls, router,
+                px.transport(), px.policy().connectTimeout(), (clientCh, backendCh) -> {
+                    WebSocketSettings ws = lastRoute[0] != null && lastRoute[0].action() instanceof ForwardAction f
+                            ? f.webSocket().orElse(px.webSocketSettings()) : px.webSocketSettings();
+                    WebSocketRelay.install(clientCh, backendCh, ws, conn, actions);
+                }));
+    }
+
+    private static HttpRoute route(ProxyContext px, ManagedConnection conn, String sni, String host, String path,
+                                   String pathAndQuery, HttpHeaders headers, Route[] lastRoute) {
+        Map<String, String> h = new HashMap<>();
+        headers.forEach(e -> h.putIfAbsent(e.getKey().toLowerCase(Locale.ROOT), e.getValue()));
+        RouteRequest request = new RouteRequest(conn.routePort(), conn.clientAddress().getAddress(), sni, host,
+                path, h);
+        Optional<Route> match = px.routes().match(request);
+        if (match.isEmpty()) {
+            return new HttpRoute.Respond("(no route)", 404, "no route for this host and path");
+        }
+        Route r = match.get();
+        lastRoute[0] = r;
+        if (r.action() instanceof RedirectAction redirect) {
+            return new HttpRoute.Redirect(r.name(), redirect.status(),
+                    redirect.locationFor(host, pathAndQuery, conn.routePort()));
+        }
+        if (r.action() instanceof BlockAction) {
+            return new HttpRoute.Respond(r.name(), 403, "blocked");
+        }
+        ForwardAction f = (ForwardAction) r.action();
+        Target t = px.nextTarget(r, f);
+        int port = t.portFor(conn.routePort());
+        if (f.tlsMode().orElse(null) == TlsMode.TERMINATE_AND_REENCRYPT) {
+            BackendTls btls = f.backendTls();
+            String backendSni = btls.sni().orElse(NetUtil.isValidIpV4Address(t.host())
+                    || NetUtil.isValidIpV6Address(t.host()) ? null : t.host());
+            return new HttpRoute.Forward(r.name(), t.host(), port, px.backendContext(btls), backendSni);
+        }
+        return new HttpRoute.Forward(r.name(), t.host(), port);
+    }
+}

@@ -1,0 +1,189 @@
+package dev.smartproxy.internal.tls;
+
+import dev.smartproxy.config.CertificateSource;
+import dev.smartproxy.route.DomainPattern;
+import io.netty.handler.ssl.ApplicationProtocolConfig;
+import io.netty.handler.ssl.ApplicationProtocolNames;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslContextBuilder;
+import io.netty.handler.ssl.SslProvider;
+import io.netty.util.Mapping;
+
+import java.security.PrivateKey;
+import java.security.cert.X509Certificate;
+import java.util.HashMap;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import javax.net.ssl.SSLException;
+
+/**
+ * The server TLS contexts of the terminated path, chosen by SNI.
+ *
+ * <p>{@link #select(String)} tries, in order: an exact name (case-insensitive, one trailing dot
+ * ignored); a wildcard {@code *.example.com} covering exactly one extra label; the default
+ * certificate. When sources share a name, the first in the list wins. Every context is built
+ * once, in {@link #of}: Netty {@code SslContextBuilder.forServer}, JDK provider, TLS 1.3 and
+ * 1.2 only, ALPN offering {@code http/1.1}. A source made from a user {@link SslContext} is used
+ * as is.
+ *
+ * <p>As a {@link Mapping} it plugs into Netty's {@code SniHandler}; a null result (no match, no
+ * default) must fail the handshake.
+ * <pre>{@code
+ * CertificateStore store = CertificateStore.of(List.of(site, api), site);
+ * pipeline.addLast(new SniHandler(store));
+ * }</pre>
+ */
+public final class CertificateStore implements Mapping<String, SslContext> {
+    /** The protocols of contexts built here. */
+    static final String[] PROTOCOLS = {"TLSv1.3", "TLSv1.2"};
+
+    private static volatile SourceAccess access;
+
+    private final Map<String, SslContext> exact;
+    /** Keyed by the part after {@code *.}. */
+    private final Map<String, SslContext> wildcard;
+    private final SslContext defaultContext;
+
+    /**
+     * Lets this package read what {@link CertificateSource} keeps out of the public API (its
+     * private key, its user context). Installed once, by {@code CertificateSource} itself.
+     */
+    public interface SourceAccess {
+        /** The private key, or null for a user context. */
+        PrivateKey privateKey(CertificateSource source);
+
+        /** The user context, or null. */
+        SslContext sslContext(CertificateSource source);
+    }
+
+    /** Called once by {@link CertificateSource}'s class initializer. */
+    public static void installAccess(SourceAccess a) {
+        synchronized (CertificateStore.class) {
+            if (access != null) {
+                throw new IllegalStateException("certificate source access is already installed");
+            }
+            access = Objects.requireNonNull(a, "access");
+        }
+    }
+
+    private CertificateStore(Map<String, SslContext> exact, Map<String, SslContext> wildcard,
+                             SslContext defaultContext) {
+        this.exact = exact;
+        this.wildcard = wildcard;
+        this.defaultContext = defaultContext;
+    }
+
+    /**
+     * Builds every context now.
+     *
+     * @param sources the certificates, each presented for its {@link CertificateSource#domains()}
+     * @param defaultCertificate presented when no name matches or the client sends no SNI; null
+     *        for none (such handshakes fail). It need not have domains; if it has, they are
+     *        matched too, after {@code sources}.
+     * @throws IllegalArgumentException if a source in {@code sources} has no domains, or a
+     *         context cannot be built
+     */
+    public static CertificateStore of(List<CertificateSource> sources, CertificateSource defaultCertificate) {
+        Objects.requireNonNull(sources, "certificates");
+        Map<CertificateSource, SslContext> built = new IdentityHashMap<>();
+        Map<String, SslContext> exact = new HashMap<>();
+        Map<String, SslContext> wildcard = new HashMap<>();
+        for (int i = 0; i < sources.size(); i++) {
+            CertificateSource s = Objects.requireNonNull(sources.get(i), "certificates[" + i + "]");
+            if (s.domains().isEmpty()) {
+                throw new IllegalArgumentException("certificates[" + i + "]: " + s.description()
+                        + " has no domains (expected: a certificate with DNS names, or .domains(...))");
+            }
+            register(s, built, exact, wildcard);
+        }
+        SslContext def = null;
+        if (defaultCertificate != null) {
+            def = register(defaultCertificate, built, exact, wildcard);
+        }
+        return new CertificateStore(Map.copyOf(exact), Map.copyOf(wildcard), def);
+    }
+
+    private static SslContext register(CertificateSource s, Map<CertificateSource, SslContext> built,
+                                       Map<String, SslContext> exact, Map<String, SslContext> wildcard) {
+        SslContext ctx = built.computeIfAbsent(s, CertificateStore::serverContext);
+        for (String d : s.domains()) {
+            if (d.startsWith("*.")) {
+                wildcard.putIfAbsent(d.substring(2), ctx);
+            } else {
+                exact.putIfAbsent(d, ctx);
+            }
+        }
+        return ctx;
+    }
+
+    /** The server context for a source: the user's as is, or a new one from the key and chain. */
+    static SslContext serverContext(CertificateSource source) {
+        SslContext user = access.sslContext(source);
+        if (user != null) {
+            return user;
+        }
+        PrivateKey key = access.privateKey(source);
+        List<X509Certificate> chain = source.certificateChain();
+        try {
+            return SslContextBuilder.forServer(key, chain.toArray(new X509Certificate[0]))
+                    .sslProvider(SslProvider.JDK)
+                    .protocols(PROTOCOLS)
+                    .applicationProtocolConfig(http11Alpn())
+                    .build();
+        } catch (SSLException | RuntimeException e) {
+            throw new IllegalArgumentException(source.description() + ": cannot build a TLS server context: "
+                    + e.getMessage() + " (expected: a key and certificate the JDK TLS provider accepts)", e);
+        }
+    }
+
+    /** ALPN offering http/1.1; a peer without ALPN, or without http/1.1, still connects. */
+    static ApplicationProtocolConfig http11Alpn() {
+        return new ApplicationProtocolConfig(ApplicationProtocolConfig.Protocol.ALPN,
+                ApplicationProtocolConfig.SelectorFailureBehavior.NO_ADVERTISE,
+                ApplicationProtocolConfig.SelectedListenerFailureBehavior.ACCEPT,
+                ApplicationProtocolNames.HTTP_1_1);
+    }
+
+    /**
+     * The context for an SNI name (null: the client sent none): exact match, then one-label
+     * wildcard, then the default. Null when nothing matches and there is no default.
+     */
+    public SslContext select(String sni) {
+        if (sni != null) {
+            String name = DomainPattern.normalize(sni);
+            if (!name.isEmpty()) {
+                SslContext ctx = exact.get(name);
+                if (ctx != null) {
+                    return ctx;
+                }
+                int dot = name.indexOf('.');
+                if (dot > 0 && dot < name.length() - 1) {
+                    ctx = wildcard.get(name.substring(dot + 1));
+                    if (ctx != null) {
+                        return ctx;
+                    }
+                }
+            }
+        }
+        return defaultContext;
+    }
+
+    /** Same as {@link #select(String)}, for Netty's {@code SniHandler}. */
+    @Override
+    public SslContext map(String sni) {
+        return select(sni);
+    }
+
+    /** The default context, or null. */
+    public SslContext defaultContext() {
+        return defaultContext;
+    }
+
+    @Override
+    public String toString() {
+        return "CertificateStore[exact=" + exact.keySet() + " wildcard=" + wildcard.keySet().stream()
+                .map(s -> "*." + s).toList() + " default=" + (defaultContext != null) + "]";
+    }
+}

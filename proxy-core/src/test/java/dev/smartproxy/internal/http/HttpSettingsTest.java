@@ -1,0 +1,74 @@
+package dev.smartproxy.internal.http;
+
+import dev.smartproxy.config.HttpSettings;
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** {@link HttpSettings}: defaults and every validator. */
+class HttpSettingsTest {
+    @Test
+    void defaults() {
+        HttpSettings d = HttpSettings.defaults();
+        assertThat(d.maxInitialLineLength()).isEqualTo(8192);
+        assertThat(d.maxHeaderSize()).isEqualTo(16384);
+        assertThat(d.maxRequestBodySize()).isZero();
+        assertThat(d.responseTimeout()).isEqualTo(Duration.ofSeconds(60));
+        assertThat(d.trustForwardedHeaders()).isFalse();
+        assertThat(d).isEqualTo(HttpSettings.builder().build()).hasSameHashCodeAs(HttpSettings.builder().build());
+    }
+
+    @Test
+    void settersKeepValuesInRange() {
+        HttpSettings s = HttpSettings.builder().maxInitialLineLength(256).maxHeaderSize(256 * 1024)
+                .maxRequestBodySize(1).responseTimeout(Duration.ZERO).trustForwardedHeaders(true).build();
+        assertThat(s.maxInitialLineLength()).isEqualTo(256);
+        assertThat(s.maxHeaderSize()).isEqualTo(262144);
+        assertThat(s.maxRequestBodySize()).isEqualTo(1);
+        assertThat(s.responseTimeout()).isZero();
+        assertThat(s.trustForwardedHeaders()).isTrue();
+        assertThat(s.toString()).contains("responseTimeout=off");
+    }
+
+    @Test
+    void rejectsOutOfRangeValuesWithTheRangeInTheMessage() {
+        assertThatThrownBy(() -> HttpSettings.builder().maxInitialLineLength(255))
+                .hasMessage("http.maxInitialLineLength: 255 (expected: 256..65536)");
+        assertThatThrownBy(() -> HttpSettings.builder().maxInitialLineLength(65537))
+                .hasMessage("http.maxInitialLineLength: 65537 (expected: 256..65536)");
+        assertThatThrownBy(() -> HttpSettings.builder().maxHeaderSize(1023))
+                .hasMessage("http.maxHeaderSize: 1023 (expected: 1024..262144)");
+        assertThatThrownBy(() -> HttpSettings.builder().maxHeaderSize(262145))
+                .hasMessage("http.maxHeaderSize: 262145 (expected: 1024..262144)");
+        assertThatThrownBy(() -> HttpSettings.builder().maxRequestBodySize(-1))
+                .hasMessage("http.maxRequestBodySize: -1 (expected: 0 for unlimited, or a positive number of bytes)");
+        assertThatThrownBy(() -> HttpSettings.builder().responseTimeout(Duration.ofHours(2)))
+                .hasMessage("http.responseTimeout: 2h (expected: Duration.ZERO to disable, or 1ms to 1h)");
+        assertThatThrownBy(() -> HttpSettings.builder().responseTimeout(Duration.ofNanos(1)))
+                .hasMessageStartingWith("http.responseTimeout: 1ns (expected:");
+        assertThatThrownBy(() -> HttpSettings.builder().responseTimeout(Duration.ofSeconds(-1)))
+                .hasMessageStartingWith("http.responseTimeout: -1s (expected:");
+        assertThatThrownBy(() -> HttpSettings.builder().responseTimeout(null)).isInstanceOf(NullPointerException.class);
+    }
+
+    @Test
+    void routesValidateTheirValues() {
+        assertThatThrownBy(() -> new HttpRoute.Forward("r", "h", 0)).hasMessage("port: 0 (expected: 1..65535)");
+        assertThatThrownBy(() -> new HttpRoute.Redirect("r", 200, "/x"))
+                .hasMessage("status: 200 (expected: 301, 302, 303, 307 or 308)");
+        assertThatThrownBy(() -> new HttpRoute.Respond("r", 99, "x")).hasMessage("status: 99 (expected: 200..599)");
+    }
+
+    @Test
+    void routingHostDropsThePortAndLowerCases() {
+        assertThat(HttpProxyHandler.routingHost("Example.COM:8443")).isEqualTo("example.com");
+        assertThat(HttpProxyHandler.routingHost("[::1]:80")).isEqualTo("::1");
+        assertThat(HttpProxyHandler.routingHost("a")).isEqualTo("a");
+        assertThatThrownBy(() -> HttpProxyHandler.routingHost("a/b")).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> HttpProxyHandler.routingHost("a:x")).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> HttpProxyHandler.routingHost("[::1")).isInstanceOf(IllegalArgumentException.class);
+    }
+}

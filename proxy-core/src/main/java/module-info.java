@@ -1,15 +1,18 @@
 /**
  * SmartProxy for Java: an embeddable, route-based TCP/TLS proxy on Netty.
  *
- * <p>Public API: {@code dev.smartproxy} (the facade), {@code dev.smartproxy.route} (routes and
- * the route table), {@code dev.smartproxy.config} (timeouts and keepalive) and
- * {@code dev.smartproxy.event} (connection snapshots, close reasons, listeners).
+ * <p>Public API: {@code dev.smartproxy} (the facade), {@code dev.smartproxy.route} (routes,
+ * actions and the route table), {@code dev.smartproxy.config} (timeouts, keepalive, TLS
+ * certificates, backend TLS, HTTP and WebSocket settings) and {@code dev.smartproxy.event}
+ * (connection snapshots, close reasons, listeners).
  */
 module dev.smartproxy {
     requires io.netty.common;
     requires io.netty.buffer;
-    requires io.netty.transport;
-    requires io.netty.handler;
+    // Netty types appear in public signatures (SslContext in CertificateSource, ChannelHandler in
+    // ConnectionHandlerFactory), so users who read this module read these too.
+    requires transitive io.netty.transport;
+    requires transitive io.netty.handler;
     requires io.netty.codec;
     requires io.netty.codec.http;
     requires io.netty.transport.classes.epoll;

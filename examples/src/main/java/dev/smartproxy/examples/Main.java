@@ -8,6 +8,7 @@ import java.util.Arrays;
  * <pre>
  * java -jar smartproxy-examples.jar demo
  * java -jar smartproxy-examples.jar passthrough --listen 127.0.0.1:8443 --backend 127.0.0.1:443 [--sni '*']
+ * java -jar smartproxy-examples.jar terminate --listen 127.0.0.1:8443 --backend 127.0.0.1:8080 --cert c.pem --key k.pem
  * </pre>
  */
 public final class Main {
@@ -19,9 +20,10 @@ public final class Main {
         String[] rest = args.length == 0 ? args : Arrays.copyOfRange(args, 1, args.length);
         switch (command) {
             case "demo" -> Demo.main(rest);
-            case "passthrough" -> PassthroughMain.main(rest);
+            case "passthrough" -> PassthroughMain.run(rest, false);
+            case "terminate" -> PassthroughMain.run(rest, true);
             default -> {
-                System.err.println("unknown command '" + command + "' (expected: demo or passthrough)");
+                System.err.println("unknown command '" + command + "' (expected: demo, passthrough or terminate)");
                 System.exit(2);
             }
         }

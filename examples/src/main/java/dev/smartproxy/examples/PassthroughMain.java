@@ -1,6 +1,7 @@
 package dev.smartproxy.examples;
 
 import dev.smartproxy.SmartProxy;
+import dev.smartproxy.config.CertificateSource;
 import dev.smartproxy.config.IoTransport;
 import dev.smartproxy.route.Route;
 import dev.smartproxy.route.TlsMode;
@@ -11,38 +12,57 @@ import java.net.UnknownHostException;
 import java.util.concurrent.CountDownLatch;
 
 /**
- * A standalone SNI-passthrough proxy started from the command line, used to measure SmartProxy
- * next to HAProxy and nginx:
+ * A standalone proxy started from the command line, used to measure SmartProxy next to HAProxy
+ * and nginx:
  *
  * <pre>
  * passthrough --listen 127.0.0.1:8443 --backend 127.0.0.1:9443 [--sni 'a.test,*.b.test'] [--transport epoll|nio|auto]
+ * terminate   --listen 127.0.0.1:8443 --backend 127.0.0.1:8080 --cert chain.pem --key key.pem [--transport ...]
  * </pre>
  *
- * <p>Connections whose SNI matches (default {@code *}: any name) are relayed unopened to the
- * backend. It runs until the process is stopped (SIGTERM or Ctrl-C), then drains for 30 s.
+ * <p>{@code passthrough}: connections whose SNI matches (default {@code *}: any name) are relayed
+ * unopened to the backend. {@code terminate}: TLS ends here with the given certificate (served
+ * for every name, SNI or not) and HTTP/1.1 is proxied to the plain-HTTP backend. It runs until
+ * the process is stopped (SIGTERM or Ctrl-C), then drains for 30 s.
  */
 public final class PassthroughMain {
     private PassthroughMain() {
     }
 
     /** The parsed command line. */
-    record Options(InetSocketAddress listen, String backendHost, int backendPort, String[] sni, IoTransport transport) {
+    record Options(InetSocketAddress listen, String backendHost, int backendPort, String[] sni, IoTransport transport,
+                   java.nio.file.Path cert, java.nio.file.Path key) {
+        boolean terminate() {
+            return cert != null;
+        }
     }
 
     public static void main(String[] args) throws Exception {
+        run(args, false);
+    }
+
+    /** Runs the proxy the arguments describe; {@code terminate} requires --cert and --key. */
+    static void run(String[] args, boolean terminate) throws Exception {
         Options o;
         try {
             o = parse(args);
+            if (terminate != o.terminate()) {
+                throw new IllegalArgumentException(terminate ? "--cert and --key are required for terminate"
+                        : "--cert/--key are for the terminate command");
+            }
         } catch (IllegalArgumentException e) {
             System.err.println("passthrough: " + e.getMessage());
             System.err.println("usage: passthrough --listen HOST:PORT --backend HOST:PORT [--sni PATTERNS] "
-                    + "[--transport auto|epoll|nio]");
+                    + "[--transport auto|epoll|nio]\n       terminate --listen HOST:PORT --backend HOST:PORT "
+                    + "--cert CHAIN.pem --key KEY.pem [--transport auto|epoll|nio]");
             System.exit(2);
             return;
         }
         SmartProxy proxy = build(o).start();
-        System.out.println("passthrough proxy listening on " + proxy.boundAddress(o.listen().getPort())
-                + ", SNI " + String.join(",", o.sni()) + " -> " + o.backendHost() + ":" + o.backendPort());
+        int routePort = o.listen().getPort() == 0 ? 443 : o.listen().getPort();
+        System.out.println((o.terminate() ? "terminating" : "passthrough") + " proxy listening on "
+                + proxy.boundAddress(routePort) + (o.terminate() ? "" : ", SNI " + String.join(",", o.sni()))
+                + " -> " + o.backendHost() + ":" + o.backendPort());
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             proxy.close();
@@ -54,11 +74,16 @@ public final class PassthroughMain {
     /** Builds (does not start) the proxy the options describe. */
     static SmartProxy build(Options o) {
         int port = o.listen().getPort();
-        SmartProxy.Builder b = SmartProxy.builder()
-                .transport(o.transport())
-                .route(Route.named("passthrough")
-                        .match(m -> m.ports(port == 0 ? 443 : port).domains(o.sni()))
-                        .forward(f -> f.target(o.backendHost(), o.backendPort()).tls(TlsMode.PASSTHROUGH)));
+        SmartProxy.Builder b = SmartProxy.builder().transport(o.transport());
+        if (o.terminate()) {
+            b.defaultCertificate(CertificateSource.pemFiles(o.cert(), o.key()))
+                    .route(Route.named("terminate").match(m -> m.ports(port == 0 ? 443 : port))
+                            .forward(f -> f.target(o.backendHost(), o.backendPort()).tls(TlsMode.TERMINATE)));
+        } else {
+            b.route(Route.named("passthrough")
+                    .match(m -> m.ports(port == 0 ? 443 : port).domains(o.sni()))
+                    .forward(f -> f.target(o.backendHost(), o.backendPort()).tls(TlsMode.PASSTHROUGH)));
+        }
         return b.listen(port == 0 ? 443 : port, o.listen()).build();
     }
 
@@ -68,6 +93,8 @@ public final class PassthroughMain {
         String[] backend = null;
         String sni = "*";
         IoTransport transport = IoTransport.AUTO;
+        java.nio.file.Path cert = null;
+        java.nio.file.Path key = null;
         for (int i = 0; i < args.length; i++) {
             String flag = args[i];
             if (i + 1 >= args.length) {
@@ -85,6 +112,8 @@ public final class PassthroughMain {
                 }
                 case "--backend" -> backend = hostPort("--backend", value);
                 case "--sni" -> sni = value;
+                case "--cert" -> cert = java.nio.file.Path.of(value);
+                case "--key" -> key = java.nio.file.Path.of(value);
                 case "--transport" -> {
                     try {
                         transport = IoTransport.valueOf(value.toUpperCase(java.util.Locale.ROOT));
@@ -102,7 +131,10 @@ public final class PassthroughMain {
         if (backendPort < 1 || backendPort > 65535) {
             throw new IllegalArgumentException("--backend: port " + backendPort + " (expected: 1..65535)");
         }
-        return new Options(listen, backend[0], backendPort, sni.split(","), transport);
+        if ((cert == null) != (key == null)) {
+            throw new IllegalArgumentException("--cert and --key go together");
+        }
+        return new Options(listen, backend[0], backendPort, sni.split(","), transport, cert, key);
     }
 
     private static String[] hostPort(String flag, String value) {

@@ -44,4 +44,30 @@ class PassthroughMainTest {
         assertThatThrownBy(() -> PassthroughMain.parse(new String[] {"--listen", "127.0.0.1:1", "--backend",
             "127.0.0.1:2", "--transport", "kqueue"})).hasMessageContaining("--transport");
     }
+
+    @Test
+    void terminateModeServesHttpsOverTheBundledOpenSsl(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+            throws Exception {
+        assertThat(dev.smartproxy.internal.tls.TlsProviders.provider())
+                .as("netty-tcnative is on the examples' class path").isEqualTo(io.netty.handler.ssl.SslProvider.OPENSSL);
+        var leaf = dev.smartproxy.testing.TestPki.shared().leaf("a.test");
+        java.nio.file.Path cert = java.nio.file.Files.writeString(dir.resolve("a.pem"), leaf.getCertificatePathPEM());
+        java.nio.file.Path key = java.nio.file.Files.writeString(dir.resolve("a.key"), leaf.getPrivateKeyPEM());
+        try (dev.smartproxy.testing.HttpEchoServer backend = new dev.smartproxy.testing.HttpEchoServer("plain")) {
+            PassthroughMain.Options o = PassthroughMain.parse(new String[] {"--listen", "127.0.0.1:0",
+                "--backend", "127.0.0.1:" + backend.port(), "--cert", cert.toString(), "--key", key.toString()});
+            assertThat(o.terminate()).isTrue();
+            try (SmartProxy proxy = PassthroughMain.build(o).start()) {
+                try (SSLSocket s = TlsClients.connect(proxy.boundAddress(443).getPort(), "a.test")) {
+                    s.getOutputStream().write("GET /hello HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n"
+                            .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+                    String response = new String(s.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+                    assertThat(response).startsWith("HTTP/1.1 200").contains("server=plain", "path=/hello",
+                            "x-forwarded-proto=https");
+                }
+            }
+        }
+        assertThatThrownBy(() -> PassthroughMain.parse(new String[] {"--listen", "127.0.0.1:1", "--backend",
+            "127.0.0.1:2", "--cert", "x.pem"})).hasMessageContaining("--cert and --key");
+    }
 }

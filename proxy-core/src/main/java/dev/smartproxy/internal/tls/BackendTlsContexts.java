@@ -46,7 +46,7 @@ public final class BackendTlsContexts {
     public static SslContext clientContext(BackendTls cfg) {
         Objects.requireNonNull(cfg, "backendTls");
         SslContextBuilder b = SslContextBuilder.forClient()
-                .sslProvider(SslProvider.JDK)
+                .sslProvider(TlsProviders.provider())
                 .protocols(CertificateStore.PROTOCOLS)
                 .applicationProtocolConfig(CertificateStore.http11Alpn());
         if (cfg.insecure()) {

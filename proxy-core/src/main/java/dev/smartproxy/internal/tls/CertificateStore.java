@@ -128,13 +128,13 @@ public final class CertificateStore implements Mapping<String, SslContext> {
         List<X509Certificate> chain = source.certificateChain();
         try {
             return SslContextBuilder.forServer(key, chain.toArray(new X509Certificate[0]))
-                    .sslProvider(SslProvider.JDK)
+                    .sslProvider(TlsProviders.provider())
                     .protocols(PROTOCOLS)
                     .applicationProtocolConfig(http11Alpn())
                     .build();
         } catch (SSLException | RuntimeException e) {
             throw new IllegalArgumentException(source.description() + ": cannot build a TLS server context: "
-                    + e.getMessage() + " (expected: a key and certificate the JDK TLS provider accepts)", e);
+                    + e.getMessage() + " (expected: a key and certificate the " + TlsProviders.provider() + " TLS provider accepts)", e);
         }
     }
 

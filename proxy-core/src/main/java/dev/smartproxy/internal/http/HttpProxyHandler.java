@@ -14,7 +14,6 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPipeline;
-import io.netty.channel.ConnectTimeoutException;
 import io.netty.channel.WriteBufferWaterMark;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.handler.codec.DecoderResult;
@@ -46,11 +45,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
-import java.net.ConnectException;
-import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.SocketAddress;
-import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayDeque;
@@ -616,7 +611,7 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
         if (conn.policy() != null) {
             transport.applyKeepAlive(conn.policy().tcpKeepAlive(), Transport.optionSetter(b));
         }
-        ChannelFuture cf = b.connect(address(f.host(), f.port()));
+        ChannelFuture cf = b.connect(Transport.targetAddress(f.host(), f.port()));
         l.ch = cf.channel();
         cf.addListener((ChannelFuture done) -> {
             if (!done.isSuccess()) {
@@ -637,19 +632,6 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
             }
         });
         return l;
-    }
-
-    /** An IP literal becomes an address without any lookup; a name is resolved by the connect. */
-    private static SocketAddress address(String host, int port) {
-        byte[] literal = NetUtil.createByteArrayFromIpAddressString(host);
-        if (literal != null) {
-            try {
-                return new InetSocketAddress(InetAddress.getByAddress(host, literal), port);
-            } catch (UnknownHostException impossible) {
-                throw new IllegalStateException(impossible);
-            }
-        }
-        return InetSocketAddress.createUnresolved(host, port);
     }
 
     private void legReady(BackendLeg l) {
@@ -676,9 +658,7 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         leg = null;
-        CloseReason why = cause instanceof ConnectTimeoutException ? CloseReason.CONNECT_TIMEOUT
-                : cause instanceof ConnectException && String.valueOf(cause.getMessage()).contains("refused")
-                ? CloseReason.CONNECT_REFUSED : CloseReason.CONNECT_FAILED;
+        CloseReason why = Transport.connectFailure(cause);
         log.debug("{}backend connect failed: {} ({})", conn.log(), why, cause.toString());
         Exchange e = ex;
         if (e != null && e.leg == l && !e.responseStarted) {

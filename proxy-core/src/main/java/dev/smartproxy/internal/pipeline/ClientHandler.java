@@ -19,21 +19,16 @@ import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
-import io.netty.channel.ConnectTimeoutException;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.handler.codec.TooLongFrameException;
 import io.netty.handler.ssl.NotSslRecordException;
 import io.netty.handler.ssl.SniCompletionEvent;
-import io.netty.util.NetUtil;
 import io.netty.util.ReferenceCountUtil;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
-import java.net.ConnectException;
-import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.UnknownHostException;
 import java.util.ArrayDeque;
 
 /**
@@ -139,7 +134,7 @@ final class ClientHandler extends ChannelInboundHandlerAdapter
     private void forward(Route route, ForwardAction action, String sni) {
         ConnectionKind kind = kindOf(sni, action);
         Target target = px.nextTarget(route, action);
-        InetSocketAddress address = targetAddress(target.host(), target.portFor(conn.routePort()));
+        InetSocketAddress address = Transport.targetAddress(target.host(), target.portFor(conn.routePort()));
         conn.backendAddress(address);
         EffectivePolicy policy = EffectivePolicy.of(px.policy(), route.policy(), kind);
         px.registry().routed(conn, kind, route.name(), sni, policy, new EventLoopScheduler(client.eventLoop()), this);
@@ -166,19 +161,6 @@ final class ClientHandler extends ChannelInboundHandlerAdapter
         });
     }
 
-    /** An IP literal becomes an address without any lookup; a name is resolved by the connect. */
-    private static InetSocketAddress targetAddress(String host, int port) {
-        byte[] literal = NetUtil.createByteArrayFromIpAddressString(host);
-        if (literal != null) {
-            try {
-                return new InetSocketAddress(InetAddress.getByAddress(host, literal), port);
-            } catch (UnknownHostException impossible) {
-                throw new IllegalStateException(impossible);
-            }
-        }
-        return InetSocketAddress.createUnresolved(host, port);
-    }
-
     private void backendConnected() {
         if (!client.isActive()) {
             backend.close();
@@ -203,9 +185,7 @@ final class ClientHandler extends ChannelInboundHandlerAdapter
     }
 
     private void connectFailed(Throwable cause) {
-        CloseReason why = cause instanceof ConnectTimeoutException ? CloseReason.CONNECT_TIMEOUT
-                : cause instanceof ConnectException && String.valueOf(cause.getMessage()).contains("refused")
-                ? CloseReason.CONNECT_REFUSED : CloseReason.CONNECT_FAILED;
+        CloseReason why = Transport.connectFailure(cause);
         log.debug("{}connect to {} failed: {} ({})", conn.log(), conn.info().backendAddress().orElse(null), why,
                 cause.toString());
         conn.closeReason(why);

@@ -19,7 +19,15 @@ import io.netty.channel.socket.nio.NioChannelOption;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.util.concurrent.DefaultThreadFactory;
+import dev.smartproxy.event.CloseReason;
+import io.netty.channel.ConnectTimeoutException;
+import io.netty.util.NetUtil;
 import jdk.net.ExtendedSocketOptions;
+
+import java.net.ConnectException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.UnknownHostException;
 
 import java.util.function.BiConsumer;
 
@@ -83,6 +91,33 @@ public final class Transport {
     /** The client socket channel class. */
     public Class<? extends SocketChannel> socketChannelClass() {
         return epoll ? EpollSocketChannel.class : NioSocketChannel.class;
+    }
+
+    /**
+     * The address to connect to for a target: an IP literal becomes a resolved address without
+     * any lookup; a name stays unresolved and is resolved by the connect.
+     */
+    public static InetSocketAddress targetAddress(String host, int port) {
+        byte[] literal = NetUtil.createByteArrayFromIpAddressString(host);
+        if (literal != null) {
+            try {
+                return new InetSocketAddress(InetAddress.getByAddress(host, literal), port);
+            } catch (UnknownHostException impossible) {
+                throw new IllegalStateException(impossible);
+            }
+        }
+        return InetSocketAddress.createUnresolved(host, port);
+    }
+
+    /** The close reason for a failed backend connect: timed out, refused, or anything else. */
+    public static CloseReason connectFailure(Throwable cause) {
+        if (cause instanceof ConnectTimeoutException) {
+            return CloseReason.CONNECT_TIMEOUT;
+        }
+        if (cause instanceof ConnectException && String.valueOf(cause.getMessage()).contains("refused")) {
+            return CloseReason.CONNECT_REFUSED;
+        }
+        return CloseReason.CONNECT_FAILED;
     }
 
     /** Applies TCP keepalive to a bootstrap's (child) channel options. */

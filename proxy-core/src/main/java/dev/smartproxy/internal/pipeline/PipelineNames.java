@@ -4,18 +4,30 @@ package dev.smartproxy.internal.pipeline;
  * The names of the handlers in a connection's pipelines, in pipeline order.
  *
  * <pre>
- * client channel                                backend channel
- * ----------------------------------            -----------------------
- * bytes         (counts raw bytes read)
- * client-hello  (only while peeking SNI;
- *                removes itself once routed)
- * client        (routing, connect, relay  ----&gt;  backend  (relay back to the client,
- *                to the backend, half-close,                 half-close, errors)
- *                errors, accounting)      &lt;----
+ * PASSTHROUGH / PLAIN (relayed)               backend channel
+ * ---------------------------------           ----------------------------
+ * bytes         counts raw bytes read
+ * client-hello  only while peeking SNI;
+ *               removes itself once routed
+ * client        routing, connect, relay  ---&gt;  backend   relay back, FINs, errors
+ *               half-close, errors      &lt;---
+ * user          only for handler routes
+ *
+ * TERMINATED / plain HTTP                     backend channel (one per target, reused)
+ * ---------------------------------           ----------------------------
+ * bytes         counts raw bytes read         bytes
+ * tls           SslHandler (TERMINATED)       backend-tls       (TERMINATE_AND_REENCRYPT)
+ * http-codec    HttpServerCodec               backend-http-codec
+ * http-proxy    per-request routing    ---&gt;   backend-http
+ * client        lifecycle, errors
+ *
+ * after a WebSocket upgrade, on both channels: the HTTP handlers are gone, and
+ * ws-encoder, ws-decoder, ws-relay (frame relay and the heartbeat) follow
  * </pre>
  *
- * <p>There is no WebSocket or heartbeat handler in either pipeline: passthrough and plain
- * connections carry opaque bytes, so nothing can ping them.
+ * <p>The heartbeat lives only in {@code ws-relay}, which exists only after an HTTP upgrade the
+ * proxy itself relayed: a passthrough or plain connection carries opaque bytes and can never
+ * be pinged.
  */
 public final class PipelineNames {
     /** Counts raw bytes read ({@link ByteCounter}); first in every client pipeline. */

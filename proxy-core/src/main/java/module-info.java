@@ -9,6 +9,7 @@
 module dev.smartproxy {
     requires io.netty.common;
     requires io.netty.buffer;
+    requires io.netty.resolver;
     // Netty types appear in public signatures (SslContext in CertificateSource, ChannelHandler in
     // ConnectionHandlerFactory), so users who read this module read these too.
     requires transitive io.netty.transport;

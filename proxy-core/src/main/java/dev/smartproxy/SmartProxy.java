@@ -154,7 +154,11 @@ public final class SmartProxy implements AutoCloseable {
         return a;
     }
 
-    /** Route port to bound address, for every listener; empty unless started. */
+    /**
+     * Route port to bound address, for every listener.
+     *
+     * @throws IllegalStateException if the proxy is not started
+     */
     public synchronized Map<Integer, InetSocketAddress> boundAddresses() {
         if (state != State.STARTED) {
             throw new IllegalStateException("boundAddresses(): the proxy is " + state.name().toLowerCase()
@@ -412,6 +416,18 @@ public final class SmartProxy implements AutoCloseable {
                             + " needs a certificate (expected: certificate(...) or defaultCertificate(...) on the builder)");
                 }
             }
+            ConnectionPolicy built = policy.build();
+            for (Route r : table.routes()) {
+                // The proxy checks its own EXTENDED product at policy.build(); a route override must fit too.
+                if (r.policy().keepAliveTreatment().orElse(built.keepAliveTreatment()) == KeepAliveTreatment.EXTENDED) {
+                    Duration base = r.policy().inactivityTimeout().orElse(built.inactivityTimeout());
+                    if (base.multipliedBy(built.keepAliveInactivityMultiplier()).compareTo(Duration.ofDays(365)) > 0) {
+                        throw new IllegalArgumentException("route '" + r.name() + "' inactivityTimeout: "
+                                + Checks.format(base) + " x keepAliveInactivityMultiplier "
+                                + built.keepAliveInactivityMultiplier() + " (expected: a product of at most 365d)");
+                    }
+                }
+            }
             CertificateStore store = CertificateStore.of(certificates, defaultCertificate);
             Map<Integer, InetSocketAddress> binds = new LinkedHashMap<>();
             InetAddress any = bindAddress;
@@ -424,7 +440,7 @@ public final class SmartProxy implements AutoCloseable {
                             + table.ports() + ")");
                 }
             }
-            return new SmartProxy(this, table, policy.build(), Map.copyOf(binds), store);
+            return new SmartProxy(this, table, built, Map.copyOf(binds), store);
         }
     }
 }

@@ -27,9 +27,12 @@ import java.util.Optional;
  * @param path          for an HTTP request: the path (no query); null for a connection, which
  *                      makes this a connection-level request
  * @param headers       for an HTTP request: its headers, lower-case names; empty otherwise
+ * @param tls           for an HTTP request: whether it came over TLS the proxy terminated (only
+ *                      then can a {@code TERMINATE} route take it; only a plain one can go to an
+ *                      {@code http()} route)
  */
 public record RouteRequest(int port, InetAddress clientAddress, String sni, String host, String path,
-                           Map<String, String> headers) {
+                           Map<String, String> headers, boolean tls) {
 
     /** Validates and normalises the request. */
     public RouteRequest {
@@ -41,7 +44,7 @@ public record RouteRequest(int port, InetAddress clientAddress, String sni, Stri
 
     /** A connection-level request: port, client and SNI. */
     public RouteRequest(int port, InetAddress clientAddress, String sni) {
-        this(port, clientAddress, sni, null, null, Map.of());
+        this(port, clientAddress, sni, null, null, Map.of(), false);
     }
 
     private static String normalizeName(String name) {
@@ -75,8 +78,15 @@ public record RouteRequest(int port, InetAddress clientAddress, String sni, Stri
         private String host;
         private String path;
         private final Map<String, String> headers = new java.util.LinkedHashMap<>();
+        private boolean tls;
 
         private Builder() {
+        }
+
+        /** Marks an HTTP request as having come over TLS the proxy terminated. */
+        public Builder tls(boolean tls) {
+            this.tls = tls;
+            return this;
         }
 
         /** Makes this an HTTP request for {@code host} (the Host header, without port). */
@@ -136,7 +146,7 @@ public record RouteRequest(int port, InetAddress clientAddress, String sni, Stri
             if (path == null && (host != null || !headers.isEmpty())) {
                 throw new IllegalArgumentException("path: not set (expected: a path for an HTTP request with a host or headers)");
             }
-            return new RouteRequest(port, clientAddress, sni, host, path, headers);
+            return new RouteRequest(port, clientAddress, sni, host, path, headers, tls);
         }
     }
 }

@@ -31,8 +31,10 @@ import java.util.Set;
  *   <li>HTTP requests ({@link RouteRequest#isHttpRequest()}) on connections the proxy terminates
  *       are routed one by one: only routes that read HTTP take part (forwards that terminate TLS
  *       or are marked {@code http()}, redirects, blocks), their domains are matched against the
- *       request's {@code Host}, and their paths and headers must match too. At the connection
- *       level, path and header conditions are left for the requests.</li>
+ *       request's {@code Host}, and their paths and headers must match too. A TLS-terminating
+ *       forward takes only requests that came over TLS ({@link RouteRequest#tls()}), an
+ *       {@code http()} forward only cleartext ones. At the connection level, path and header
+ *       conditions are left for the requests.</li>
  * </ol>
  * <pre>{@code
  * RouteTable table = RouteTable.of(List.of(apiRoute, catchAll));
@@ -95,12 +97,23 @@ public final class RouteTable {
             if (!m.matchesPortAndClient(request.port(), request.clientAddress()) || !m.matchesSni(name)) {
                 continue;
             }
-            if (http && (!readsHttp(r) || !m.matchesRequest(request.path(), request.headers()))) {
+            if (http && (!readsHttp(r) || !servesTransport(r, request.tls())
+                    || !m.matchesRequest(request.path(), request.headers()))) {
                 continue;
             }
             return Optional.of(r);
         }
         return Optional.empty();
+    }
+
+    /**
+     * Whether an HTTP request that came over TLS ({@code tls}) or in the clear may use the route:
+     * a forward that terminates TLS takes only TLS requests, an {@code http()} forward only plain
+     * ones (so a cleartext request can never reach a route written for TLS), redirects and
+     * blocks take both.
+     */
+    private static boolean servesTransport(Route route, boolean tls) {
+        return !(route.action() instanceof ForwardAction f) || f.tlsMode().isPresent() == tls;
     }
 
     /** Whether the route reads HTTP: a forward that terminates TLS or is marked http(), a redirect, a block. */

@@ -62,4 +62,14 @@ class EffectivePolicyTest {
                 .hasMessageContaining("route maxLifetime").hasMessageContaining("expected");
         assertThatThrownBy(() -> RoutePolicy.builder().keepAliveTreatment(null)).isInstanceOf(NullPointerException.class);
     }
+
+    @Test
+    void aRouteOverrideThatWouldOverflowUnderExtendedIsRejectedAtBuild() {
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> dev.smartproxy.SmartProxy.builder()
+                .keepAliveTreatment(KeepAliveTreatment.EXTENDED).keepAliveInactivityMultiplier(300)
+                .route(dev.smartproxy.route.Route.named("long").match(m -> m.ports(80))
+                        .policy(p -> p.inactivityTimeout(Duration.ofDays(365)))
+                        .forward(f -> f.target("b", 80)))
+                .build()).hasMessageContaining("route 'long' inactivityTimeout").hasMessageContaining("365d");
+    }
 }

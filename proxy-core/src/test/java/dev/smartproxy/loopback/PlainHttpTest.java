@@ -134,4 +134,16 @@ class PlainHttpTest {
         assertThat(client.send(HttpRequest.newBuilder(URI.create("http://a.test:" + port + "/ok")).build(),
                 HttpResponse.BodyHandlers.ofString()).body()).contains("server=live");
     }
+
+    @Test
+    void anUnresolvableBackendNameGets502AtOnce() throws Exception {
+        SmartProxy proxy = keep(Proxies.start(SmartProxy.builder().listener(events)
+                .route(Route.named("nowhere").match(m -> m.ports(80))
+                        .forward(f -> f.target("no-such-host.invalid", 80).http())), 80));
+        HttpResponse<String> r = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+                .connectTimeout(Duration.ofSeconds(5)).build()
+                .send(HttpRequest.newBuilder(URI.create("http://a.test:" + Proxies.port(proxy, 80) + "/"))
+                        .timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(r.statusCode()).isEqualTo(502);
+    }
 }

@@ -233,4 +233,16 @@ class RejectionTest {
                 .isLessThan(64 * 1024 + 256 * 1024);
         assertRejected(CloseReason.CONNECT_TIMEOUT);
     }
+
+    @Test
+    void unresolvableBackendNameClosesTheClientWithConnectFailed() throws Exception {
+        proxy = Proxies.start(SmartProxy.builder().listener(events)
+                .route(Route.named("nowhere").match(m -> m.ports(25)).forward(f -> f.target("no-such-host.invalid", 25))),
+                25);
+        resources.add(proxy);
+        try (Socket s = TlsClients.plain(Proxies.port(proxy, 25))) {
+            assertClosedByProxy(s);
+        }
+        assertRejected(CloseReason.CONNECT_FAILED);
+    }
 }

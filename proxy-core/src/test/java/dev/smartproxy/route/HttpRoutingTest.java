@@ -48,7 +48,9 @@ class HttpRoutingTest {
     private final RouteTable table = RouteTable.of(List.of(API, BETA, WEB, RAW, TO_HTTPS));
 
     private String http(int port, String host, String path, String... header) {
-        RouteRequest.Builder b = RouteRequest.builder().port(port).sni("example.com").host(host).path(path);
+        // Requests on 443 came over TLS the proxy terminated; those on 80 in the clear.
+        RouteRequest.Builder b = RouteRequest.builder().port(port).sni("example.com").host(host).path(path)
+                .tls(port == 443);
         for (int i = 0; i < header.length; i += 2) {
             b.header(header[i], header[i + 1]);
         }
@@ -95,5 +97,21 @@ class HttpRoutingTest {
                 .hasMessageContaining("route 'p' paths/headers");
         assertThatThrownBy(() -> ForwardAction.builder().target("b", 1).tls(TlsMode.PASSTHROUGH).http().build())
                 .hasMessageContaining("http()");
+    }
+
+    @Test
+    void aCleartextRequestNeverReachesARouteWrittenForTls() {
+        Route plainApp = Route.named("plain-app").match(m -> m.ports(443).domains("plain.example.com"))
+                .forward(f -> f.target("p", 8080).http()).build();
+        RouteTable t = RouteTable.of(List.of(API, WEB, TO_HTTPS, plainApp));
+        RouteRequest clear = RouteRequest.builder().port(443).host("example.com").path("/api/x").build();
+        assertThat(t.match(clear)).isEmpty();
+        assertThat(t.match(RouteRequest.builder().port(443).host("example.com").path("/api/x").tls(true).build()))
+                .map(Route::name).contains("api");
+        assertThat(t.match(RouteRequest.builder().port(443).host("plain.example.com").path("/").tls(true).build()))
+                .as("an http() route takes cleartext only: TLS falls to the TERMINATE catch-all")
+                .map(Route::name).contains("web");
+        assertThat(t.match(RouteRequest.builder().port(443).host("plain.example.com").path("/").build()))
+                .map(Route::name).contains("plain-app");
     }
 }

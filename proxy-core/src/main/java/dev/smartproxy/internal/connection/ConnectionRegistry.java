@@ -96,11 +96,12 @@ public final class ConnectionRegistry {
         if (!c.finish()) {
             return;
         }
-        open.remove(c.id());
+        // Counted before it leaves the open set: whoever sees it gone also sees it counted.
+        closedByReason[c.closeReason().ordinal()].increment();
         if (c.kind() != null) {
             openByKind[c.kind().ordinal()].decrement();
         }
-        closedByReason[c.closeReason().ordinal()].increment();
+        open.remove(c.id());
         if (log.isDebugEnabled()) {
             log.debug("{}closed: {} ({} bytes in, {} bytes out)", c.log(), c.closeReason(), c.bytesFromClient(),
                     c.bytesFromBackend());

@@ -42,6 +42,9 @@ public final class ManagedConnection {
     private volatile long bytesFromBackend;
     private volatile long lastActivityNanos;
     private volatile CloseReason closeReason;
+    private static final java.util.concurrent.atomic.AtomicReferenceFieldUpdater<ManagedConnection, CloseReason>
+            CLOSE_REASON = java.util.concurrent.atomic.AtomicReferenceFieldUpdater.newUpdater(
+                    ManagedConnection.class, CloseReason.class, "closeReason");
     private volatile boolean webSocket;
     private volatile LongSupplier bufferedBytes = () -> 0L;
 
@@ -158,11 +161,7 @@ public final class ManagedConnection {
      * @return true if this call set the reason
      */
     public boolean closeReason(CloseReason reason) {
-        if (closeReason == null) {
-            closeReason = reason;
-            return true;
-        }
-        return false;
+        return CLOSE_REASON.compareAndSet(this, null, reason);
     }
 
     /** The recorded reason, or null. */
@@ -230,7 +229,9 @@ public final class ManagedConnection {
     }
 
     private void arm(long now) {
-        if (policy == null || finished || closeReason != null) {
+        // A recorded reason does not stop the timers: a close that waits on a flush to a peer
+        // that no longer reads must still end when a deadline passes.
+        if (policy == null || finished) {
             return;
         }
         long next = nextDeadline();
@@ -248,7 +249,7 @@ public final class ManagedConnection {
     void check() {
         pending = null;
         pendingDeadline = Long.MAX_VALUE;
-        if (finished || closeReason != null) {
+        if (finished) {
             return;
         }
         EffectivePolicy p = policy;
@@ -285,9 +286,10 @@ public final class ManagedConnection {
         arm(now);
     }
 
+    /** Records {@code reason} unless one was recorded first, and closes both legs at once. */
     private void expire(CloseReason reason) {
         closeReason(reason);
-        actions.close(reason);
+        actions.close(closeReason);
     }
 
     /** Whether an inactivity warning is in force (EXTENDED, waiting out the grace). */

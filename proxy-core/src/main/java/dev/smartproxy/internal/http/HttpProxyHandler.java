@@ -200,11 +200,19 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        if (cause instanceof IOException) {
+        if (causedBy(cause, javax.net.ssl.SSLException.class)) {
+            // A client that fails the handshake (distrusts the certificate, speaks no shared
+            // protocol, sends garbage) is routine: no stack trace, a reason.
+            log.debug("{}TLS handshake failed: {}", conn.log(), cause.toString());
+            conn.closeReason(CloseReason.TLS_HANDSHAKE_FAILED);
+        } else if (cause instanceof IOException) {
             log.debug("{}client error: {}", conn.log(), cause.toString());
             String m = cause.getMessage();
             conn.closeReason(m != null && m.contains("timed out") ? CloseReason.CLIENT_UNREACHABLE
                     : CloseReason.CLIENT_RESET);
+        } else if (cause instanceof io.netty.handler.codec.DecoderException) {
+            log.debug("{}undecodable input from the client: {}", conn.log(), cause.toString());
+            conn.closeReason(CloseReason.PROTOCOL_ERROR);
         } else {
             log.warn("{}unexpected error on the HTTP client leg", conn.log(), cause);
             conn.closeReason(CloseReason.PROXY_ERROR);
@@ -213,6 +221,15 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
         releaseQueued();
         closeLeg();
         client.close();
+    }
+
+    private static boolean causedBy(Throwable cause, Class<? extends Throwable> type) {
+        for (Throwable t = cause; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (type.isInstance(t)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     @Override
@@ -363,14 +380,22 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
         if (leg != null && (!leg.key.equals(key) || (leg.ready && !leg.ch.isActive()))) {
             closeLeg();
         }
+        ChannelFuture connecting = null;
         if (leg == null) {
             leg = connect(f, key);
+            connecting = leg.connectFuture;
         } else {
             log.debug("{}reusing the backend connection to {}", conn.log(), leg.ch.remoteAddress());
         }
         e.leg = leg;
         sendToBackend(e, req);
         updateClientRead();
+        if (connecting != null) {
+            // Watched only now: a connect can fail before connect() returns (an unresolvable name),
+            // and its failure must find this leg and this exchange in place to answer 502.
+            BackendLeg l = leg;
+            connecting.addListener((ChannelFuture done) -> onConnect(l, done));
+        }
     }
 
     private void onRequestContent(HttpContent c) {
@@ -592,6 +617,7 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
         Bootstrap b = new Bootstrap()
                 .group(client.eventLoop())
                 .channel(transport.socketChannelClass())
+                .resolver(transport.resolver())
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, connectTimeout.toMillis()))
                 .option(ChannelOption.TCP_NODELAY, true)
                 .option(ChannelOption.WRITE_BUFFER_WATER_MARK, WATER_MARK)
@@ -613,25 +639,27 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
         }
         ChannelFuture cf = b.connect(Transport.targetAddress(f.host(), f.port()));
         l.ch = cf.channel();
-        cf.addListener((ChannelFuture done) -> {
-            if (!done.isSuccess()) {
-                legFailed(l, done.cause());
-                return;
-            }
-            SslHandler tls = l.ch.pipeline().get(SslHandler.class);
-            if (tls == null) {
-                legReady(l);
-            } else {
-                tls.handshakeFuture().addListener(hs -> {
-                    if (hs.isSuccess()) {
-                        legReady(l);
-                    } else {
-                        legFailed(l, hs.cause());
-                    }
-                });
-            }
-        });
+        l.connectFuture = cf;
         return l;
+    }
+
+    private void onConnect(BackendLeg l, ChannelFuture done) {
+        if (!done.isSuccess()) {
+            legFailed(l, done.cause());
+            return;
+        }
+        SslHandler tls = l.ch.pipeline().get(SslHandler.class);
+        if (tls == null) {
+            legReady(l);
+        } else {
+            tls.handshakeFuture().addListener(hs -> {
+                if (hs.isSuccess()) {
+                    legReady(l);
+                } else {
+                    legFailed(l, hs.cause());
+                }
+            });
+        }
     }
 
     private void legReady(BackendLeg l) {
@@ -1129,6 +1157,7 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
         final String key;
         final ArrayDeque<HttpObject> pending = new ArrayDeque<>();
         Channel ch;
+        ChannelFuture connectFuture;
         boolean ready;
         boolean reset;
 

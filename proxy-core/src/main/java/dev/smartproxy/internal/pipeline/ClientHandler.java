@@ -143,6 +143,7 @@ final class ClientHandler extends ChannelInboundHandlerAdapter
         Bootstrap b = new Bootstrap()
                 .group(client.eventLoop())
                 .channel(px.transport().socketChannelClass())
+                .resolver(px.transport().resolver())
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) px.policy().connectTimeout().toMillis())
                 .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .option(ChannelOption.TCP_NODELAY, true)

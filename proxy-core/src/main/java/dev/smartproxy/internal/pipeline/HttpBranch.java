@@ -22,7 +22,6 @@ import dev.smartproxy.route.TlsMode;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelPipeline;
 import io.netty.handler.codec.http.HttpHeaders;
-import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.ssl.SslContext;
 import io.netty.util.NetUtil;
 import org.slf4j.Logger;
@@ -71,11 +70,11 @@ final class HttpBranch {
             p.addBefore(PipelineNames.CLIENT, PipelineNames.TLS, ctx.newHandler(client.alloc()));
         }
         var http = px.httpSettings();
-        p.addBefore(PipelineNames.CLIENT, PipelineNames.HTTP_CODEC,
-                new HttpServerCodec(http.maxInitialLineLength(), http.maxHeaderSize(), 8192));
+        p.addBefore(PipelineNames.CLIENT, PipelineNames.HTTP_CODEC, HttpProxyHandler.newServerCodec(http));
         // Requests are served one at a time, so the route of the last request is the one an
         // upgrade belongs to: its WebSocket settings apply, else the proxy's.
         Route[] lastRoute = new Route[1];
+        boolean secure = tls;
         HttpRouter router = new HttpRouter() {
             @Override
             public HttpRoute route(String host, String path, HttpHeaders headers) {
@@ -84,7 +83,7 @@ final class HttpBranch {
 
             @Override
             public HttpRoute route(String host, String path, String pathAndQuery, HttpHeaders headers) {
-                return HttpBranch.route(px, conn, sni, host, path, pathAndQuery, headers, lastRoute);
+                return HttpBranch.route(px, conn, sni, secure, host, path, pathAndQuery, headers, lastRoute);
             }
         };
         p.addBefore(PipelineNames.CLIENT, PipelineNames.HTTP_PROXY, new HttpProxyHandler(http, conn, tls, router,
@@ -92,15 +91,25 @@ final class HttpBranch {
                     WebSocketSettings ws = lastRoute[0] != null && lastRoute[0].action() instanceof ForwardAction f
                             ? f.webSocket().orElse(px.webSocketSettings()) : px.webSocketSettings();
                     WebSocketRelay.install(clientCh, backendCh, ws, conn, actions);
+                    // From here the relay counts frame payloads (the proxy's own heartbeat excluded),
+                    // so the raw counters go: bytes are counted once, and pings are not activity.
+                    removeIfPresent(clientCh.pipeline(), PipelineNames.BYTES);
+                    removeIfPresent(backendCh.pipeline(), PipelineNames.BYTES);
                 }));
     }
 
-    private static HttpRoute route(ProxyContext px, ManagedConnection conn, String sni, String host, String path,
-                                   String pathAndQuery, HttpHeaders headers, Route[] lastRoute) {
+    private static void removeIfPresent(ChannelPipeline p, String name) {
+        if (p.get(name) != null) {
+            p.remove(name);
+        }
+    }
+
+    private static HttpRoute route(ProxyContext px, ManagedConnection conn, String sni, boolean tls, String host,
+                                   String path, String pathAndQuery, HttpHeaders headers, Route[] lastRoute) {
         Map<String, String> h = new HashMap<>();
         headers.forEach(e -> h.putIfAbsent(e.getKey().toLowerCase(Locale.ROOT), e.getValue()));
         RouteRequest request = new RouteRequest(conn.routePort(), conn.clientAddress().getAddress(), sni, host,
-                path, h);
+                path, h, tls);
         Optional<Route> match = px.routes().match(request);
         if (match.isEmpty()) {
             return new HttpRoute.Respond("(no route)", 404, "no route for this host and path");

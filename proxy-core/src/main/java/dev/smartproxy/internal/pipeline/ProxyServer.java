@@ -111,5 +111,6 @@ public final class ProxyServer {
         px.registry().forEachOpen(c -> c.closeReason(CloseReason.SHUTDOWN));
         boss.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
         workers.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+        px.transport().close();
     }
 }

@@ -21,6 +21,7 @@ import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import dev.smartproxy.event.CloseReason;
 import io.netty.channel.ConnectTimeoutException;
+import io.netty.resolver.AddressResolverGroup;
 import io.netty.util.NetUtil;
 import jdk.net.ExtendedSocketOptions;
 
@@ -34,9 +35,20 @@ import java.util.function.BiConsumer;
 /** The chosen Netty transport: event loops, channel classes and the socket options it supports. */
 public final class Transport {
     private final boolean epoll;
+    private final OffLoopResolverGroup resolver = new OffLoopResolverGroup();
 
     private Transport(boolean epoll) {
         this.epoll = epoll;
+    }
+
+    /** Resolves backend host names off the event loops; set it on every backend bootstrap. */
+    public AddressResolverGroup<InetSocketAddress> resolver() {
+        return resolver;
+    }
+
+    /** Releases the lookup threads. */
+    public void close() {
+        resolver.close();
     }
 
     /**

@@ -331,6 +331,9 @@ public final class WebSocketRelay {
             conn.closeReason(reason);
             log.debug("{}flush did not finish within {}: closing now", conn.log(),
                     Checks.format(settings.pingTimeout()));
+            // Both legs directly: the caller's actions may know only the client leg.
+            client.channel.close();
+            backend.channel.close();
             actions.close(reason);
         }
     }

@@ -262,13 +262,39 @@ class ConnectionTimersTest {
     }
 
     @Test
-    void theFirstReasonWins() {
+    void aCloseStuckOnAFlushIsForcedByTheNextDeadlineAndKeepsItsReason() {
+        // The reason is recorded, but the close waits on a flush to a peer that stopped reading:
+        // the timers still run, and the inactivity deadline forces the close.
         ManagedConnection c = open(ConnectionPolicy.builder().inactivityTimeout(ofSeconds(1)).build());
-        c.closeReason(CloseReason.BACKEND_RESET);
-        clock.advance(ofSeconds(5));
-        assertThat(closes).isEmpty(); // the timer does not fire for a connection already closing
-        registry.closed(c);
-        assertThat(registry.stats().closedByReason()).containsExactly(java.util.Map.entry(CloseReason.BACKEND_RESET, 1L));
+        c.closeReason(CloseReason.CLIENT_CLOSED);
+        clock.advance(ofSeconds(1).minus(MS));
+        assertThat(closes).isEmpty();
+        clock.advance(MS);
+        assertThat(closes).containsExactly(CloseReason.CLIENT_CLOSED);
+        assertThat(registry.stats().closedByReason()).containsExactly(java.util.Map.entry(CloseReason.CLIENT_CLOSED, 1L));
+    }
+
+    @Test
+    void theFirstReasonWinsEvenAcrossThreads() throws Exception {
+        for (int round = 0; round < 200; round++) {
+            ManagedConnection c = registry.register(443, new InetSocketAddress("127.0.0.1", 50000));
+            java.util.concurrent.CyclicBarrier start = new java.util.concurrent.CyclicBarrier(2);
+            boolean[] won = new boolean[2];
+            Thread other = new Thread(() -> {
+                try {
+                    start.await();
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+                won[1] = c.closeReason(CloseReason.SHUTDOWN);
+            });
+            other.start();
+            start.await();
+            won[0] = c.closeReason(CloseReason.BACKEND_RESET);
+            other.join();
+            assertThat(won[0] ^ won[1]).as("exactly one caller records the reason").isTrue();
+            assertThat(c.closeReason()).isEqualTo(won[0] ? CloseReason.BACKEND_RESET : CloseReason.SHUTDOWN);
+        }
     }
 
     @Test

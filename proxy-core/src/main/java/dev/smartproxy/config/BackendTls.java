@@ -20,8 +20,8 @@ import javax.net.ssl.SNIHostName;
  * <p>Defaults: the protocols are TLS 1.3 and 1.2, ALPN offers {@code http/1.1}, the backend's
  * certificate must chain to a trusted certificate and name the host (hostname verification, as
  * HTTPS does), and the SNI sent is the target host when it is a name, none when it is an IP
- * literal. With {@link #sni(String)} set, that name is sent and verified instead (the target
- * host is still accepted by the verifier).
+ * literal. With {@link #sni(String)} set, that name is sent and the backend's certificate must
+ * name it.
  *
  * <p>{@link #insecureTrustAllForDevelopmentOnly()} turns off both certificate and hostname
  * checks: anyone on the path can read and change the traffic. The proxy logs a WARN when it

@@ -21,6 +21,11 @@ import java.util.Objects;
  *       to send its response headers; past it the client gets 504. Default 60 s, 1 ms to 1 h;
  *       {@link Duration#ZERO} disables it. Only the response headers reset it: a response body
  *       that streams slowly is the inactivity timeout's business.</li>
+ *   <li>{@code requestTimeout}: how long a client may take to send a complete request head,
+ *       counted from the start of the connection and from the end of each kept-alive exchange:
+ *       an idle keep-alive connection, or a request trickling in byte by byte (slowloris), is
+ *       closed when it passes (reason {@code REQUEST_TIMEOUT}). Default 60 s, 1 ms to 1 h;
+ *       {@link Duration#ZERO} disables it. It does not apply once a WebSocket is upgraded.</li>
  *   <li>{@code trustForwardedHeaders}: whether {@code X-Forwarded-*} headers sent by the client
  *       are kept (the client address is then appended to {@code X-Forwarded-For}). Default
  *       false: the proxy replaces them (and drops {@code Forwarded}), so a client cannot forge
@@ -40,6 +45,7 @@ public final class HttpSettings {
     private final int maxHeaderSize;
     private final long maxRequestBodySize;
     private final Duration responseTimeout;
+    private final Duration requestTimeout;
     private final boolean trustForwardedHeaders;
 
     private HttpSettings(Builder b) {
@@ -47,6 +53,7 @@ public final class HttpSettings {
         this.maxHeaderSize = b.maxHeaderSize;
         this.maxRequestBodySize = b.maxRequestBodySize;
         this.responseTimeout = b.responseTimeout;
+        this.requestTimeout = b.requestTimeout;
         this.trustForwardedHeaders = b.trustForwardedHeaders;
     }
 
@@ -75,6 +82,11 @@ public final class HttpSettings {
         return maxRequestBodySize;
     }
 
+    /** How long a client may take to send a request head (idle keep-alive included); ZERO: no limit. Default 60 s. */
+    public Duration requestTimeout() {
+        return requestTimeout;
+    }
+
     /** How long to wait for the backend's response headers; ZERO: no limit. Default 60 s. */
     public Duration responseTimeout() {
         return responseTimeout;
@@ -89,12 +101,13 @@ public final class HttpSettings {
     public boolean equals(Object o) {
         return o instanceof HttpSettings h && maxInitialLineLength == h.maxInitialLineLength
                 && maxHeaderSize == h.maxHeaderSize && maxRequestBodySize == h.maxRequestBodySize
-                && responseTimeout.equals(h.responseTimeout) && trustForwardedHeaders == h.trustForwardedHeaders;
+                && responseTimeout.equals(h.responseTimeout) && requestTimeout.equals(h.requestTimeout)
+                && trustForwardedHeaders == h.trustForwardedHeaders;
     }
 
     @Override
     public int hashCode() {
-        return Objects.hash(maxInitialLineLength, maxHeaderSize, maxRequestBodySize, responseTimeout,
+        return Objects.hash(maxInitialLineLength, maxHeaderSize, maxRequestBodySize, responseTimeout, requestTimeout,
                 trustForwardedHeaders);
     }
 
@@ -112,6 +125,7 @@ public final class HttpSettings {
         private int maxHeaderSize = 16 * 1024;
         private long maxRequestBodySize;
         private Duration responseTimeout = Duration.ofSeconds(60);
+        private Duration requestTimeout = Duration.ofSeconds(60);
         private boolean trustForwardedHeaders;
 
         private Builder() {
@@ -142,6 +156,13 @@ public final class HttpSettings {
         /** Time allowed for the backend's response headers: ZERO to disable, or 1 ms to 1 h. Default 60 s. */
         public Builder responseTimeout(Duration timeout) {
             this.responseTimeout = Checks.duration("http.responseTimeout", timeout, Duration.ofMillis(1),
+                    Duration.ofHours(1), true);
+            return this;
+        }
+
+        /** Time allowed for a complete request head, idle keep-alive included: ZERO to disable, or 1 ms to 1 h. Default 60 s. */
+        public Builder requestTimeout(Duration timeout) {
+            this.requestTimeout = Checks.duration("http.requestTimeout", timeout, Duration.ofMillis(1),
                     Duration.ofHours(1), true);
             return this;
         }

@@ -54,6 +54,11 @@ public enum CloseReason {
      * limits, an invalid or oversized WebSocket frame.
      */
     PROTOCOL_ERROR(Side.CLIENT),
+    /**
+     * An HTTP client sent no complete request head within {@code requestTimeout}: an idle
+     * keep-alive connection, or a request sent too slowly.
+     */
+    REQUEST_TIMEOUT(Side.CLIENT),
     /** The backend broke the HTTP or WebSocket protocol on a terminated connection. */
     BACKEND_PROTOCOL_ERROR(Side.BACKEND),
     /** A route's block action refused the connection or request. */

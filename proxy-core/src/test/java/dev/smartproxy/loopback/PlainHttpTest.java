@@ -146,4 +146,27 @@ class PlainHttpTest {
                         .timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
         assertThat(r.statusCode()).isEqualTo(502);
     }
+
+    @Test
+    void idleKeepAliveAndSlowRequestHeadsAreClosedByTheRequestTimeout() throws Exception {
+        HttpEchoServer web = keep(new HttpEchoServer("web"));
+        SmartProxy proxy = keep(Proxies.start(SmartProxy.builder().listener(events)
+                .http(dev.smartproxy.config.HttpSettings.builder().requestTimeout(Duration.ofMillis(300)).build())
+                .route(Route.named("web").match(m -> m.ports(80)).forward(f -> f.target("127.0.0.1", web.port()).http())),
+                80));
+        int port = Proxies.port(proxy, 80);
+        try (Socket idle = TlsClients.plain(port); Socket slow = TlsClients.plain(port)) {
+            idle.getOutputStream().write("GET /one HTTP/1.1\r\nHost: a.test\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+            InputStream in = idle.getInputStream();
+            assertThat(TlsClients.readLine(in)).startsWith("HTTP/1.1 200");
+            slow.getOutputStream().write("GET /two HTTP/1.1\r\nHost: a.te".getBytes(StandardCharsets.US_ASCII));
+            // Neither sends anything more: the kept-alive one and the half-sent head are both closed.
+            while (in.read() >= 0) {
+                // the rest of the response, then the end of the stream
+            }
+            assertThat(slow.getInputStream().read()).isEqualTo(-1);
+        }
+        assertThat(events.awaitClosed(2)).allSatisfy(c -> assertThat(c.closeReason()).contains(CloseReason.REQUEST_TIMEOUT));
+        assertThat(web.requests()).isEqualTo(1);
+    }
 }

@@ -110,6 +110,7 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
     private Exchange ex;
     private BackendLeg leg;
     private boolean closing;
+    private io.netty.util.concurrent.ScheduledFuture<?> requestTimer;
     private boolean handedOff;
     private boolean clientInputClosed;
     private boolean draining;
@@ -155,6 +156,30 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
         client = ctx.channel();
+        armRequestTimer();
+    }
+
+    /** Waits for the next request head: from the connection's start, and after each kept-alive exchange. */
+    private void armRequestTimer() {
+        Duration timeout = settings.requestTimeout();
+        if (timeout.isZero() || closing || handedOff) {
+            return;
+        }
+        cancelRequestTimer();
+        requestTimer = client.eventLoop().schedule(() -> {
+            requestTimer = null;
+            if (ex == null && !closing && !handedOff) {
+                log.debug("{}no request head within {}", conn.log(), timeout);
+                closeClient(CloseReason.REQUEST_TIMEOUT);
+            }
+        }, timeout.toNanos(), TimeUnit.NANOSECONDS);
+    }
+
+    private void cancelRequestTimer() {
+        if (requestTimer != null) {
+            requestTimer.cancel(false);
+            requestTimer = null;
+        }
     }
 
     @Override
@@ -238,6 +263,7 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
         closing = true;
         releaseQueued();
         cancelTimer();
+        cancelRequestTimer();
         if (!handedOff) {
             closeLeg();
         }
@@ -251,6 +277,7 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
 
     private void handle(HttpObject msg) {
         if (msg instanceof HttpRequest req) {
+            cancelRequestTimer();
             if (req.decoderResult().isFailure() || msg instanceof HttpContent) {
                 ReferenceCountUtil.release(msg);
                 rejectHead(req.decoderResult().isFailure() ? req.decoderResult().cause()
@@ -498,6 +525,7 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
             closeClient(e.closeAfter ? e.closeReason : CloseReason.CLIENT_CLOSED);
             return;
         }
+        armRequestTimer();
         drain();
     }
 

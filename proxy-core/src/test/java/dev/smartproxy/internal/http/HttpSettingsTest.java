@@ -71,4 +71,15 @@ class HttpSettingsTest {
         assertThatThrownBy(() -> HttpProxyHandler.routingHost("a:x")).isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> HttpProxyHandler.routingHost("[::1")).isInstanceOf(IllegalArgumentException.class);
     }
+
+    @org.junit.jupiter.api.Test
+    void requestTimeoutDefaultsToSixtySecondsAndIsValidated() {
+        org.assertj.core.api.Assertions.assertThat(dev.smartproxy.config.HttpSettings.defaults().requestTimeout())
+                .isEqualTo(java.time.Duration.ofSeconds(60));
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> dev.smartproxy.config.HttpSettings.builder()
+                .requestTimeout(java.time.Duration.ofHours(2)))
+                .hasMessageContaining("http.requestTimeout").hasMessageContaining("expected");
+        org.assertj.core.api.Assertions.assertThat(dev.smartproxy.config.HttpSettings.builder()
+                .requestTimeout(java.time.Duration.ZERO).build().requestTimeout()).isZero();
+    }
 }

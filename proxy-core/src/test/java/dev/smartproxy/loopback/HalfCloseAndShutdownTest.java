@@ -41,20 +41,20 @@ class HalfCloseAndShutdownTest {
         backend = TestServer.plain("drip", s -> {
             s.getInputStream().transferTo(OutputStream.nullOutputStream()); // until the client's FIN
             OutputStream out = s.getOutputStream();
-            for (int i = 0; i < 12; i++) { // 1.2 s of a slow download, far beyond the 300 ms grace
+            for (int i = 0; i < 25; i++) { // 2.5 s of a slow download, far beyond the 1 s grace
                 out.write(("chunk " + i + "\n").getBytes());
                 out.flush();
                 release.await(100, TimeUnit.MILLISECONDS); // pacing: real time between chunks
             }
             release.await(10, TimeUnit.SECONDS); // then silent, with no FIN: only the grace can end this
         });
-        proxy = Proxies.start(SmartProxy.builder().listener(events).halfCloseGracePlain(Duration.ofMillis(300))
+        proxy = Proxies.start(SmartProxy.builder().listener(events).halfCloseGracePlain(Duration.ofSeconds(1))
                 .route(Route.named("tcp").match(m -> m.ports(25)).forward(f -> f.target("127.0.0.1", backend.port()))),
                 25);
         try (Socket c = TlsClients.plain(Proxies.port(proxy, 25))) {
             c.shutdownOutput();
             InputStream in = c.getInputStream();
-            for (int i = 0; i < 12; i++) {
+            for (int i = 0; i < 25; i++) {
                 assertThat(TlsClients.readLine(in)).isEqualTo("chunk " + i);
             }
             assertThat(in.read()).isEqualTo(-1); // closed by the grace once the backend fell silent
@@ -63,7 +63,7 @@ class HalfCloseAndShutdownTest {
         }
         ConnectionInfo closed = events.awaitClosed(1).get(0);
         assertThat(closed.closeReason()).contains(CloseReason.HALF_CLOSE_GRACE_EXPIRED);
-        assertThat(closed.policy().orElseThrow().halfCloseGrace()).isEqualTo(Duration.ofMillis(300));
+        assertThat(closed.policy().orElseThrow().halfCloseGrace()).isEqualTo(Duration.ofSeconds(1));
         Proxies.awaitIdle(proxy);
     }
 

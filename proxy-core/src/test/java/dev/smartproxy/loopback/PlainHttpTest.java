@@ -151,7 +151,7 @@ class PlainHttpTest {
     void idleKeepAliveAndSlowRequestHeadsAreClosedByTheRequestTimeout() throws Exception {
         HttpEchoServer web = keep(new HttpEchoServer("web"));
         SmartProxy proxy = keep(Proxies.start(SmartProxy.builder().listener(events)
-                .http(dev.smartproxy.config.HttpSettings.builder().requestTimeout(Duration.ofMillis(300)).build())
+                .http(dev.smartproxy.config.HttpSettings.builder().requestTimeout(Duration.ofSeconds(1)).build())
                 .route(Route.named("web").match(m -> m.ports(80)).forward(f -> f.target("127.0.0.1", web.port()).http())),
                 80));
         int port = Proxies.port(proxy, 80);

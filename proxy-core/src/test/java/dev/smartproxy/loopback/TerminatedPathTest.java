@@ -184,13 +184,13 @@ class TerminatedPathTest {
                 .route(Route.named("ws").match(m -> m.ports(443).domains("ws.test"))
                         .forward(f -> f.target("127.0.0.1", backend.port()).tls(TlsMode.TERMINATE)
                                 .webSocket(WebSocketSettings.builder().pingInterval(Duration.ofMillis(100))
-                                        .pingTimeout(Duration.ofMillis(200)).build()))), 443));
+                                        .pingTimeout(Duration.ofSeconds(1)).build()))), 443));
         WsClient c = new WsClient();
         c.ws = https().newWebSocketBuilder().buildAsync(URI.create("wss://ws.test:" + Proxies.port(proxy, 443) + "/echo"), c)
                 .get(10, TimeUnit.SECONDS);
         c.ws.sendText("hi", true).get(5, TimeUnit.SECONDS);
         assertThat(c.messages.poll(5, TimeUnit.SECONDS)).isEqualTo("echo: hi");
-        Thread.sleep(1500); // idle far beyond the ping timeout: pings answered by both peers keep it open
+        Thread.sleep(2500); // idle for 25 ping intervals, past the ping timeout: answered pings keep it open
         assertThat(c.ended).isNotDone();
         c.ws.sendText("still", true).get(5, TimeUnit.SECONDS);
         assertThat(c.messages.poll(5, TimeUnit.SECONDS)).isEqualTo("echo: still");

@@ -73,5 +73,10 @@ final class OffLoopResolverGroup extends AddressResolverGroup<InetSocketAddress>
     public void close() {
         super.close();
         lookups.shutdownNow();
+        try {
+            lookups.awaitTermination(5, TimeUnit.SECONDS); // a lookup in flight may take that long to give up
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 }

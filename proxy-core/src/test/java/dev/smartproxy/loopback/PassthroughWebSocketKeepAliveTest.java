@@ -7,8 +7,8 @@ import dev.smartproxy.event.ConnectionInfo;
 import dev.smartproxy.route.Route;
 import dev.smartproxy.route.TlsMode;
 import dev.smartproxy.testing.Proxies;
-import dev.smartproxy.testing.TestPki;
 import dev.smartproxy.testing.WebSocketEchoServer;
+import dev.smartproxy.testing.WsClient;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -17,10 +17,6 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.WebSocket;
 import java.time.Duration;
-import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionStage;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
@@ -67,45 +63,6 @@ class PassthroughWebSocketKeepAliveTest {
         return Proxies.port(proxy, 443);
     }
 
-    /** A WebSocket client that queues what it receives and how it ended. */
-    private static final class Client implements WebSocket.Listener {
-        final BlockingQueue<String> messages = new LinkedBlockingQueue<>();
-        final CompletableFuture<String> ended = new CompletableFuture<>();
-        WebSocket ws;
-
-        static Client connect(int port) throws Exception {
-            Client c = new Client();
-            HttpClient http = HttpClient.newBuilder().sslContext(TestPki.shared().clientContext())
-                    .connectTimeout(Duration.ofSeconds(5)).build();
-            c.ws = http.newWebSocketBuilder().buildAsync(URI.create("wss://ws.test:" + port + "/echo"), c)
-                    .get(10, TimeUnit.SECONDS);
-            return c;
-        }
-
-        String echo(String text) throws Exception {
-            ws.sendText(text, true).get(5, TimeUnit.SECONDS);
-            return messages.poll(5, TimeUnit.SECONDS);
-        }
-
-        @Override
-        public CompletionStage<?> onText(WebSocket webSocket, CharSequence data, boolean last) {
-            messages.add(data.toString());
-            webSocket.request(1);
-            return null;
-        }
-
-        @Override
-        public CompletionStage<?> onClose(WebSocket webSocket, int statusCode, String reason) {
-            ended.complete("close " + statusCode);
-            return null;
-        }
-
-        @Override
-        public void onError(WebSocket webSocket, Throwable error) {
-            ended.complete("error " + error);
-        }
-    }
-
     private static void idle() throws InterruptedException {
         Thread.sleep(IDLE_MS); // the point of the test: real idle time, no byte in either direction
     }
@@ -115,7 +72,7 @@ class PassthroughWebSocketKeepAliveTest {
         // The seed's recommended configuration, scaled: inactivity 4 h -> 400 ms, EXTENDED x 10.
         int port = start(b -> b.inactivityTimeout(Duration.ofMillis(400))
                 .keepAliveTreatment(KeepAliveTreatment.EXTENDED).keepAliveInactivityMultiplier(10));
-        Client c = Client.connect(port);
+        WsClient c = WsClient.connect(URI.create("wss://ws.test:" + port + "/echo"));
         assertThat(c.echo("before")).isEqualTo("echo: before");
         idle();
         assertThat(IDLE_MS).isGreaterThan(10 * SCALED_HEARTBEAT.toMillis());
@@ -124,14 +81,14 @@ class PassthroughWebSocketKeepAliveTest {
         ConnectionInfo info = proxy.connections().get(0);
         assertThat(info.policy().orElseThrow().inactivityTimeout()).isEqualTo(Duration.ofMillis(4000));
         assertThat(events.closed()).isEmpty();
-        c.ws.sendClose(WebSocket.NORMAL_CLOSURE, "done").get(5, TimeUnit.SECONDS);
+        c.close(java.net.http.WebSocket.NORMAL_CLOSURE, "done");
     }
 
     @Test
     void immortalPassthroughWebSocketOutlivesEveryTimer() throws Exception {
         int port = start(b -> b.inactivityTimeout(Duration.ofMillis(50)).maxConnectionLifetime(Duration.ofMillis(50))
                 .keepAliveTreatment(KeepAliveTreatment.IMMORTAL));
-        Client c = Client.connect(port);
+        WsClient c = WsClient.connect(URI.create("wss://ws.test:" + port + "/echo"));
         idle();
         assertThat(c.echo("still here")).isEqualTo("echo: still here");
         assertThat(events.closed()).isEmpty();
@@ -140,7 +97,7 @@ class PassthroughWebSocketKeepAliveTest {
     @Test
     void normalWithAShortTimeoutClosesTheIdleWebSocketWithReasonInactivity() throws Exception {
         int port = start(b -> b.inactivityTimeout(Duration.ofMillis(300)).keepAliveTreatment(KeepAliveTreatment.NORMAL));
-        Client c = Client.connect(port);
+        WsClient c = WsClient.connect(URI.create("wss://ws.test:" + port + "/echo"));
         assertThat(c.echo("before")).isEqualTo("echo: before");
         // The negative control: the same idle period ends this one.
         assertThat(c.ended.get(IDLE_MS * 4, TimeUnit.MILLISECONDS)).isNotNull();
@@ -162,7 +119,7 @@ class PassthroughWebSocketKeepAliveTest {
                         warnings.add(c.id());
                     }
                 }));
-        Client c = Client.connect(port);
+        WsClient c = WsClient.connect(URI.create("wss://ws.test:" + port + "/echo"));
         dev.smartproxy.testing.Await.until("an inactivity warning", () -> warnings.size() == 1);
         assertThat(c.echo("saved")).isEqualTo("echo: saved"); // traffic during the grace cancels the close
         assertThat(c.ended.get(5, TimeUnit.SECONDS)).isNotNull(); // then, idle again: warning, grace, close

@@ -7,6 +7,7 @@ import dev.smartproxy.event.ConnectionKind;
 import dev.smartproxy.route.Route;
 import dev.smartproxy.route.TlsMode;
 import dev.smartproxy.testing.HttpEchoServer;
+import dev.smartproxy.testing.Closer;
 import dev.smartproxy.testing.Proxies;
 import dev.smartproxy.testing.TestPki;
 import dev.smartproxy.testing.TlsClients;
@@ -23,8 +24,6 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -33,20 +32,14 @@ import static org.assertj.core.api.Assertions.assertThat;
  * real proxy, with the proxy serving other clients afterwards.
  */
 class PlainHttpTest {
-    private final List<AutoCloseable> resources = new ArrayList<>();
+    private final Closer closer = new Closer();
     private final Proxies.Recorder events = new Proxies.Recorder();
 
     @AfterEach
     void tearDown() throws Exception {
-        for (int i = resources.size() - 1; i >= 0; i--) {
-            resources.get(i).close();
-        }
+        closer.close();
     }
 
-    private <T extends AutoCloseable> T keep(T r) {
-        resources.add(r);
-        return r;
-    }
 
     private static HttpClient http() {
         return HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
@@ -55,9 +48,9 @@ class PlainHttpTest {
 
     @Test
     void plainHttpPortRoutesByHostRedirectsAndBlocks() throws Exception {
-        HttpEchoServer a = keep(new HttpEchoServer("site-a"));
-        HttpEchoServer b = keep(new HttpEchoServer("site-b"));
-        SmartProxy proxy = keep(Proxies.start(SmartProxy.builder().listener(events)
+        HttpEchoServer a = closer.keep(new HttpEchoServer("site-a"));
+        HttpEchoServer b = closer.keep(new HttpEchoServer("site-b"));
+        SmartProxy proxy = closer.keep(Proxies.start(SmartProxy.builder().listener(events)
                 .route(Route.named("a").match(m -> m.ports(80).domains("a.test"))
                         .forward(f -> f.target("127.0.0.1", a.port()).http()))
                 .route(Route.named("b").match(m -> m.ports(80).domains("b.test"))
@@ -86,9 +79,9 @@ class PlainHttpTest {
 
     @Test
     void smugglingAttemptOnATerminatedConnectionIsRefusedAndOthersAreServed() throws Exception {
-        HttpEchoServer backend = keep(new HttpEchoServer("web"));
+        HttpEchoServer backend = closer.keep(new HttpEchoServer("web"));
         X509Bundle cert = TestPki.shared().leaf("a.test");
-        SmartProxy proxy = keep(Proxies.start(SmartProxy.builder().listener(events)
+        SmartProxy proxy = closer.keep(Proxies.start(SmartProxy.builder().listener(events)
                 .certificate(CertificateSource.pem(cert.getCertificatePathPEM(), cert.getPrivateKeyPEM()))
                 .route(Route.named("web").match(m -> m.ports(443).domains("a.test"))
                         .forward(f -> f.target("127.0.0.1", backend.port()).tls(TlsMode.TERMINATE))), 443));
@@ -121,8 +114,8 @@ class PlainHttpTest {
             dead = probe.getLocalPort();
         }
         int deadPort = dead;
-        HttpEchoServer live = keep(new HttpEchoServer("live"));
-        SmartProxy proxy = keep(Proxies.start(SmartProxy.builder().listener(events)
+        HttpEchoServer live = closer.keep(new HttpEchoServer("live"));
+        SmartProxy proxy = closer.keep(Proxies.start(SmartProxy.builder().listener(events)
                 .route(Route.named("dead").match(m -> m.ports(80).paths("/dead/"))
                         .forward(f -> f.target("127.0.0.1", deadPort).http()))
                 .route(Route.named("live").priority(-1).match(m -> m.ports(80))
@@ -137,7 +130,7 @@ class PlainHttpTest {
 
     @Test
     void anUnresolvableBackendNameGets502AtOnce() throws Exception {
-        SmartProxy proxy = keep(Proxies.start(SmartProxy.builder().listener(events)
+        SmartProxy proxy = closer.keep(Proxies.start(SmartProxy.builder().listener(events)
                 .route(Route.named("nowhere").match(m -> m.ports(80))
                         .forward(f -> f.target("no-such-host.invalid", 80).http())), 80));
         HttpResponse<String> r = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
@@ -149,8 +142,8 @@ class PlainHttpTest {
 
     @Test
     void idleKeepAliveAndSlowRequestHeadsAreClosedByTheRequestTimeout() throws Exception {
-        HttpEchoServer web = keep(new HttpEchoServer("web"));
-        SmartProxy proxy = keep(Proxies.start(SmartProxy.builder().listener(events)
+        HttpEchoServer web = closer.keep(new HttpEchoServer("web"));
+        SmartProxy proxy = closer.keep(Proxies.start(SmartProxy.builder().listener(events)
                 .http(dev.smartproxy.config.HttpSettings.builder().requestTimeout(Duration.ofSeconds(1)).build())
                 .route(Route.named("web").match(m -> m.ports(80)).forward(f -> f.target("127.0.0.1", web.port()).http())),
                 80));

@@ -7,6 +7,7 @@ import dev.smartproxy.event.ConnectionInfo;
 import dev.smartproxy.event.ConnectionKind;
 import dev.smartproxy.route.Route;
 import dev.smartproxy.testing.Await;
+import dev.smartproxy.testing.Closer;
 import dev.smartproxy.testing.Proxies;
 import dev.smartproxy.testing.TestServer;
 import dev.smartproxy.testing.TlsClients;
@@ -34,19 +35,17 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /** Plain TCP routes over real sockets: routing at accept, byte-exact relay, half-close, backpressure, resets. */
 class PlainRelayTest {
-    private final List<AutoCloseable> resources = new ArrayList<>();
+    private final Closer closer = new Closer();
     private final Proxies.Recorder events = new Proxies.Recorder();
 
     @AfterEach
     void tearDown() throws Exception {
-        for (int i = resources.size() - 1; i >= 0; i--) {
-            resources.get(i).close();
-        }
+        closer.close();
     }
 
     private TestServer backend(TestServer.Handler handler) {
         TestServer s = TestServer.plain("backend", handler);
-        resources.add(s);
+        closer.keep(s);
         return s;
     }
 
@@ -59,7 +58,7 @@ class PlainRelayTest {
         SmartProxy proxy = Proxies.start(SmartProxy.builder().listener(events).transport(transport())
                 .route(Route.named("tcp").match(m -> m.ports(25))
                         .forward(f -> f.target("127.0.0.1", backend.port()))), 25);
-        resources.add(proxy);
+        closer.keep(proxy);
         this.proxy = proxy;
         return Proxies.port(proxy, 25);
     }

@@ -5,6 +5,7 @@ import dev.smartproxy.event.CloseReason;
 import dev.smartproxy.event.ConnectionInfo;
 import dev.smartproxy.route.Route;
 import dev.smartproxy.route.TlsMode;
+import dev.smartproxy.testing.Closer;
 import dev.smartproxy.testing.Proxies;
 import dev.smartproxy.testing.TestServer;
 import dev.smartproxy.testing.TlsClients;
@@ -33,28 +34,26 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  * registry returns to zero, and no byte reaches a backend it was not routed to.
  */
 class RejectionTest {
-    private final List<AutoCloseable> resources = new ArrayList<>();
+    private final Closer closer = new Closer();
     private final Proxies.Recorder events = new Proxies.Recorder();
     private TestServer backend;
     private SmartProxy proxy;
 
     @AfterEach
     void tearDown() throws Exception {
-        for (int i = resources.size() - 1; i >= 0; i--) {
-            resources.get(i).close();
-        }
+        closer.close();
     }
 
     /** A proxy on route port 443 whose only route takes SNI a.test to a TLS backend. */
     private int sniProxy(Consumer<SmartProxy.Builder> tune) {
         backend = TestServer.tls("a.test", s -> s.getInputStream().transferTo(s.getOutputStream()));
-        resources.add(backend);
+        closer.keep(backend);
         SmartProxy.Builder b = SmartProxy.builder().listener(events)
                 .route(Route.named("a").match(m -> m.ports(443).domains("a.test"))
                         .forward(f -> f.target("127.0.0.1", backend.port()).tls(TlsMode.PASSTHROUGH)));
         tune.accept(b);
         proxy = Proxies.start(b, 443);
-        resources.add(proxy);
+        closer.keep(proxy);
         return Proxies.port(proxy, 443);
     }
 
@@ -100,11 +99,11 @@ class RejectionTest {
     @Test
     void catchAllDomainStillNeedsSni() throws Exception {
         backend = TestServer.tls("a.test", s -> s.getInputStream().transferTo(s.getOutputStream()));
-        resources.add(backend);
+        closer.keep(backend);
         proxy = Proxies.start(SmartProxy.builder().listener(events)
                 .route(Route.named("any").match(m -> m.ports(443).domains("*"))
                         .forward(f -> f.target("127.0.0.1", backend.port()).tls(TlsMode.PASSTHROUGH))), 443);
-        resources.add(proxy);
+        closer.keep(proxy);
         assertThatThrownBy(() -> TlsClients.connect(Proxies.port(proxy, 443), null)).isInstanceOf(IOException.class);
         assertRejected(CloseReason.NO_SNI);
     }
@@ -165,11 +164,11 @@ class RejectionTest {
     @Test
     void clientAddressOutsideEveryRouteIsClosedAtAccept() throws Exception {
         backend = TestServer.plain("b", s -> s.getInputStream().transferTo(OutputStream.nullOutputStream()));
-        resources.add(backend);
+        closer.keep(backend);
         proxy = Proxies.start(SmartProxy.builder().listener(events)
                 .route(Route.named("office").match(m -> m.ports(25).clientIps("192.0.2.0/24"))
                         .forward(f -> f.target("127.0.0.1", backend.port()))), 25);
-        resources.add(proxy);
+        closer.keep(proxy);
         try (Socket s = TlsClients.plain(Proxies.port(proxy, 25))) {
             assertClosedByProxy(s);
         }
@@ -184,7 +183,7 @@ class RejectionTest {
         }
         proxy = Proxies.start(SmartProxy.builder().listener(events)
                 .route(Route.named("dead").match(m -> m.ports(25)).forward(f -> f.target("127.0.0.1", deadPort))), 25);
-        resources.add(proxy);
+        closer.keep(proxy);
         try (Socket s = TlsClients.plain(Proxies.port(proxy, 25))) {
             assertClosedByProxy(s);
         }
@@ -195,7 +194,7 @@ class RejectionTest {
     void backendThatNeverAnswersClosesTheClientWithConnectTimeoutAndPendingDataIsCapped() throws Exception {
         // A listener whose accept queue is full drops further SYNs: connecting to it hangs.
         ServerSocket full = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
-        resources.add(full);
+        closer.keep(full);
         List<Socket> fillers = new ArrayList<>();
         for (int i = 0; i < 16; i++) {
             Socket f = new Socket();
@@ -207,13 +206,13 @@ class RejectionTest {
                 break; // the queue is full
             }
         }
-        fillers.forEach(f -> resources.add(f));
+        fillers.forEach(f -> closer.keep(f));
         proxy = Proxies.start(SmartProxy.builder().listener(events)
                 .connectTimeout(Duration.ofMillis(500))
                 .maxPendingDataSize(64 * 1024)
                 .route(Route.named("hang").match(m -> m.ports(25))
                         .forward(f -> f.target("127.0.0.1", full.getLocalPort()))), 25);
-        resources.add(proxy);
+        closer.keep(proxy);
         try (Socket s = TlsClients.plain(Proxies.port(proxy, 25))) {
             s.setSoTimeout(10_000);
             // Send far more than the pending cap while the connect hangs; the proxy stops reading at the cap.
@@ -239,7 +238,7 @@ class RejectionTest {
         proxy = Proxies.start(SmartProxy.builder().listener(events)
                 .route(Route.named("nowhere").match(m -> m.ports(25)).forward(f -> f.target("no-such-host.invalid", 25))),
                 25);
-        resources.add(proxy);
+        closer.keep(proxy);
         try (Socket s = TlsClients.plain(Proxies.port(proxy, 25))) {
             assertClosedByProxy(s);
         }

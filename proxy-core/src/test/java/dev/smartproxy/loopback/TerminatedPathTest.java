@@ -9,10 +9,12 @@ import dev.smartproxy.event.ConnectionInfo;
 import dev.smartproxy.event.ConnectionKind;
 import dev.smartproxy.route.Route;
 import dev.smartproxy.route.TlsMode;
+import dev.smartproxy.testing.Closer;
 import dev.smartproxy.testing.Proxies;
 import dev.smartproxy.testing.TestPki;
 import dev.smartproxy.testing.TlsClients;
 import dev.smartproxy.testing.WebSocketEchoServer;
+import dev.smartproxy.testing.WsClient;
 import dev.smartproxy.testing.HttpEchoServer;
 import io.netty.pkitesting.X509Bundle;
 import org.junit.jupiter.api.AfterEach;
@@ -29,12 +31,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionStage;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -45,21 +42,15 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  * https/wss, curl through terminate and re-encrypt routes, certificates chosen by SNI.
  */
 class TerminatedPathTest {
-    private final List<AutoCloseable> resources = new ArrayList<>();
+    private final Closer closer = new Closer();
     private final Proxies.Recorder events = new Proxies.Recorder();
     private SmartProxy proxy;
 
     @AfterEach
     void tearDown() throws Exception {
-        for (int i = resources.size() - 1; i >= 0; i--) {
-            resources.get(i).close();
-        }
+        closer.close();
     }
 
-    private <T extends AutoCloseable> T keep(T r) {
-        resources.add(r);
-        return r;
-    }
 
     private static CertificateSource cert(String name) {
         X509Bundle b = TestPki.shared().leaf(name);
@@ -73,9 +64,9 @@ class TerminatedPathTest {
 
     @Test
     void httpsRequestsAreTerminatedRoutedByPathAndForwardedWithForwardedHeaders() throws Exception {
-        HttpEchoServer api = keep(new HttpEchoServer("api"));
-        HttpEchoServer web = keep(new HttpEchoServer("web"));
-        proxy = keep(Proxies.start(SmartProxy.builder().listener(events).certificate(cert("a.test"))
+        HttpEchoServer api = closer.keep(new HttpEchoServer("api"));
+        HttpEchoServer web = closer.keep(new HttpEchoServer("web"));
+        proxy = closer.keep(Proxies.start(SmartProxy.builder().listener(events).certificate(cert("a.test"))
                 .route(Route.named("api").match(m -> m.ports(443).domains("a.test").paths("/api/"))
                         .forward(f -> f.target("127.0.0.1", api.port()).tls(TlsMode.TERMINATE)))
                 .route(Route.named("web").priority(-1).match(m -> m.ports(443).domains("a.test"))
@@ -97,10 +88,10 @@ class TerminatedPathTest {
 
     @Test
     void sniPicksTheCertificateAndUnknownNamesGetTheDefaultOrFail() throws Exception {
-        HttpEchoServer web = keep(new HttpEchoServer("web"));
+        HttpEchoServer web = closer.keep(new HttpEchoServer("web"));
         Route any = Route.named("any").match(m -> m.ports(443).domains("*"))
                 .forward(f -> f.target("127.0.0.1", web.port()).tls(TlsMode.TERMINATE)).build();
-        proxy = keep(Proxies.start(SmartProxy.builder().listener(events).certificate(cert("a.test"))
+        proxy = closer.keep(Proxies.start(SmartProxy.builder().listener(events).certificate(cert("a.test"))
                 .certificate(cert("b.test")).route(any), 443));
         int port = Proxies.port(proxy, 443);
         for (String name : List.of("a.test", "b.test")) {
@@ -113,7 +104,7 @@ class TerminatedPathTest {
         assertThat(events.awaitClosed(3)).anySatisfy(c -> assertThat(c.closeReason())
                 .contains(CloseReason.TLS_HANDSHAKE_FAILED));
         proxy.close();
-        proxy = keep(Proxies.start(SmartProxy.builder().certificate(cert("a.test")).defaultCertificate(cert("b.test"))
+        proxy = closer.keep(Proxies.start(SmartProxy.builder().certificate(cert("a.test")).defaultCertificate(cert("b.test"))
                 .route(any), 443));
         // The default certificate is not for c.test: record what the server presents instead of verifying it.
         X509Certificate[] presented = new X509Certificate[1];
@@ -142,70 +133,31 @@ class TerminatedPathTest {
         }
     }
 
-    /** A WebSocket client that queues messages and records how it ended. */
-    static final class WsClient implements WebSocket.Listener {
-        final BlockingQueue<String> messages = new LinkedBlockingQueue<>();
-        final CompletableFuture<String> ended = new CompletableFuture<>();
-        volatile boolean answerPings = true;
-        WebSocket ws;
-
-        @Override
-        public CompletionStage<?> onText(WebSocket w, CharSequence data, boolean last) {
-            messages.add(data.toString());
-            w.request(1);
-            return null;
-        }
-
-        @Override
-        public CompletionStage<?> onPing(WebSocket w, java.nio.ByteBuffer message) {
-            w.request(1);
-            if (answerPings) {
-                w.sendPong(message);
-            }
-            return null;
-        }
-
-        @Override
-        public CompletionStage<?> onClose(WebSocket w, int status, String reason) {
-            ended.complete(status + " " + reason);
-            return null;
-        }
-
-        @Override
-        public void onError(WebSocket w, Throwable error) {
-            ended.complete("error " + error);
-        }
-    }
-
     @Test
     void wssThroughATerminatedRouteIsKeptAliveByTheHeartbeat() throws Exception {
-        WebSocketEchoServer backend = keep(new WebSocketEchoServer("ws.test", false));
-        proxy = keep(Proxies.start(SmartProxy.builder().listener(events).certificate(cert("ws.test"))
+        WebSocketEchoServer backend = closer.keep(new WebSocketEchoServer("ws.test", false));
+        proxy = closer.keep(Proxies.start(SmartProxy.builder().listener(events).certificate(cert("ws.test"))
                 .route(Route.named("ws").match(m -> m.ports(443).domains("ws.test"))
                         .forward(f -> f.target("127.0.0.1", backend.port()).tls(TlsMode.TERMINATE)
                                 .webSocket(WebSocketSettings.builder().pingInterval(Duration.ofMillis(100))
                                         .pingTimeout(Duration.ofSeconds(1)).build()))), 443));
-        WsClient c = new WsClient();
-        c.ws = https().newWebSocketBuilder().buildAsync(URI.create("wss://ws.test:" + Proxies.port(proxy, 443) + "/echo"), c)
-                .get(10, TimeUnit.SECONDS);
-        c.ws.sendText("hi", true).get(5, TimeUnit.SECONDS);
-        assertThat(c.messages.poll(5, TimeUnit.SECONDS)).isEqualTo("echo: hi");
+        WsClient c = WsClient.connect(URI.create("wss://ws.test:" + Proxies.port(proxy, 443) + "/echo"));
+        assertThat(c.echo("hi")).isEqualTo("echo: hi");
         Thread.sleep(2500); // idle for 25 ping intervals, past the ping timeout: answered pings keep it open
         assertThat(c.ended).isNotDone();
-        c.ws.sendText("still", true).get(5, TimeUnit.SECONDS);
-        assertThat(c.messages.poll(5, TimeUnit.SECONDS)).isEqualTo("echo: still");
+        assertThat(c.echo("still")).isEqualTo("echo: still");
         assertThat(proxy.connections().get(0).webSocket()).isTrue();
         assertThat(backend.pingsReceived()).as("the proxy pinged the backend leg").isPositive();
-        c.ws.sendClose(WebSocket.NORMAL_CLOSURE, "bye").get(5, TimeUnit.SECONDS);
-        assertThat(c.ended.get(5, TimeUnit.SECONDS)).startsWith("1000");
+        c.close(WebSocket.NORMAL_CLOSURE, "bye");
+        assertThat(c.ended.get(5, TimeUnit.SECONDS)).startsWith("close 1000");
         assertThat(events.awaitClosed(1).get(0).closeReason().orElseThrow())
                 .isIn(CloseReason.CLIENT_CLOSED, CloseReason.BACKEND_CLOSED);
     }
 
     @Test
     void aClientThatStopsAnsweringIsClosedWithHeartbeatTimeoutAndTheBackendLegToo() throws Exception {
-        WebSocketEchoServer backend = keep(new WebSocketEchoServer("ws.test", false));
-        proxy = keep(Proxies.start(SmartProxy.builder().listener(events).certificate(cert("ws.test"))
+        WebSocketEchoServer backend = closer.keep(new WebSocketEchoServer("ws.test", false));
+        proxy = closer.keep(Proxies.start(SmartProxy.builder().listener(events).certificate(cert("ws.test"))
                 .webSocket(WebSocketSettings.builder().pingInterval(Duration.ofMillis(100))
                         .pingTimeout(Duration.ofMillis(200)).build())
                 .route(Route.named("ws").match(m -> m.ports(443).domains("ws.test"))
@@ -229,20 +181,17 @@ class TerminatedPathTest {
 
     @Test
     void passthroughWebSocketOnTheSameProxyIsNeverPinged() throws Exception {
-        WebSocketEchoServer terminated = keep(new WebSocketEchoServer("ws.test", false));
-        WebSocketEchoServer passthrough = keep(new WebSocketEchoServer("a.test", true));
-        proxy = keep(Proxies.start(SmartProxy.builder().listener(events).certificate(cert("ws.test"))
+        WebSocketEchoServer terminated = closer.keep(new WebSocketEchoServer("ws.test", false));
+        WebSocketEchoServer passthrough = closer.keep(new WebSocketEchoServer("a.test", true));
+        proxy = closer.keep(Proxies.start(SmartProxy.builder().listener(events).certificate(cert("ws.test"))
                 .webSocket(WebSocketSettings.builder().pingInterval(Duration.ofMillis(50)).build())
                 .route(Route.named("ws").match(m -> m.ports(443).domains("ws.test"))
                         .forward(f -> f.target("127.0.0.1", terminated.port()).tls(TlsMode.TERMINATE)))
                 .route(Route.named("raw").match(m -> m.ports(443).domains("a.test"))
                         .forward(f -> f.target("127.0.0.1", passthrough.port()).tls(TlsMode.PASSTHROUGH))), 443));
-        WsClient c = new WsClient();
-        c.ws = https().newWebSocketBuilder().buildAsync(URI.create("wss://a.test:" + Proxies.port(proxy, 443) + "/echo"), c)
-                .get(10, TimeUnit.SECONDS);
+        WsClient c = WsClient.connect(URI.create("wss://a.test:" + Proxies.port(proxy, 443) + "/echo"));
         Thread.sleep(500); // ten ping intervals of the terminated route
-        c.ws.sendText("x", true).get(5, TimeUnit.SECONDS);
-        assertThat(c.messages.poll(5, TimeUnit.SECONDS)).isEqualTo("echo: x");
+        assertThat(c.echo("x")).isEqualTo("echo: x");
         assertThat(passthrough.pingsReceived()).as("pings reaching the passthrough backend").isZero();
         assertThat(proxy.connections()).singleElement().satisfies(info -> {
             assertThat(info.kind()).contains(ConnectionKind.PASSTHROUGH);
@@ -252,11 +201,11 @@ class TerminatedPathTest {
 
     @Test
     void curlThroughTerminateAndReencrypt(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
-        HttpEchoServer plainBackend = keep(new HttpEchoServer("plain"));
-        HttpEchoServer tlsBackend = keep(HttpEchoServer.tls("b.test"));
+        HttpEchoServer plainBackend = closer.keep(new HttpEchoServer("plain"));
+        HttpEchoServer tlsBackend = closer.keep(HttpEchoServer.tls("b.test"));
         Path ca = dir.resolve("ca.pem");
         Files.writeString(ca, TestPki.shared().ca().getCertificatePEM());
-        proxy = keep(Proxies.start(SmartProxy.builder().listener(events).certificate(cert("a.test"))
+        proxy = closer.keep(Proxies.start(SmartProxy.builder().listener(events).certificate(cert("a.test"))
                 .route(Route.named("term").match(m -> m.ports(443).domains("a.test").paths("/t/"))
                         .forward(f -> f.target("127.0.0.1", plainBackend.port()).tls(TlsMode.TERMINATE)))
                 .route(Route.named("reenc").match(m -> m.ports(443).domains("a.test").paths("/r/"))

@@ -4,6 +4,8 @@ import dev.smartproxy.SmartProxy;
 import dev.smartproxy.event.CloseReason;
 import dev.smartproxy.event.ConnectionInfo;
 import dev.smartproxy.route.Route;
+import dev.smartproxy.testing.Await;
+import dev.smartproxy.testing.Closer;
 import dev.smartproxy.testing.Proxies;
 import dev.smartproxy.testing.TestServer;
 import dev.smartproxy.testing.TlsClients;
@@ -22,23 +24,19 @@ import static org.assertj.core.api.Assertions.assertThat;
 /** The half-close grace and the graceful stop on real sockets, with durations in milliseconds. */
 class HalfCloseAndShutdownTest {
     private final Proxies.Recorder events = new Proxies.Recorder();
+    private final Closer closer = new Closer();
     private TestServer backend;
     private SmartProxy proxy;
 
     @AfterEach
-    void tearDown() {
-        if (proxy != null) {
-            proxy.close();
-        }
-        if (backend != null) {
-            backend.close();
-        }
+    void tearDown() throws Exception {
+        closer.close();
     }
 
     @Test
     void aOneWayStreamAfterTheClientsFinIsNeverCutThenSilenceEndsIt() throws Exception {
         CountDownLatch release = new CountDownLatch(1);
-        backend = TestServer.plain("drip", s -> {
+        backend = closer.keep(TestServer.plain("drip", s -> {
             s.getInputStream().transferTo(OutputStream.nullOutputStream()); // until the client's FIN
             OutputStream out = s.getOutputStream();
             for (int i = 0; i < 25; i++) { // 2.5 s of a slow download, far beyond the 1 s grace
@@ -47,10 +45,10 @@ class HalfCloseAndShutdownTest {
                 release.await(100, TimeUnit.MILLISECONDS); // pacing: real time between chunks
             }
             release.await(10, TimeUnit.SECONDS); // then silent, with no FIN: only the grace can end this
-        });
-        proxy = Proxies.start(SmartProxy.builder().listener(events).halfCloseGracePlain(Duration.ofSeconds(1))
+        }));
+        proxy = closer.keep(Proxies.start(SmartProxy.builder().listener(events).halfCloseGracePlain(Duration.ofSeconds(1))
                 .route(Route.named("tcp").match(m -> m.ports(25)).forward(f -> f.target("127.0.0.1", backend.port()))),
-                25);
+                25));
         try (Socket c = TlsClients.plain(Proxies.port(proxy, 25))) {
             c.shutdownOutput();
             InputStream in = c.getInputStream();
@@ -70,27 +68,36 @@ class HalfCloseAndShutdownTest {
     @Test
     void gracefulStopLetsAConnectionFinishWithinTheDrain() throws Exception {
         CountDownLatch requestSeen = new CountDownLatch(1);
-        backend = TestServer.plain("slow", s -> {
+        CountDownLatch respond = new CountDownLatch(1);
+        backend = closer.keep(TestServer.plain("slow", s -> {
             TlsClients.readLine(s.getInputStream());
             requestSeen.countDown();
-            Thread.sleep(300); // a response that takes a while: the proxy must wait for it
+            respond.await(10, TimeUnit.SECONDS); // answers only once the proxy is already stopping
             s.getOutputStream().write("done\n".getBytes());
-        });
-        proxy = SmartProxy.builder().listener(events).gracefulShutdownTimeout(Duration.ofSeconds(5))
+        }));
+        proxy = closer.keep(SmartProxy.builder().listener(events).gracefulShutdownTimeout(Duration.ofSeconds(5))
                 .listen(25, new java.net.InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), 0))
                 .route(Route.named("tcp").match(m -> m.ports(25)).forward(f -> f.target("127.0.0.1", backend.port())))
-                .build().start();
+                .build().start());
         int port = Proxies.port(proxy, 25);
-        Thread closer = new Thread(proxy::close);
+        Thread stopper = new Thread(proxy::close);
         try (Socket c = TlsClients.plain(port)) {
             TlsClients.writeLine(c, "request");
             assertThat(requestSeen.await(5, TimeUnit.SECONDS)).isTrue();
-            closer.start(); // stops accepting at once, then waits for this connection to finish
+            stopper.start(); // stops accepting at once, then waits for this connection to finish
+            Await.until("the listener closed", () -> {
+                try (Socket refused = TlsClients.plain(port)) {
+                    return false;
+                } catch (java.io.IOException expected) {
+                    return true;
+                }
+            });
+            respond.countDown();
             assertThat(TlsClients.readLine(c.getInputStream())).isEqualTo("done");
             assertThat(c.getInputStream().read()).isEqualTo(-1);
         }
-        closer.join(10_000);
-        assertThat(closer.isAlive()).isFalse();
+        stopper.join(10_000);
+        assertThat(stopper.isAlive()).isFalse();
         ConnectionInfo closed = events.awaitClosed(1).get(0);
         assertThat(closed.closeReason().orElseThrow()).isIn(CloseReason.BACKEND_CLOSED, CloseReason.CLIENT_CLOSED);
         assertThat(proxy.stats().closed(CloseReason.SHUTDOWN)).isZero();

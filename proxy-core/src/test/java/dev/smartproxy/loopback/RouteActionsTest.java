@@ -5,6 +5,7 @@ import dev.smartproxy.event.CloseReason;
 import dev.smartproxy.event.ConnectionInfo;
 import dev.smartproxy.route.Route;
 import dev.smartproxy.route.TlsMode;
+import dev.smartproxy.testing.Closer;
 import dev.smartproxy.testing.Proxies;
 import dev.smartproxy.testing.TestServer;
 import dev.smartproxy.testing.TlsClients;
@@ -26,26 +27,22 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 /** Block and user-handler actions on real sockets. */
 class RouteActionsTest {
     private final Proxies.Recorder events = new Proxies.Recorder();
+    private final Closer closer = new Closer();
     private SmartProxy proxy;
     private TestServer backend;
 
     @AfterEach
-    void tearDown() {
-        if (proxy != null) {
-            proxy.close();
-        }
-        if (backend != null) {
-            backend.close();
-        }
+    void tearDown() throws Exception {
+        closer.close();
     }
 
     @Test
     void blockRouteClosesByNameAndForwardsNothing() throws Exception {
-        backend = TestServer.tls("a.test", s -> s.getInputStream().transferTo(s.getOutputStream()));
-        proxy = Proxies.start(SmartProxy.builder().listener(events)
+        backend = closer.keep(TestServer.tls("a.test", s -> s.getInputStream().transferTo(s.getOutputStream())));
+        proxy = closer.keep(Proxies.start(SmartProxy.builder().listener(events)
                 .route(Route.named("deny-b").priority(10).match(m -> m.ports(443).domains("b.test")).block())
                 .route(Route.named("all").match(m -> m.ports(443).domains("*"))
-                        .forward(f -> f.target("127.0.0.1", backend.port()).tls(TlsMode.PASSTHROUGH))), 443);
+                        .forward(f -> f.target("127.0.0.1", backend.port()).tls(TlsMode.PASSTHROUGH))), 443));
         int port = Proxies.port(proxy, 443);
         assertThatThrownBy(() -> TlsClients.connect(port, "b.test")).isInstanceOf(IOException.class);
         ConnectionInfo c = events.awaitClosed(1).get(0);
@@ -61,7 +58,7 @@ class RouteActionsTest {
     @Test
     void handlerRouteGetsTheAlreadyReadBytesFirstThenTheRest() throws Exception {
         StringBuilder seen = new StringBuilder();
-        proxy = Proxies.start(SmartProxy.builder().listener(events)
+        proxy = closer.keep(Proxies.start(SmartProxy.builder().listener(events)
                 .route(Route.named("shout").match(m -> m.ports(7)).handle(info -> new ChannelInboundHandlerAdapter() {
                     @Override
                     public void channelRead(ChannelHandlerContext ctx, Object msg) {
@@ -78,7 +75,7 @@ class RouteActionsTest {
                             ctx.close();
                         }
                     }
-                })), 7);
+                })), 7));
         try (Socket s = TlsClients.plain(Proxies.port(proxy, 7))) {
             TlsClients.writeLine(s, "hello handler");
             assertThat(TlsClients.readLine(s.getInputStream())).isEqualTo("HELLO HANDLER");
@@ -95,7 +92,7 @@ class RouteActionsTest {
     @Test
     void handlerRouteBehindAClientHelloPeekSeesTheClientHello() throws Exception {
         java.util.concurrent.CompletableFuture<Integer> firstByte = new java.util.concurrent.CompletableFuture<>();
-        proxy = Proxies.start(SmartProxy.builder().listener(events)
+        proxy = closer.keep(Proxies.start(SmartProxy.builder().listener(events)
                 .route(Route.named("inspect").match(m -> m.ports(443).domains("a.test"))
                         .handle(info -> new ChannelInboundHandlerAdapter() {
                             @Override
@@ -105,7 +102,7 @@ class RouteActionsTest {
                                 in.release();
                                 ctx.close();
                             }
-                        })), 443);
+                        })), 443));
         assertThatThrownBy(() -> TlsClients.connect(Proxies.port(proxy, 443), "a.test")).isInstanceOf(IOException.class);
         assertThat(firstByte.get(10, java.util.concurrent.TimeUnit.SECONDS)).isEqualTo(22); // a TLS handshake record
         assertThat(events.awaitClosed(1).get(0).sni()).contains("a.test");

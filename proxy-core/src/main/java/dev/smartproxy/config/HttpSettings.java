@@ -26,6 +26,19 @@ import java.util.Objects;
  *       an idle keep-alive connection, or a request trickling in byte by byte (slowloris), is
  *       closed when it passes (reason {@code REQUEST_TIMEOUT}). Default 60 s, 1 ms to 1 h;
  *       {@link Duration#ZERO} disables it. It does not apply once a WebSocket is upgraded.</li>
+ *   <li>{@code requestBodyTimeout}: how long a request body may go without a byte from the client
+ *       while the proxy is reading it (time the proxy itself pauses reading, for backpressure,
+ *       does not count). Past it the exchange ends with 408 (when no response has started) and
+ *       the connection closes (reason {@code REQUEST_TIMEOUT}). Default 60 s (nginx's
+ *       {@code client_body_timeout}), 1 ms to 1 h; {@link Duration#ZERO} disables it.</li>
+ *   <li>{@code maxHeaderCount}: the most header fields a request may carry; more are answered
+ *       431 and the connection is closed. Default 100, 1 to 10,000.</li>
+ *   <li>{@code mergeSlashes}: whether runs of {@code /} in a request path are merged into one
+ *       before routing and forwarding ({@code //admin} is {@code /admin}). Default true.</li>
+ *   <li>{@code encodedSlashes}: what a {@code %2F} or {@code %5C} in a request path does:
+ *       {@link EncodedSlashes#REJECT} (the default: 400), {@link EncodedSlashes#DECODE} (it
+ *       becomes a {@code /} before the path is normalised) or {@link EncodedSlashes#KEEP} (it
+ *       stays, and is not a separator for path rules).</li>
  *   <li>{@code trustForwardedHeaders}: whether {@code X-Forwarded-*} headers sent by the client
  *       are kept (the client address is then appended to {@code X-Forwarded-For}). Default
  *       false: the proxy replaces them (and drops {@code Forwarded}), so a client cannot forge
@@ -39,6 +52,16 @@ import java.util.Objects;
  * }</pre>
  */
 public final class HttpSettings {
+    /** What an encoded slash ({@code %2F}) or backslash ({@code %5C}) in a request path does. */
+    public enum EncodedSlashes {
+        /** The request is refused with 400 (the default): no path rule can be sidestepped with it. */
+        REJECT,
+        /** It is decoded to {@code /} before the path is normalised, routed and forwarded. */
+        DECODE,
+        /** It is kept as is: not a separator for path rules, forwarded encoded. */
+        KEEP
+    }
+
     private static final HttpSettings DEFAULTS = builder().build();
 
     private final int maxInitialLineLength;
@@ -47,8 +70,16 @@ public final class HttpSettings {
     private final Duration responseTimeout;
     private final Duration requestTimeout;
     private final boolean trustForwardedHeaders;
+    private final Duration requestBodyTimeout;
+    private final int maxHeaderCount;
+    private final boolean mergeSlashes;
+    private final EncodedSlashes encodedSlashes;
 
     private HttpSettings(Builder b) {
+        this.requestBodyTimeout = b.requestBodyTimeout;
+        this.maxHeaderCount = b.maxHeaderCount;
+        this.mergeSlashes = b.mergeSlashes;
+        this.encodedSlashes = b.encodedSlashes;
         this.maxInitialLineLength = b.maxInitialLineLength;
         this.maxHeaderSize = b.maxHeaderSize;
         this.maxRequestBodySize = b.maxRequestBodySize;
@@ -97,18 +128,40 @@ public final class HttpSettings {
         return trustForwardedHeaders;
     }
 
+    /** How long a request body may go without a byte while the proxy reads it; ZERO: no limit. Default 60 s. */
+    public Duration requestBodyTimeout() {
+        return requestBodyTimeout;
+    }
+
+    /** The most header fields a request may carry. Default 100. */
+    public int maxHeaderCount() {
+        return maxHeaderCount;
+    }
+
+    /** Whether runs of {@code /} in a request path are merged. Default true. */
+    public boolean mergeSlashes() {
+        return mergeSlashes;
+    }
+
+    /** What an encoded slash in a request path does. Default {@link EncodedSlashes#REJECT}. */
+    public EncodedSlashes encodedSlashes() {
+        return encodedSlashes;
+    }
+
     @Override
     public boolean equals(Object o) {
         return o instanceof HttpSettings h && maxInitialLineLength == h.maxInitialLineLength
                 && maxHeaderSize == h.maxHeaderSize && maxRequestBodySize == h.maxRequestBodySize
                 && responseTimeout.equals(h.responseTimeout) && requestTimeout.equals(h.requestTimeout)
-                && trustForwardedHeaders == h.trustForwardedHeaders;
+                && trustForwardedHeaders == h.trustForwardedHeaders && requestBodyTimeout.equals(h.requestBodyTimeout)
+                && maxHeaderCount == h.maxHeaderCount && mergeSlashes == h.mergeSlashes
+                && encodedSlashes == h.encodedSlashes;
     }
 
     @Override
     public int hashCode() {
         return Objects.hash(maxInitialLineLength, maxHeaderSize, maxRequestBodySize, responseTimeout, requestTimeout,
-                trustForwardedHeaders);
+                trustForwardedHeaders, requestBodyTimeout, maxHeaderCount, mergeSlashes, encodedSlashes);
     }
 
     @Override
@@ -116,7 +169,10 @@ public final class HttpSettings {
         return "HttpSettings[maxInitialLineLength=" + maxInitialLineLength + " maxHeaderSize=" + maxHeaderSize
                 + " maxRequestBodySize=" + (maxRequestBodySize == 0 ? "unlimited" : maxRequestBodySize)
                 + " responseTimeout=" + (responseTimeout.isZero() ? "off" : Checks.format(responseTimeout))
-                + " trustForwardedHeaders=" + trustForwardedHeaders + "]";
+                + " requestTimeout=" + (requestTimeout.isZero() ? "off" : Checks.format(requestTimeout))
+                + " requestBodyTimeout=" + (requestBodyTimeout.isZero() ? "off" : Checks.format(requestBodyTimeout))
+                + " maxHeaderCount=" + maxHeaderCount + " mergeSlashes=" + mergeSlashes
+                + " encodedSlashes=" + encodedSlashes + " trustForwardedHeaders=" + trustForwardedHeaders + "]";
     }
 
     /** Builds {@link HttpSettings}. Each setter validates at once. Not thread-safe. */
@@ -127,6 +183,10 @@ public final class HttpSettings {
         private Duration responseTimeout = Duration.ofSeconds(60);
         private Duration requestTimeout = Duration.ofSeconds(60);
         private boolean trustForwardedHeaders;
+        private Duration requestBodyTimeout = Duration.ofSeconds(60);
+        private int maxHeaderCount = 100;
+        private boolean mergeSlashes = true;
+        private EncodedSlashes encodedSlashes = EncodedSlashes.REJECT;
 
         private Builder() {
         }
@@ -170,6 +230,34 @@ public final class HttpSettings {
         /** Keep and append to the client's {@code X-Forwarded-*} headers. Default false. */
         public Builder trustForwardedHeaders(boolean trust) {
             this.trustForwardedHeaders = trust;
+            return this;
+        }
+
+        /**
+         * Time a request body may go without a byte while the proxy reads it: ZERO to disable, or
+         * 1 ms to 1 h. Default 60 s.
+         */
+        public Builder requestBodyTimeout(Duration timeout) {
+            this.requestBodyTimeout = Checks.duration("http.requestBodyTimeout", timeout, Duration.ofMillis(1),
+                    Duration.ofHours(1), true);
+            return this;
+        }
+
+        /** The most header fields a request may carry: 1..10000. Default 100. */
+        public Builder maxHeaderCount(int count) {
+            this.maxHeaderCount = (int) Checks.range("http.maxHeaderCount", count, 1, 10_000);
+            return this;
+        }
+
+        /** Merge runs of {@code /} in request paths before routing and forwarding. Default true. */
+        public Builder mergeSlashes(boolean merge) {
+            this.mergeSlashes = merge;
+            return this;
+        }
+
+        /** What an encoded slash ({@code %2F}, {@code %5C}) in a request path does. Default REJECT. */
+        public Builder encodedSlashes(EncodedSlashes mode) {
+            this.encodedSlashes = Objects.requireNonNull(mode, "http.encodedSlashes");
             return this;
         }
 

@@ -37,6 +37,7 @@ import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.codec.http.TooLongHttpHeaderException;
+import io.netty.handler.codec.http.TooLongHttpLineException;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.util.NetUtil;
 import io.netty.util.ReferenceCountUtil;
@@ -105,6 +106,8 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
     private final UpgradeHandoff handoff;
 
     private Channel client;
+    /** Holds client bytes back from the decoder while this handler does not read; null if absent. */
+    private RequestGate gate;
     /** Client messages that arrived while a previous exchange was still in flight. */
     private final ArrayDeque<HttpObject> queued = new ArrayDeque<>();
     private Exchange ex;
@@ -114,6 +117,10 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
     private boolean handedOff;
     private boolean clientInputClosed;
     private boolean draining;
+    /** Watches a request body's progress; see {@link HttpSettings#requestBodyTimeout()}. */
+    private ScheduledFuture<?> bodyTimer;
+    /** When the body last moved, or the proxy last resumed reading it (event-loop ticker nanos). */
+    private long lastBodyNanos;
 
     /**
      * @param settings       limits and header policy
@@ -142,8 +149,16 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
      * JVM's system properties say.
      */
     public static HttpServerCodec newServerCodec(HttpSettings settings) {
-        return new HttpServerCodec(strictConfig(settings.maxInitialLineLength(), settings.maxHeaderSize()));
+        return new HttpServerCodec(strictConfig(settings.maxInitialLineLength(), settings.maxHeaderSize()),
+                MAX_PIPELINE_DEPTH);
     }
+
+    /**
+     * Requests the codec may decode ahead of their responses. Netty's default, 128, would end a
+     * connection that pipelines more than fit in one {@link RequestGate} slice; a slice of
+     * {@value RequestGate#SLICE} bytes holds at most ~320 minimal requests.
+     */
+    private static final int MAX_PIPELINE_DEPTH = 1024;
 
     private static HttpDecoderConfig strictConfig(int maxLine, int maxHeaders) {
         return new HttpDecoderConfig().setMaxInitialLineLength(maxLine).setMaxHeaderSize(maxHeaders)
@@ -156,6 +171,7 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
         client = ctx.channel();
+        gate = ctx.pipeline().get(RequestGate.class);
         armRequestTimer();
     }
 
@@ -188,8 +204,10 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
             ReferenceCountUtil.release(msg);
             return;
         }
-        if (!queued.isEmpty() || (ex != null && ex.requestComplete)) {
-            // A pipelined request decoded from the same read: it waits for the current exchange.
+        if (!queued.isEmpty() || (ex != null && ex.requestComplete) || (ex == null && !client.isWritable())) {
+            // A pipelined request decoded from the same read: it waits for the current exchange,
+            // or for the client to take the responses already written (a client that pipelines
+            // and never reads must not make the proxy answer, and buffer, without end).
             queued.add(obj);
             client.config().setAutoRead(false);
             return;
@@ -205,8 +223,15 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelWritabilityChanged(ChannelHandlerContext ctx) {
-        if (client.isWritable() && leg != null && leg.ch.isActive()) {
-            leg.ch.config().setAutoRead(true);
+        if (client.isWritable() && !closing && !handedOff) {
+            if (leg != null && leg.ch.isActive()) {
+                leg.ch.config().setAutoRead(true);
+            }
+            if (ex == null && !queued.isEmpty()) {
+                drain();
+            } else {
+                updateClientRead();
+            }
         }
         ctx.fireChannelWritabilityChanged();
     }
@@ -216,8 +241,11 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
         if (evt instanceof ChannelInputShutdownEvent) {
             clientInputClosed = true;
             log.debug("{}client sent FIN", conn.log());
+            conn.clientInputClosed(); // the half-close grace bounds whatever is still in flight
             if (ex == null && queued.isEmpty()) {
                 closeClient(CloseReason.CLIENT_CLOSED);
+            } else {
+                abortIfIncomplete();
             }
         }
         ctx.fireUserEventTriggered(evt);
@@ -248,6 +276,21 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
         client.close();
     }
 
+    /**
+     * After a client FIN, a request that is not complete can never be: its exchange ends at
+     * once, with its backend leg, instead of waiting for a body or an upgrade that cannot come.
+     */
+    private void abortIfIncomplete() {
+        Exchange e = ex;
+        if (!clientInputClosed || closing || !queued.isEmpty() || e == null
+                || (e.requestComplete && !e.upgradePending)) {
+            return;
+        }
+        log.debug("{}client sent FIN with its request incomplete: aborting the exchange", conn.log());
+        closeLeg();
+        closeClient(CloseReason.CLIENT_CLOSED);
+    }
+
     private static boolean causedBy(Throwable cause, Class<? extends Throwable> type) {
         for (Throwable t = cause; t != null; t = t.getCause() == t ? null : t.getCause()) {
             if (type.isInstance(t)) {
@@ -264,6 +307,7 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
         releaseQueued();
         cancelTimer();
         cancelRequestTimer();
+        cancelBodyTimer();
         if (!handedOff) {
             closeLeg();
         }
@@ -294,7 +338,9 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
 
     private void rejectHead(Throwable cause) {
         HttpResponseStatus status = cause instanceof TooLongHttpHeaderException
-                ? HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE : HttpResponseStatus.BAD_REQUEST;
+                ? HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE
+                : cause instanceof TooLongHttpLineException ? HttpResponseStatus.REQUEST_URI_TOO_LONG
+                : HttpResponseStatus.BAD_REQUEST;
         log.debug("{}rejected a malformed request ({}): {}", conn.log(), status.code(), cause.toString());
         respondAndClose(status, CloseReason.PROTOCOL_ERROR);
     }
@@ -306,6 +352,12 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
 
     private void onRequestHead(HttpRequest req) {
         HttpHeaders h = req.headers();
+        if (h.size() > settings.maxHeaderCount()) {
+            log.debug("{}rejected a request with {} header fields (limit {})", conn.log(), h.size(),
+                    settings.maxHeaderCount());
+            respondAndClose(HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, CloseReason.PROTOCOL_ERROR);
+            return;
+        }
         if (req.method().equals(HttpMethod.CONNECT)) {
             log.debug("{}rejected a CONNECT request", conn.log());
             respondAndClose(HttpResponseStatus.METHOD_NOT_ALLOWED, CloseReason.PROTOCOL_ERROR);
@@ -325,6 +377,11 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
         }
         if (!codings.isEmpty() && (req.protocolVersion().equals(HttpVersion.HTTP_1_0) || !finalChunked(codings))) {
             badRequest("Transfer-Encoding " + codings + " (expected: ending in a single chunked, HTTP/1.1)");
+            return;
+        }
+        if (!codings.isEmpty() && !knownCodings(codings)) {
+            log.debug("{}rejected Transfer-Encoding {} (501): a coding the proxy does not know", conn.log(), codings);
+            respondAndClose(HttpResponseStatus.NOT_IMPLEMENTED, CloseReason.PROTOCOL_ERROR);
             return;
         }
         List<String> hosts = h.getAll(HttpHeaderNames.HOST);
@@ -359,6 +416,9 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
 
         Exchange e = new Exchange(req, declared > 0 || !codings.isEmpty());
         ex = e;
+        if (e.hasBody) {
+            startBodyTimer();
+        }
         HttpRoute route;
         try {
             route = Objects.requireNonNull(router.route(host, target.path, target.originForm, h), "route");
@@ -447,12 +507,14 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         boolean last = c instanceof LastHttpContent;
+        lastBodyNanos = now();
         if (e.local) {
             c.release();
         } else {
             sendToBackend(e, c);
         }
         if (last) {
+            cancelBodyTimer();
             e.requestComplete = true;
             armTimer();
             maybeFinish();
@@ -498,9 +560,66 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         Exchange e = ex;
-        boolean want = queued.isEmpty() && (e == null || (!e.requestComplete
+        // Never read while the client does not take what is written to it: every request may be
+        // answered locally, and the answers must not pile up in memory.
+        boolean want = queued.isEmpty() && client.isWritable() && (e == null || (!e.requestComplete
                 && (e.local || (e.leg != null && e.leg.ready && e.leg.ch.isWritable()))));
+        if (want && !client.config().isAutoRead()) {
+            lastBodyNanos = now(); // time the proxy held the client back is not the client's delay
+        }
         client.config().setAutoRead(want);
+        if (want && gate != null) {
+            gate.resume();
+        }
+    }
+
+    private long now() {
+        return client.eventLoop().ticker().nanoTime();
+    }
+
+    private void startBodyTimer() {
+        Duration timeout = settings.requestBodyTimeout();
+        if (timeout.isZero()) {
+            return;
+        }
+        lastBodyNanos = now();
+        scheduleBodyCheck(timeout.toNanos());
+    }
+
+    private void scheduleBodyCheck(long delayNanos) {
+        cancelBodyTimer();
+        bodyTimer = client.eventLoop().schedule(this::checkBodyProgress, delayNanos, TimeUnit.NANOSECONDS);
+    }
+
+    private void cancelBodyTimer() {
+        if (bodyTimer != null) {
+            bodyTimer.cancel(false);
+            bodyTimer = null;
+        }
+    }
+
+    /**
+     * The body timer, re-armed lazily as {@code IdleStateHandler} does: traffic only stamps
+     * {@link #lastBodyNanos}. While the proxy itself is not reading (backpressure) it never expires.
+     */
+    private void checkBodyProgress() {
+        bodyTimer = null;
+        Exchange e = ex;
+        if (e == null || e.requestComplete || closing || handedOff) {
+            return;
+        }
+        long timeout = settings.requestBodyTimeout().toNanos();
+        long now = now();
+        if (!client.config().isAutoRead()) {
+            lastBodyNanos = now;
+        }
+        long idle = now - lastBodyNanos;
+        if (idle < timeout) {
+            scheduleBodyCheck(timeout - idle);
+            return;
+        }
+        log.debug("{}no request body bytes within {}", conn.log(), settings.requestBodyTimeout());
+        abortExchange(HttpResponseStatus.REQUEST_TIMEOUT, CloseReason.REQUEST_TIMEOUT);
     }
 
     private void maybeFinish() {
@@ -518,7 +637,9 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
         }
         ex = null;
         cancelTimer(e);
-        if (leg != null && e.leg == leg && !e.backendKeepAlive) {
+        if (leg != null && e.leg == leg && (!e.backendKeepAlive || e.head)) {
+            // After HEAD, a backend that wrongly sent a body would make its next response
+            // unreadable: the connection is not reused.
             closeLeg();
         }
         if (e.closeAfter || !e.clientKeepAlive || clientInputClosed) {
@@ -536,7 +657,8 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
         }
         draining = true;
         try {
-            while (!closing && !queued.isEmpty() && (ex == null || !ex.requestComplete)) {
+            while (!closing && !queued.isEmpty() && (ex == null || !ex.requestComplete)
+                    && (ex != null || client.isWritable())) {
                 handle(queued.poll());
             }
         } finally {
@@ -544,6 +666,7 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
         }
         flushBackend();
         updateClientRead();
+        abortIfIncomplete();
     }
 
     // ------------------------------------------------------------------ local responses
@@ -615,6 +738,7 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         closing = true;
+        cancelBodyTimer();
         if (reason != null) {
             conn.closeReason(reason);
         }
@@ -782,7 +906,7 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
                         : "unexpected full response");
                 return;
             }
-            onResponseHead(e, res);
+            onResponseHead(e, l, res);
         } else if (msg instanceof HttpContent c) {
             onResponseContent(e, l, c);
         } else {
@@ -801,13 +925,37 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
         }
     }
 
-    private void onResponseHead(Exchange e, HttpResponse res) {
-        cancelTimer(e);
+    private void onResponseHead(Exchange e, BackendLeg l, HttpResponse res) {
         int code = res.status().code();
         HttpHeaders h = res.headers();
+        if (code < 100 || code > 599) {
+            backendProtocolError("status " + code + " (expected: 100..599)");
+            return;
+        }
+        if (code >= 100 && code < 200 && code != 101) {
+            // Interim heads (100, 102, 103) do not answer the request: the response timer runs
+            // on, and a backend that streams them to a client that reads nothing is paused.
+            e.informational = true;
+            e.dropInformational = e.http10;
+            if (!e.http10) {
+                stripHopByHop(h);
+                client.write(res);
+                pauseIfClientFull(l);
+            } else {
+                ReferenceCountUtil.release(res);
+            }
+            return;
+        }
+        cancelTimer(e);
         if (code == 101) {
             if (!e.upgrade || e.responseStarted) {
                 backendProtocolError("101 to a request that asked no WebSocket upgrade");
+                return;
+            }
+            String accept = h.get(HttpHeaderNames.SEC_WEBSOCKET_ACCEPT);
+            if (accept == null || !accept.trim().equals(e.expectedAccept)) {
+                // Without it Netty's decoder would wait for a Hixie-76 body that never comes.
+                backendProtocolError("101 without the Sec-WebSocket-Accept the request's key asks for");
                 return;
             }
             String upgrade = h.get(HttpHeaderNames.UPGRADE);
@@ -821,13 +969,10 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
             client.write(res);
             return;
         }
-        if (code >= 100 && code < 200) {
-            e.informational = true;
-            e.dropInformational = e.http10;
-            if (!e.http10) {
-                stripHopByHop(h);
-                client.write(res);
-            }
+        List<String> codings = h.getAll(HttpHeaderNames.TRANSFER_ENCODING);
+        if (!codings.isEmpty() && (h.contains(HttpHeaderNames.CONTENT_LENGTH) || !finalChunked(codings))) {
+            // Ambiguous framing must not reach the client (RFC 9112 6.3): refused, not repaired.
+            backendProtocolError("Transfer-Encoding " + codings + " with Content-Length or not ending in chunked");
             return;
         }
         e.responseStarted = true;
@@ -884,6 +1029,7 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
                 c.release();
             } else {
                 client.write(c);
+                pauseIfClientFull(l);
             }
             if (last) {
                 e.informational = false;
@@ -897,13 +1043,18 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         client.write(c, client.voidPromise());
-        if (!client.isWritable()) {
-            l.ch.config().setAutoRead(false);
-        }
+        pauseIfClientFull(l);
         if (last) {
             e.responseComplete = true;
             client.flush();
             maybeFinish();
+        }
+    }
+
+    /** Stops reading the backend while the client does not take what is written to it. */
+    private void pauseIfClientFull(BackendLeg l) {
+        if (!client.isWritable()) {
+            l.ch.config().setAutoRead(false);
         }
     }
 
@@ -912,6 +1063,12 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
      * remove the HTTP handlers so that bytes the decoders still hold reach the new handlers.
      */
     private void upgrade(Exchange e, BackendLeg l) {
+        if (clientInputClosed) {
+            log.debug("{}the client sent FIN before the 101 arrived: closing", conn.log());
+            closeLeg();
+            closeClient(CloseReason.CLIENT_CLOSED);
+            return;
+        }
         if (!queued.isEmpty()) {
             log.debug("{}the client sent data before the 101 arrived: closing", conn.log());
             closeLeg();
@@ -940,7 +1097,10 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
         cp.remove(this);
         HttpServerCodec serverCodec = cp.get(HttpServerCodec.class);
         if (serverCodec != null) {
-            cp.remove(serverCodec);
+            cp.remove(serverCodec); // the bytes it holds go on first...
+        }
+        if (gate != null) {
+            cp.remove(gate); // ...then the ones the gate held back
         }
         ChannelPipeline bp = l.ch.pipeline();
         bp.remove(l);
@@ -1010,11 +1170,13 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         for (String name : new ArrayList<>(h.names())) {
-            if (name.regionMatches(true, 0, X_FORWARDED_PREFIX, 0, X_FORWARDED_PREFIX.length())) {
+            // X_Forwarded_For is the same header to a backend that folds '_' into '-' (many do).
+            String folded = name.replace('_', '-');
+            if (folded.regionMatches(true, 0, X_FORWARDED_PREFIX, 0, X_FORWARDED_PREFIX.length())
+                    || folded.equalsIgnoreCase("forwarded")) {
                 h.remove(name);
             }
         }
-        h.remove("forwarded");
         h.set(X_FORWARDED_FOR, ip);
         h.set(X_FORWARDED_PROTO, proto);
         if (originalHost != null) {
@@ -1031,6 +1193,23 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
             return "unknown";
         }
         return a.getAddress() != null ? NetUtil.toAddressString(a.getAddress()) : a.getHostString();
+    }
+
+    /** Transfer codings a request may name (RFC 9110 8.4.1, 9112 7): anything else is answered 501. */
+    private static final Set<String> KNOWN_CODINGS = Set.of("chunked", "gzip", "x-gzip", "deflate", "compress",
+            "x-compress");
+
+    private static boolean knownCodings(List<String> codings) {
+        for (String v : codings) {
+            for (String t : v.split(",")) {
+                String coding = t.trim().toLowerCase(Locale.ROOT);
+                int params = coding.indexOf(';');
+                if (!KNOWN_CODINGS.contains(params < 0 ? coding : coding.substring(0, params).trim())) {
+                    return false;
+                }
+            }
+        }
+        return true;
     }
 
     private static boolean finalChunked(List<String> codings) {
@@ -1102,6 +1281,20 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
                 && h.containsValue(HttpHeaderNames.CONNECTION, HttpHeaderValues.UPGRADE, true);
     }
 
+    /** The Sec-WebSocket-Accept value for a Sec-WebSocket-Key (RFC 6455 4.2.2); null without a key. */
+    static String webSocketAccept(String key) {
+        if (key == null) {
+            return null;
+        }
+        try {
+            byte[] sha1 = java.security.MessageDigest.getInstance("SHA-1").digest(
+                    (key.trim() + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").getBytes(StandardCharsets.US_ASCII));
+            return java.util.Base64.getEncoder().encodeToString(sha1);
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-1 is required of every Java platform", e);
+        }
+    }
+
     /** The request target: a path for the router and, for absolute-form, the authority. */
     private static final class Target {
         final String path;
@@ -1169,6 +1362,8 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
         boolean closeAfter;
         CloseReason closeReason;
         ScheduledFuture<?> timer;
+        /** The Sec-WebSocket-Accept a 101 to this request must carry; null if it asks no upgrade. */
+        final String expectedAccept;
 
         Exchange(HttpRequest request, boolean hasBody) {
             this.request = request;
@@ -1177,6 +1372,7 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
             this.head = request.method().equals(HttpMethod.HEAD);
             this.upgrade = isWebSocketUpgrade(request);
             this.hasBody = hasBody;
+            this.expectedAccept = upgrade ? webSocketAccept(request.headers().get(HttpHeaderNames.SEC_WEBSOCKET_KEY)) : null;
         }
     }
 

@@ -11,6 +11,7 @@ import dev.smartproxy.internal.connection.ManagedConnection;
 import dev.smartproxy.internal.http.HttpProxyHandler;
 import dev.smartproxy.internal.http.HttpRoute;
 import dev.smartproxy.internal.http.HttpRouter;
+import dev.smartproxy.internal.http.RequestGate;
 import dev.smartproxy.internal.websocket.WebSocketRelay;
 import dev.smartproxy.route.BlockAction;
 import dev.smartproxy.route.ForwardAction;
@@ -70,6 +71,7 @@ final class HttpBranch {
             p.addBefore(PipelineNames.CLIENT, PipelineNames.TLS, ctx.newHandler(client.alloc()));
         }
         var http = px.httpSettings();
+        p.addBefore(PipelineNames.CLIENT, PipelineNames.HTTP_GATE, new RequestGate());
         p.addBefore(PipelineNames.CLIENT, PipelineNames.HTTP_CODEC, HttpProxyHandler.newServerCodec(http));
         // Requests are served one at a time, so the route of the last request is the one an
         // upgrade belongs to: its WebSocket settings apply, else the proxy's.

@@ -17,6 +17,7 @@ package dev.smartproxy.internal.pipeline;
  * ---------------------------------           ----------------------------
  * bytes         counts raw bytes read         bytes
  * tls           SslHandler (TERMINATED)       backend-tls       (TERMINATE_AND_REENCRYPT)
+ * http-gate     decoding paused with reads
  * http-codec    HttpServerCodec               backend-http-codec
  * http-proxy    per-request routing    ---&gt;   backend-http
  * client        lifecycle, errors
@@ -38,6 +39,8 @@ public final class PipelineNames {
     public static final String CLIENT = "client";
     /** TLS termination ({@code SslHandler}, certificate chosen by SNI); terminated branch only. */
     public static final String TLS = "tls";
+    /** Feeds client bytes to the codec only while they are read ({@code RequestGate}); HTTP branches only. */
+    public static final String HTTP_GATE = "http-gate";
     /** The HTTP/1.1 server codec; terminated and plain-HTTP branches only. */
     public static final String HTTP_CODEC = "http-codec";
     /** The HTTP reverse proxy; terminated and plain-HTTP branches only. */

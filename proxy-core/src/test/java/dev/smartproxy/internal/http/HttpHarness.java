@@ -74,6 +74,8 @@ final class HttpHarness implements AutoCloseable {
     final EventLoopGroup group = new MultiThreadIoEventLoopGroup(2, NioIoHandler.newFactory());
     final ConnectionRegistry registry = new ConnectionRegistry(List.of(), Clock.systemUTC(), Ticker.SYSTEM);
     final List<ManagedConnection> conns = new CopyOnWriteArrayList<>();
+    /** The proxy's client-side channels, in accept order. */
+    final List<Channel> clientChannels = new CopyOnWriteArrayList<>();
     final Map<ManagedConnection, StringBuffer> clientWire = new ConcurrentHashMap<>();
     final List<String> routed = new CopyOnWriteArrayList<>();
     final Backend backend;
@@ -105,19 +107,23 @@ final class HttpHarness implements AutoCloseable {
                 return new HttpRoute.Forward("dead", "127.0.0.1", deadPort);
             }
             if (path.startsWith("/ws")) {
-                return new HttpRoute.Forward("ws", "127.0.0.1", path.equals("/ws-refuse") ? backend.port() : wsPort);
+                return new HttpRoute.Forward("ws", "127.0.0.1",
+                        path.equals("/ws-refuse") || path.equals("/ws-noaccept") ? backend.port() : wsPort);
             }
             return new HttpRoute.Forward("app", "127.0.0.1", backend.port());
         };
         proxy = new ServerBootstrap().group(group).channel(NioServerSocketChannel.class)
+                .childOption(io.netty.channel.ChannelOption.ALLOW_HALF_CLOSURE, true) // as the proxy has it
                 .childHandler(new ChannelInitializer<Channel>() {
                     @Override
                     protected void initChannel(Channel ch) {
                         ManagedConnection c = registry.register(80, (InetSocketAddress) ch.remoteAddress());
                         conns.add(c);
+                        clientChannels.add(ch);
                         StringBuffer wire = new StringBuffer();
                         clientWire.put(c, wire);
                         ch.pipeline().addLast("wire-recorder", new WireRecorder(wire));
+                        ch.pipeline().addLast("http-gate", new RequestGate());
                         ch.pipeline().addLast("http-codec", HttpProxyHandler.newServerCodec(settings));
                         ch.pipeline().addLast("http-proxy", new HttpProxyHandler(settings, c, false, router, transport,
                                 Duration.ofSeconds(2), (client, be) -> handoff.upgraded(client, be)));
@@ -128,6 +134,13 @@ final class HttpHarness implements AutoCloseable {
 
     int port() {
         return ((InetSocketAddress) proxy.localAddress()).getPort();
+    }
+
+    /** Bytes written to the only client channel and not yet taken by the kernel. */
+    long clientPendingOutbound() {
+        Channel ch = clientChannels.get(0);
+        io.netty.channel.ChannelOutboundBuffer out = ch.unsafe().outboundBuffer();
+        return out == null ? 0 : out.totalPendingWriteBytes();
     }
 
     ManagedConnection onlyConnection() {
@@ -176,6 +189,12 @@ final class HttpHarness implements AutoCloseable {
         final AtomicInteger open = new AtomicInteger();
         final AtomicLong bytes = new AtomicLong();
         final List<Seen> seen = new CopyOnWriteArrayList<>();
+        /** 100 Continue heads written by {@code /continue-flood}; it stops at {@link #MAX_CONTINUE_HEADS}. */
+        final AtomicLong continueHeads = new AtomicLong();
+        /** Whether {@code /continue-flood} found its connection unwritable: the proxy stopped reading it. */
+        final java.util.concurrent.atomic.AtomicBoolean floodPaused = new java.util.concurrent.atomic.AtomicBoolean();
+        static final long MAX_CONTINUE_HEADS = 100_000; // 800 MB of heads: far past any sane buffer
+        private static final String PAD = "p".repeat(8000);
 
         Backend(EventLoopGroup group) throws InterruptedException {
             server = new ServerBootstrap().group(group).channel(NioServerSocketChannel.class)
@@ -203,7 +222,40 @@ final class HttpHarness implements AutoCloseable {
         }
 
         private final class App extends ChannelInboundHandlerAdapter {
+            private boolean continueFlood;
             private HttpRequest request;
+
+            @Override
+            public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+                if (continueFlood) {
+                    flood(ctx);
+                }
+                ctx.fireChannelWritabilityChanged();
+            }
+
+            private void flood(ChannelHandlerContext ctx) {
+                while (ctx.channel().isActive() && ctx.channel().isWritable()
+                        && continueHeads.get() < MAX_CONTINUE_HEADS) {
+                    continueHeads.incrementAndGet();
+                    // 8 KiB heads, so that kernel buffers fill in a few hundred heads, not hundreds of thousands
+                    DefaultFullHttpResponse head = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1,
+                            HttpResponseStatus.CONTINUE);
+                    head.headers().set("X-Pad", PAD);
+                    ctx.write(head);
+                    if (continueHeads.get() % 8 == 0) {
+                        ctx.flush();
+                    }
+                }
+                ctx.flush();
+                if (!ctx.channel().isWritable()) {
+                    floodPaused.set(true);
+                }
+            }
+
+            /** Writes bytes straight to the socket, past the backend's own HTTP encoder. */
+            private void raw(ChannelHandlerContext ctx, String bytes) {
+                ctx.pipeline().firstContext().writeAndFlush(Unpooled.copiedBuffer(bytes, StandardCharsets.ISO_8859_1));
+            }
             private MessageDigest sha;
             private long count;
 
@@ -262,9 +314,21 @@ final class HttpHarness implements AutoCloseable {
                                 .addListener(f -> ctx.close());
                     }
                     case "/ws-refuse" -> ctx.writeAndFlush(text(HttpResponseStatus.FORBIDDEN, "no upgrade", keep));
+                    case "/continue-flood" -> {
+                        // 100 Continue heads as fast as the proxy takes them, until it stops taking them
+                        continueFlood = true;
+                        flood(ctx);
+                    }
+                    case "/early-hints" -> raw(ctx, "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n");
+                    case "/head-body" -> raw(ctx, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello");
+                    case "/te-identity" -> raw(ctx, "HTTP/1.1 200 OK\r\nTransfer-Encoding: identity\r\n"
+                            + "Content-Length: 5\r\n\r\nhello");
+                    case "/status2000" -> raw(ctx, "HTTP/1.1 2000 Odd\r\nContent-Length: 0\r\n\r\n");
+                    case "/ws-noaccept" -> raw(ctx, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                            + "Connection: Upgrade\r\n\r\n");
                     default -> ctx.writeAndFlush(text(HttpResponseStatus.OK, "hello " + path, keep));
                 }
-                if (!keep && !path.equals("/hang")) {
+                if (!keep && !path.equals("/hang") && !path.equals("/continue-flood")) {
                     ctx.channel().eventLoop().execute(() -> ctx.writeAndFlush(Unpooled.EMPTY_BUFFER)
                             .addListener(f -> ctx.close()));
                 }
@@ -373,12 +437,22 @@ final class HttpHarness implements AutoCloseable {
         final OutputStream out;
 
         Raw(int port) throws IOException {
-            socket = new Socket();
+            this(connect(port));
+        }
+
+        /** Reads and writes through an already connected socket (blocking). */
+        Raw(Socket socket) throws IOException {
+            this.socket = socket;
+            in = new BufferedInputStream(socket.getInputStream());
+            out = socket.getOutputStream();
+        }
+
+        private static Socket connect(int port) throws IOException {
+            Socket socket = new Socket();
             socket.setTcpNoDelay(true);
             socket.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 5000);
             socket.setSoTimeout(10_000);
-            in = new BufferedInputStream(socket.getInputStream());
-            out = socket.getOutputStream();
+            return socket;
         }
 
         Raw send(String text) throws IOException {

@@ -229,7 +229,7 @@ class HttpProxyHandlerTest {
                         + "zz\r\nhello\r\n0\r\n\r\n"),
                 Arguments.of("header too large", 431, "GET /x HTTP/1.1\r\nHost: a\r\nX-Big: " + "a".repeat(20_000)
                         + "\r\n\r\n"),
-                Arguments.of("request line too long", 400, "GET /" + "a".repeat(9000) + " HTTP/1.1\r\nHost: a\r\n\r\n"),
+                Arguments.of("request line too long", 414, "GET /" + "a".repeat(9000) + " HTTP/1.1\r\nHost: a\r\n\r\n"),
                 Arguments.of("bare LF", 400, "GET /x HTTP/1.1\nHost: a\n\n"),
                 Arguments.of("no Host", 400, "GET /x HTTP/1.1\r\n\r\n"),
                 Arguments.of("two Hosts", 400, "GET /x HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"),

@@ -104,6 +104,7 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
     private final Transport transport;
     private final Duration connectTimeout;
     private final UpgradeHandoff handoff;
+    private final RequestPath.EncodedSlash encodedSlash;
 
     private Channel client;
     /** Holds client bytes back from the decoder while this handler does not read; null if absent. */
@@ -140,6 +141,11 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
         this.transport = Objects.requireNonNull(transport, "transport");
         this.connectTimeout = Objects.requireNonNull(connectTimeout, "connectTimeout");
         this.handoff = Objects.requireNonNull(handoff, "handoff");
+        this.encodedSlash = switch (settings.encodedSlashes()) {
+            case REJECT -> RequestPath.EncodedSlash.REJECT;
+            case DECODE -> RequestPath.EncodedSlash.DECODE;
+            case KEEP -> RequestPath.EncodedSlash.KEEP;
+        };
     }
 
     /**
@@ -389,9 +395,17 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
             badRequest("more than one Host header");
             return;
         }
-        Target target = Target.parse(req.method(), req.uri());
-        if (target == null) {
+        Target parsed = Target.parse(req.method(), req.uri());
+        if (parsed == null) {
             badRequest("request target '" + abbreviate(req.uri()) + "'");
+            return;
+        }
+        Target target;
+        try {
+            // Routed and forwarded normalised, so that no spelling of a path sidesteps a path rule.
+            target = parsed.withPath(RequestPath.normalize(parsed.path, settings.mergeSlashes(), encodedSlash));
+        } catch (RequestPath.Rejected rejected) {
+            badRequest("request path: " + rejected.getMessage());
             return;
         }
         String hostValue = target.authority != null ? target.authority : hosts.isEmpty() ? null : hosts.get(0);
@@ -455,8 +469,10 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
             h.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.UPGRADE);
             h.set(HttpHeaderNames.UPGRADE, upgrade);
         }
-        if (target.authority != null) {
+        if (target.authority != null || target.normalised) {
             req.setUri(target.originForm);
+        }
+        if (target.authority != null) {
             h.set(HttpHeaderNames.HOST, target.authority);
         }
         setForwardedHeaders(h, originalHost);
@@ -1300,11 +1316,26 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
         final String path;
         final String authority;
         final String originForm;
+        /** Whether the path was rewritten by normalisation (so the request line must be too). */
+        final boolean normalised;
 
         private Target(String path, String authority, String originForm) {
+            this(path, authority, originForm, false);
+        }
+
+        private Target(String path, String authority, String originForm, boolean normalised) {
             this.path = path;
             this.authority = authority;
             this.originForm = originForm;
+            this.normalised = normalised;
+        }
+
+        /** This target with its path replaced by {@code normalisedPath}, the query kept. */
+        Target withPath(String normalisedPath) {
+            if (normalisedPath.equals(path)) {
+                return this;
+            }
+            return new Target(normalisedPath, authority, normalisedPath + originForm.substring(path.length()), true);
         }
 
         static Target parse(HttpMethod method, String uri) {

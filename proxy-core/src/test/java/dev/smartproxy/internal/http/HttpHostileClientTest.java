@@ -306,4 +306,41 @@ class HttpHostileClientTest {
         assertThat(HttpProxyHandler.webSocketAccept("dGhlIHNhbXBsZSBub25jZQ==")).isEqualTo("s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
         assertThat(HttpProxyHandler.webSocketAccept(null)).isNull();
     }
+
+    // ------------------------------------------------------------------ paths
+
+    static Stream<Arguments> blockedSpellings() {
+        return Stream.of("/%62locked/x", "//blocked/x", "/./blocked/x", "/api/../blocked/x", "/.%2e/blocked/x",
+                "/%2e/blocked/x", "/x/%2E%2E/blocked/x").map(Arguments::of);
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("blockedSpellings")
+    void everySpellingOfABlockedPathIsBlocked(String path) throws Exception {
+        HttpHarness h = harness(HttpSettings.defaults());
+        Response r = raw(h).send("GET " + path + "?q=1 HTTP/1.1\r\nHost: a\r\n\r\n").response();
+        assertThat(r.status()).isEqualTo(403);
+        assertThat(h.routed).containsExactly("a /blocked/x");
+        assertThat(h.backend.seen).isEmpty();
+    }
+
+    @Test
+    void anEncodedSlashIsRefusedByDefaultAndDecodedWhenAsked() throws Exception {
+        HttpHarness strict = harness(HttpSettings.defaults());
+        Raw c = raw(strict).send("GET /blocked%2fx HTTP/1.1\r\nHost: a\r\n\r\n");
+        assertThat(c.response().status()).isEqualTo(400);
+        assertThat(strict.routed).isEmpty();
+
+        HttpHarness decoding = harness(HttpSettings.builder().encodedSlashes(HttpSettings.EncodedSlashes.DECODE).build());
+        assertThat(raw(decoding).send("GET /x/..%2Fblocked/y HTTP/1.1\r\nHost: a\r\n\r\n").response().status())
+                .isEqualTo(403);
+    }
+
+    @Test
+    void theBackendGetsTheNormalisedPathWithTheQueryUntouched() throws Exception {
+        HttpHarness h = harness(HttpSettings.defaults());
+        Response r = raw(h).send("GET /a/./b/../%63//d?x=%2e./&y=1 HTTP/1.1\r\nHost: a\r\n\r\n").response();
+        assertThat(r.status()).isEqualTo(200);
+        assertThat(h.backend.seen.get(0).uri()).isEqualTo("/a/c/d?x=%2e./&y=1");
+    }
 }

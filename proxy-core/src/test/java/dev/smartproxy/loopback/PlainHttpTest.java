@@ -162,4 +162,34 @@ class PlainHttpTest {
         assertThat(events.awaitClosed(2)).allSatisfy(c -> assertThat(c.closeReason()).contains(CloseReason.REQUEST_TIMEOUT));
         assertThat(web.requests()).isEqualTo(1);
     }
+
+    @Test
+    void aClientThatHalfClosesWhileItsResponseIsAwaitedIsBoundByTheHalfCloseGrace() throws Exception {
+        java.net.ServerSocket silent = closer.keep(new java.net.ServerSocket(0, 8, java.net.InetAddress.getLoopbackAddress()));
+        java.util.concurrent.atomic.AtomicReference<Socket> accepted = new java.util.concurrent.atomic.AtomicReference<>();
+        Thread acceptor = new Thread(() -> {
+            try {
+                accepted.set(silent.accept()); // reads nothing, answers nothing
+            } catch (java.io.IOException ignored) {
+                // closed by the test
+            }
+        });
+        acceptor.start();
+        SmartProxy proxy = closer.keep(Proxies.start(SmartProxy.builder().listener(events)
+                .halfCloseGracePlain(Duration.ofMillis(300))
+                .http(dev.smartproxy.config.HttpSettings.builder().responseTimeout(Duration.ZERO).build())
+                .route(Route.named("web").match(m -> m.ports(80))
+                        .forward(f -> f.target("127.0.0.1", silent.getLocalPort()).http())), 80));
+        try (Socket c = TlsClients.plain(Proxies.port(proxy, 80))) {
+            c.getOutputStream().write("GET /slow HTTP/1.1\r\nHost: a.test\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+            c.shutdownOutput(); // a complete request, then FIN: the response may still come, within the grace
+            assertThat(c.getInputStream().read()).isEqualTo(-1);
+        }
+        assertThat(events.awaitClosed(1)).singleElement()
+                .satisfies(i -> assertThat(i.closeReason()).contains(CloseReason.HALF_CLOSE_GRACE_EXPIRED));
+        acceptor.join(5000);
+        assertThat(accepted.get()).isNotNull();
+        assertThat(accepted.get().getInputStream().read(new byte[4096])).isPositive();
+        accepted.get().close();
+    }
 }

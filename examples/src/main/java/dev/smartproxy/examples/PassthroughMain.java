@@ -58,6 +58,11 @@ public final class PassthroughMain {
             System.exit(2);
             return;
         }
+        if (!java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments()
+                .contains("-XX:+ExitOnOutOfMemoryError")) {
+            System.err.println("warning: running without -XX:+ExitOnOutOfMemoryError; a process that runs out of "
+                    + "memory will not exit to be replaced (examples/bin/smartproxy sets it)");
+        }
         SmartProxy proxy = build(o).start();
         int routePort = o.listen().getPort() == 0 ? 443 : o.listen().getPort();
         System.out.println((o.terminate() ? "terminating" : "passthrough") + " proxy listening on "

@@ -1,0 +1,34 @@
+package dev.smartproxy.examples;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** {@code bin/smartproxy} starts the jar with the production flags, whatever the user adds. */
+class LauncherScriptTest {
+    @Test
+    void theLauncherExitsOnOutOfMemoryAndPassesTheArgumentsThrough(@TempDir Path dir) throws Exception {
+        // A stand-in "java" that prints the command line it was given.
+        Path fakeJava = dir.resolve("java");
+        Files.writeString(fakeJava, "#!/bin/sh\nprintf '%s\\n' \"$@\"\n", StandardCharsets.US_ASCII);
+        Files.setPosixFilePermissions(fakeJava, PosixFilePermissions.fromString("rwxr-xr-x"));
+        ProcessBuilder pb = new ProcessBuilder("bash", Path.of("bin/smartproxy").toAbsolutePath().toString(),
+                "passthrough", "--listen", "127.0.0.1:8443").redirectErrorStream(true);
+        pb.environment().put("PATH", dir + ":" + System.getenv("PATH"));
+        pb.environment().put("JAVA_OPTS", "-Dx=1");
+        Process p = pb.start();
+        assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(p.exitValue()).as(out).isZero();
+        assertThat(out.lines().toList()).containsSubsequence("-Xms512m", "-Xmx512m", "-XX:+ExitOnOutOfMemoryError",
+                "-Dx=1", "-jar").contains("passthrough", "--listen", "127.0.0.1:8443")
+                .anyMatch(l -> l.endsWith("examples/target/smartproxy-examples.jar"));
+    }
+}

@@ -121,7 +121,7 @@ final class ClientHandler extends ChannelInboundHandlerAdapter
                 : ConnectionKind.PLAIN;
     }
 
-    /** A block route without path or header conditions: recorded, then closed with reason BLOCKED; nothing is forwarded. */
+    /** A block without path or header conditions: recorded, then closed with reason BLOCKED; nothing is forwarded. */
     private void block(Route route, String sni) {
         ConnectionKind kind = sni != null ? ConnectionKind.PASSTHROUGH : ConnectionKind.PLAIN;
         px.registry().routed(conn, kind, route.name(), sni, EffectivePolicy.of(px.policy(), route.policy(), kind),

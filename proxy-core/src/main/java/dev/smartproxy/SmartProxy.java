@@ -403,8 +403,11 @@ public final class SmartProxy implements AutoCloseable {
          * Builds the proxy (not started).
          *
          * @throws IllegalArgumentException if there are no routes, two routes share a name, a
-         *         route uses a TLS mode not available yet, a {@code listen} override names a port
-         *         no route uses, or the policy's cross-setting rules fail
+         *         route terminates TLS with no certificate, a block or redirect route can never act
+         *         as written (path or header conditions in front of a passthrough route for the
+         *         same names; on ports of passthrough routes with no certificate at all), a
+         *         {@code listen} override names a port no route uses, or the policy's
+         *         cross-setting rules fail
          */
         public SmartProxy build() {
             RouteTable table = RouteTable.of(routeList);
@@ -416,6 +419,7 @@ public final class SmartProxy implements AutoCloseable {
                             + " needs a certificate (expected: certificate(...) or defaultCertificate(...) on the builder)");
                 }
             }
+            RouteRules.check(table, !noCertificates);
             ConnectionPolicy built = policy.build();
             for (Route r : table.routes()) {
                 // The proxy checks its own EXTENDED product at policy.build(); a route override must fit too.

@@ -28,13 +28,36 @@ import java.util.Set;
  *       {@code example.com}; case and a trailing dot are ignored.</li>
  *   <li>No match: empty. The proxy then closes the connection (reason {@code NO_ROUTE} or
  *       {@code NO_SNI}); it never forwards to a guess.</li>
- *   <li>HTTP requests ({@link RouteRequest#isHttpRequest()}) on connections the proxy terminates
+ *   <li>HTTP requests ({@link RouteRequest#isHttpRequest()}) on connections the proxy reads
  *       are routed one by one: only routes that read HTTP take part (forwards that terminate TLS
  *       or are marked {@code http()}, redirects, blocks), their domains are matched against the
- *       request's {@code Host}, and their paths and headers must match too. A TLS-terminating
- *       forward takes only requests that came over TLS ({@link RouteRequest#tls()}), an
- *       {@code http()} forward only cleartext ones. At the connection level, path and header
- *       conditions are left for the requests.</li>
+ *       request's {@code Host} (the SNI name when a request has none), and their paths and
+ *       headers must match too. A TLS-terminating forward takes only requests that came over TLS
+ *       ({@link RouteRequest#tls()}), an {@code http()} forward only cleartext ones; redirects
+ *       and blocks take both.</li>
+ *   <li>At the connection level, path and header conditions are left for the requests: a route
+ *       that has them can win a connection whatever its requests will be. What the proxy then
+ *       does with the connection depends on the winner ({@link #appliesPerRequest(Route)}):
+ *       <ul>
+ *         <li>a raw TCP or passthrough forward, a handler, or a block <em>without</em> path or
+ *             header conditions acts on the whole connection (a block closes it at once with
+ *             reason {@code BLOCKED});</li>
+ *         <li>a route that applies per request (a forward that reads HTTP, a redirect, a block
+ *             <em>with</em> path or header conditions) never decides more than how the
+ *             connection is read: a connection that opened with a TLS ClientHello is
+ *             terminated with the certificate chosen for its SNI (no certificate: the handshake
+ *             fails, reason {@code TLS_HANDSHAKE_FAILED}), a cleartext one is read as plain
+ *             HTTP ({@link #servesPlainHttp}; a cleartext client of a port without such routes
+ *             fails the TLS handshake of a terminating winner), and then each request is
+ *             routed by rule 6, so
+ *             {@code paths("/admin/").block()} before a {@code TERMINATE} route for the same
+ *             domain answers {@code /admin/x} with 403 and forwards {@code /public}, and a TLS
+ *             client of a redirect route gets its redirect over TLS.</li>
+ *       </ul>
+ *       A route that applies per request is never chosen when the connection is accepted
+ *       ({@link #decideAtAccept}): the proxy reads the first bytes to tell TLS from plain HTTP.
+ *       {@code SmartProxy.Builder#build()} rejects combinations that cannot work this way, such
+ *       as path conditions in front of a passthrough route for the same names.</li>
  * </ol>
  * <pre>{@code
  * RouteTable table = RouteTable.of(List.of(apiRoute, catchAll));
@@ -123,6 +146,21 @@ public final class RouteTable {
                 || (a instanceof ForwardAction f && f.readsHttp());
     }
 
+    /**
+     * Whether a connection this route wins is read as HTTP and each of its requests routed on its
+     * own (rule 7): true for forwards that read HTTP ({@code TERMINATE},
+     * {@code TERMINATE_AND_REENCRYPT}, {@code http()}), redirects, and blocks with path or header
+     * conditions; false for raw TCP and passthrough forwards, handlers, and blocks without
+     * conditions, which act on the connection as a whole.
+     */
+    public static boolean appliesPerRequest(Route route) {
+        RouteAction a = route.action();
+        if (a instanceof BlockAction) {
+            return route.match().needsHttpRequest();
+        }
+        return readsHttp(route);
+    }
+
     /** Whether any route on {@code port} reads plain HTTP (not TLS): HTTP forwards without TLS, redirects, blocks. */
     public boolean servesPlainHttp(int port) {
         return ordered.stream().anyMatch(r -> r.match().ports().contains(port) && readsHttp(r)
@@ -132,15 +170,24 @@ public final class RouteTable {
     /**
      * What can be decided when a connection is accepted, before a byte is read.
      *
-     * <p>If the first route in evaluation order that passes the port and client conditions has
-     * no domains, it takes the connection whatever the client sends: the connection is routed at
-     * once, so server-speaks-first protocols work. If that route has domains, the decision
-     * needs the ClientHello. If no route passes, nothing can match.
+     * <p>The first route in evaluation order that passes the port and client conditions decides:
+     * <ul>
+     *   <li>if it has no domains and acts on the whole connection (a raw TCP or passthrough
+     *       forward, a handler, a block without path or header conditions), it takes the
+     *       connection whatever the client sends: the connection is routed at once, so
+     *       server-speaks-first protocols work;</li>
+     *   <li>if it has domains, or applies per request ({@link #appliesPerRequest(Route)}: it
+     *       must know whether the client speaks TLS or plain HTTP), the first bytes are read
+     *       first: a ClientHello is matched by its SNI, other bytes are served as plain HTTP
+     *       when the port {@linkplain #servesPlainHttp serves it};</li>
+     *   <li>if no route passes, nothing can match.</li>
+     * </ul>
      */
     public AcceptDecision decideAtAccept(int port, InetAddress client) {
         for (Route r : ordered) {
             if (r.match().matchesPortAndClient(port, client)) {
-                return r.match().needsSni() ? AcceptDecision.NEEDS_CLIENT_HELLO : new AcceptDecision(r);
+                return r.match().needsSni() || appliesPerRequest(r) ? AcceptDecision.NEEDS_CLIENT_HELLO
+                        : new AcceptDecision(r);
             }
         }
         return AcceptDecision.NO_ROUTE;
@@ -157,7 +204,8 @@ public final class RouteTable {
     }
 
     /**
-     * The outcome of {@link #decideAtAccept}: a route, "read the ClientHello first", or "no route".
+     * The outcome of {@link #decideAtAccept}: a route, "read the first bytes (a ClientHello)
+     * first", or "no route".
      */
     public static final class AcceptDecision {
         static final AcceptDecision NEEDS_CLIENT_HELLO = new AcceptDecision(null);
@@ -174,7 +222,10 @@ public final class RouteTable {
             return Optional.ofNullable(route);
         }
 
-        /** Whether the ClientHello must be read before a route can be chosen. */
+        /**
+         * Whether the first bytes must be read before a route can be chosen: a ClientHello (for
+         * its SNI, or to terminate TLS), or plain HTTP.
+         */
         public boolean needsClientHello() {
             return this == NEEDS_CLIENT_HELLO;
         }

@@ -10,6 +10,7 @@ import dev.smartproxy.route.ForwardAction;
 import dev.smartproxy.route.HandlerAction;
 import dev.smartproxy.route.RouteAction;
 import dev.smartproxy.route.Route;
+import dev.smartproxy.route.RouteTable;
 import dev.smartproxy.route.Target;
 import dev.smartproxy.route.TlsMode;
 import io.netty.bootstrap.Bootstrap;
@@ -71,21 +72,34 @@ final class ClientHandler extends ChannelInboundHandlerAdapter
         px.observe(client);
     }
 
-    /** Routes the connection by its route's action. */
+    /** Routes a connection chosen at accept time (no byte read) by its route's action. */
     @Override
     public void routeTo(Route route, String sni) {
+        routeTo(route, sni, false);
+    }
+
+    /**
+     * Routes the connection by its route's action. A route that applies per request
+     * ({@link RouteTable#appliesPerRequest}) gets the HTTP branch, which terminates TLS when the
+     * route is a TLS-terminating forward or the connection opened with a ClientHello
+     * ({@code clientHello}): a redirect or a conditional block is then answered over TLS, per
+     * request, never in plaintext to a TLS client.
+     */
+    @Override
+    public void routeTo(Route route, String sni, boolean clientHello) {
         routed = true;
         RouteAction action = route.action();
-        if (action instanceof ForwardAction f && !f.readsHttp()) {
+        if (RouteTable.appliesPerRequest(route)) {
+            boolean tls = clientHello || action instanceof ForwardAction f && f.tlsMode().isPresent();
+            httpBranch(tls, sni, route);
+        } else if (action instanceof ForwardAction f) {
             forward(route, f, sni);
         } else if (action instanceof BlockAction) {
             block(route, sni);
         } else if (action instanceof HandlerAction h) {
             handOver(route, h, sni);
         } else {
-            // The route reads HTTP: TLS is terminated here when the route says so.
-            boolean tls = action instanceof ForwardAction f && f.tlsMode().isPresent();
-            httpBranch(tls, sni, route);
+            throw new IllegalStateException("route '" + route.name() + "': unknown action " + action);
         }
     }
 
@@ -107,7 +121,7 @@ final class ClientHandler extends ChannelInboundHandlerAdapter
                 : ConnectionKind.PLAIN;
     }
 
-    /** A block route: recorded, then closed with reason BLOCKED; nothing is forwarded. */
+    /** A block without path or header conditions: recorded, then closed with reason BLOCKED; nothing is forwarded. */
     private void block(Route route, String sni) {
         ConnectionKind kind = sni != null ? ConnectionKind.PASSTHROUGH : ConnectionKind.PLAIN;
         px.registry().routed(conn, kind, route.name(), sni, EffectivePolicy.of(px.policy(), route.policy(), kind),

@@ -24,7 +24,8 @@ import java.util.concurrent.TimeUnit;
  * the route table and hands over to {@link ClientHandler}. It consumes nothing: once it
  * removes itself, every byte it buffered (the ClientHello included) flows on unchanged.
  *
- * <p>Outcomes: a route (hand over); a malformed or non-TLS first flight with no route that
+ * <p>Outcomes: a route (hand over, saying whether a ClientHello was read); plain HTTP on a port
+ * that serves it (non-TLS first bytes); a malformed or non-TLS first flight with no route that
  * takes it ({@code CLIENT_HELLO_INVALID}); no SNI ({@code NO_SNI}); no match
  * ({@code NO_ROUTE}); too large ({@code CLIENT_HELLO_TOO_LARGE}); too slow
  * ({@code CLIENT_HELLO_TIMEOUT}).
@@ -32,10 +33,14 @@ import java.util.concurrent.TimeUnit;
 final class ClientHelloClassifier extends SslClientHelloHandler<ClientHelloClassifier.Decision> {
     private static final Logger log = LoggerFactory.getLogger(ClientHelloClassifier.class);
 
-    /** The routing outcome: a route, or the reason there is none. */
-    record Decision(Route route, String sni, CloseReason rejection, boolean plainHttp) {
+    /**
+     * The routing outcome: a route, or the reason there is none; {@code clientHello} tells
+     * whether the connection opened with a TLS ClientHello (so a route that reads HTTP must
+     * terminate TLS first).
+     */
+    record Decision(Route route, String sni, CloseReason rejection, boolean plainHttp, boolean clientHello) {
         Decision(Route route, String sni, CloseReason rejection) {
-            this(route, sni, rejection, false);
+            this(route, sni, rejection, false, false);
         }
     }
 
@@ -43,6 +48,15 @@ final class ClientHelloClassifier extends SslClientHelloHandler<ClientHelloClass
     interface Router {
         /** Takes the connection; the bytes read so far follow as channelRead calls. */
         void routeTo(Route route, String sni);
+
+        /**
+         * Takes the connection, knowing whether it opened with a TLS ClientHello
+         * ({@code clientHello}): a route that applies per request then terminates TLS. Defaults
+         * to {@link #routeTo(Route, String)}.
+         */
+        default void routeTo(Route route, String sni, boolean clientHello) {
+            routeTo(route, sni);
+        }
 
         /** Serves the connection as plain HTTP, routing each request; the bytes read so far follow. */
         void serveHttp();
@@ -89,7 +103,7 @@ final class ClientHelloClassifier extends SslClientHelloHandler<ClientHelloClass
         String sni = null;
         boolean helloRead = clientHello != null;
         if (!helloRead && px.routes().servesPlainHttp(conn.routePort())) {
-            return new Decision(null, null, null, true); // not TLS, on a port that serves HTTP
+            return new Decision(null, null, null, true, false); // not TLS, on a port that serves HTTP
         }
         if (helloRead) {
             try {
@@ -102,7 +116,7 @@ final class ClientHelloClassifier extends SslClientHelloHandler<ClientHelloClass
         RouteRequest request = new RouteRequest(conn.routePort(), conn.clientAddress().getAddress(), sni);
         Optional<Route> route = px.routes().match(request);
         if (route.isPresent()) {
-            return new Decision(route.get(), sni, null);
+            return new Decision(route.get(), sni, null, false, helloRead);
         }
         CloseReason why = !helloRead ? CloseReason.CLIENT_HELLO_INVALID : sni == null ? CloseReason.NO_SNI
                 : CloseReason.NO_ROUTE;
@@ -126,7 +140,7 @@ final class ClientHelloClassifier extends SslClientHelloHandler<ClientHelloClass
             ctx.close();
             return;
         }
-        client.routeTo(d.route(), d.sni());
+        client.routeTo(d.route(), d.sni(), d.clientHello());
         ctx.pipeline().remove(this); // forwards the buffered bytes, ClientHello included, to the client handler
     }
 

@@ -119,8 +119,15 @@ final class HttpBranch {
         Route r = match.get();
         lastRoute[0] = r;
         if (r.action() instanceof RedirectAction redirect) {
+            // No Host (HTTP/1.0): the name the client asked for in its SNI, if it sent one, which
+            // is also the name the request was routed by; with neither, no URL can be built.
+            String target = host != null ? host : sni;
+            if (target == null && redirect.usesHost()) {
+                log.debug("{}redirect route '{}': no Host and no SNI to redirect to", conn.log(), r.name());
+                return new HttpRoute.Respond(r.name(), 400, "no Host to redirect to");
+            }
             return new HttpRoute.Redirect(r.name(), redirect.status(),
-                    redirect.locationFor(host, pathAndQuery, conn.routePort()));
+                    redirect.locationFor(target, pathAndQuery, conn.routePort()));
         }
         if (r.action() instanceof BlockAction) {
             return new HttpRoute.Respond(r.name(), 403, "blocked");

@@ -31,11 +31,14 @@ import java.util.concurrent.atomic.AtomicLong;
  *       so the ones stopped are those holding the most.</li>
  *   <li><b>Resume.</b> A stopped holder waits in a FIFO wake-up list. When bytes are released
  *       and the budget is under its limit, the releaser wakes
- *       {@code ceil((limit - used) / 64 KiB)} waiters (at least one): each wake-up runs the
- *       holder's {@code onAvailable} callback on the holder's own event loop, which resumes
- *       reading. A waiter that reads again passes on one more wake-up if room is left. Waking
- *       is bounded by the room there is (no herd of every waiter for a few bytes), costs
- *       nothing while nobody waits, and never polls or sweeps.</li>
+ *       {@code ceil((limit - used) / 64 KiB)} waiters, oldest first (at least one): each
+ *       wake-up runs the holder's {@code onAvailable} callback on the holder's own event loop,
+ *       which resumes reading; the next {@code hold} decides again. A holder whose read still
+ *       fits while others wait passes one wake-up on, and a wake-up that finds its holder closed
+ *       or reading again (its level fell back to the floor) goes to the next waiter. Waking is
+ *       bounded by the room there is (no herd of every waiter for a few bytes), costs nothing
+ *       while nobody waits, and never polls or sweeps. A woken holder whose client then sends
+ *       nothing uses no room, but the waiters behind it wait for the next release.</li>
  *   <li><b>Bound.</b> The check is made after each read, so the budget can be passed by at
  *       most one socket read (up to 64 KiB with Netty's default allocator) per holder that was
  *       reading when it filled, plus the floors of the holders below their floor.</li>
@@ -168,10 +171,11 @@ public final class BufferBudget {
 
         /**
          * Records that this holder now holds {@code bytes} (its level, not a delta) and says
-         * whether its channel may go on reading. On false the caller stops reading (auto-read
-         * off) and is called back through {@code onAvailable} when there may be room; the
-         * bytes already held stay held and counted. After {@link #close()} this does nothing
-         * and returns true.
+         * whether its channel may go on reading: true at or below {@link #FLOOR}, or while the
+         * budget (this level included) is within its limit. On false the caller stops reading
+         * (auto-read off) and is called back once through {@code onAvailable} when there may be
+         * room, unless a later {@code hold} returns true first; the bytes already held stay
+         * held and counted. After {@link #close()} this does nothing and returns true.
          */
         public boolean hold(long bytes) {
             if (closed) {

@@ -8,6 +8,7 @@ import dev.smartproxy.event.ConnectionInfo;
 import dev.smartproxy.event.ProxyEventListener;
 import dev.smartproxy.event.ProxyStats;
 import dev.smartproxy.internal.Checks;
+import dev.smartproxy.internal.connection.BufferBudget;
 import dev.smartproxy.internal.connection.ConnectionRegistry;
 import dev.smartproxy.internal.connection.Ticker;
 import dev.smartproxy.internal.pipeline.ProxyContext;
@@ -68,6 +69,7 @@ public final class SmartProxy implements AutoCloseable {
     private final IoTransport transportChoice;
     private final int ioThreads;
     private final ConnectionRegistry registry;
+    private final BufferBudget budget;
     private final CertificateStore certificates;
     private final HttpSettings httpSettings;
     private final WebSocketSettings webSocketSettings;
@@ -85,6 +87,7 @@ public final class SmartProxy implements AutoCloseable {
         this.transportChoice = b.transport;
         this.ioThreads = b.ioThreads;
         this.registry = new ConnectionRegistry(b.listeners, Clock.systemUTC(), Ticker.SYSTEM);
+        this.budget = new BufferBudget(policy.bufferBudget());
     }
 
     /** A new builder with the default policy and no routes. */
@@ -105,7 +108,7 @@ public final class SmartProxy implements AutoCloseable {
             throw new IllegalStateException("start(): the proxy is " + state.name().toLowerCase() + " (expected: built)");
         }
         ProxyContext px = new ProxyContext(routes, policy, registry, Transport.of(transportChoice), certificates,
-                httpSettings, webSocketSettings);
+                httpSettings, webSocketSettings, budget);
         server = ProxyServer.start(px, ioThreads, binds);
         state = State.STARTED;
         return this;
@@ -170,6 +173,16 @@ public final class SmartProxy implements AutoCloseable {
     /** Snapshots of the open connections, oldest first. */
     public List<ConnectionInfo> connections() {
         return registry.snapshot();
+    }
+
+    /**
+     * Bytes the proxy holds on behalf of clients right now, proxy-wide, as counted against
+     * {@link ConnectionPolicy#bufferBudget()}: pending data during backend connects, ClientHello
+     * peeks and WebSocket frames being reassembled (not bytes queued for writing to a socket).
+     * Zero when nothing is held; zero before {@link #start()}.
+     */
+    public long bufferedBytes() {
+        return budget.used();
     }
 
     /** The counters: open connections by kind, accepted, closed by reason. */
@@ -261,7 +274,8 @@ public final class SmartProxy implements AutoCloseable {
                     .maxConnectionLifetime(p.maxConnectionLifetime())
                     .extendedKeepAliveLifetime(p.extendedKeepAliveLifetime()).connectTimeout(p.connectTimeout())
                     .initialDataTimeout(p.initialDataTimeout()).maxClientHelloSize(p.maxClientHelloSize())
-                    .maxPendingDataSize(p.maxPendingDataSize()).halfCloseGraceTls(p.halfCloseGraceTls())
+                    .maxPendingDataSize(p.maxPendingDataSize()).bufferBudget(p.bufferBudget())
+                    .halfCloseGraceTls(p.halfCloseGraceTls())
                     .halfCloseGracePlain(p.halfCloseGracePlain()).tcpKeepAlive(p.tcpKeepAlive())
                     .gracefulShutdownTimeout(p.gracefulShutdownTimeout());
             return this;
@@ -321,9 +335,18 @@ public final class SmartProxy implements AutoCloseable {
             return this;
         }
 
-        /** See {@link ConnectionPolicy#maxPendingDataSize()}. Default 10 MiB. */
+        /** See {@link ConnectionPolicy#maxPendingDataSize()}. Default 64 KiB. */
         public Builder maxPendingDataSize(long bytes) {
             policy.maxPendingDataSize(bytes);
+            return this;
+        }
+
+        /**
+         * See {@link ConnectionPolicy#bufferBudget()}: proxy-wide bytes held for clients, 64 KiB
+         * to 1 TiB. Default a quarter of the JVM's direct memory, 4 MiB to 1 GiB.
+         */
+        public Builder bufferBudget(long bytes) {
+            policy.bufferBudget(bytes);
             return this;
         }
 

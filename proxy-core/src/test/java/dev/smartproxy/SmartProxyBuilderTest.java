@@ -244,6 +244,7 @@ class SmartProxyBuilderTest {
                 .initialDataTimeout(Duration.ofSeconds(7))
                 .maxClientHelloSize(2048)
                 .maxPendingDataSize(1 << 20)
+                .bufferBudget(32 << 20)
                 .halfCloseGraceTls(Duration.ofMinutes(4))
                 .halfCloseGracePlain(Duration.ofSeconds(9))
                 .tcpKeepAlive(ka)
@@ -260,6 +261,7 @@ class SmartProxyBuilderTest {
         assertThat(p.initialDataTimeout()).isEqualTo(Duration.ofSeconds(7));
         assertThat(p.maxClientHelloSize()).isEqualTo(2048);
         assertThat(p.maxPendingDataSize()).isEqualTo(1 << 20);
+        assertThat(p.bufferBudget()).isEqualTo(32 << 20);
         assertThat(p.halfCloseGraceTls()).isEqualTo(Duration.ofMinutes(4));
         assertThat(p.halfCloseGracePlain()).isEqualTo(Duration.ofSeconds(9));
         assertThat(p.tcpKeepAlive()).isEqualTo(ka);
@@ -279,6 +281,9 @@ class SmartProxyBuilderTest {
         assertThatThrownBy(() -> SmartProxy.builder().connectTimeout(Duration.ZERO))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("connectTimeout");
+        assertThatThrownBy(() -> SmartProxy.builder().bufferBudget(1024))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("bufferBudget: 1024 (expected: 65536..1099511627776)");
     }
 
     @Test
@@ -305,6 +310,7 @@ class SmartProxyBuilderTest {
                 .halfCloseGracePlain(Duration.ZERO)
                 .maxClientHelloSize(1024)
                 .maxPendingDataSize(4096)
+                .bufferBudget(1 << 20)
                 .tcpKeepAlive(TcpKeepAlive.disabled())
                 .build();
         SmartProxy proxy = minimal()
@@ -344,6 +350,7 @@ class SmartProxyBuilderTest {
                 .hasMessageContaining("expected: started");
         assertThatThrownBy(() -> proxy.boundAddress(7000)).isInstanceOf(IllegalStateException.class);
         assertThat(proxy.connections()).isEmpty();
+        assertThat(proxy.bufferedBytes()).isZero();
         assertThatCode(proxy::close).doesNotThrowAnyException();
         assertThatCode(proxy::close).doesNotThrowAnyException();
         assertThatThrownBy(proxy::boundAddresses).isInstanceOf(IllegalStateException.class);

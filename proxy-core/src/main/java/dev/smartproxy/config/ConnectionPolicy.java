@@ -1,6 +1,7 @@
 package dev.smartproxy.config;
 
 import dev.smartproxy.internal.Checks;
+import io.netty.util.internal.PlatformDependent;
 
 import java.time.Duration;
 import java.util.Objects;
@@ -26,8 +27,12 @@ import java.util.Objects;
  *   <tr><td>{@code extendedKeepAliveLifetime}</td><td>7 days</td><td>nothing</td><td>{@code EXTENDED}: close, reason {@code MAX_LIFETIME}</td></tr>
  *   <tr><td>{@code connectTimeout}</td><td>30 s</td><td>-</td><td>close the client, reason {@code CONNECT_TIMEOUT}</td></tr>
  *   <tr><td>{@code initialDataTimeout}</td><td>60 s</td><td>-</td><td>no complete ClientHello yet: close, reason {@code CLIENT_HELLO_TIMEOUT}</td></tr>
- *   <tr><td>{@code maxClientHelloSize}</td><td>64 KiB</td><td>-</td><td>larger: close, reason {@code CLIENT_HELLO_TOO_LARGE}</td></tr>
- *   <tr><td>{@code maxPendingDataSize}</td><td>10 MiB</td><td>-</td><td>client bytes held while the backend connect is in flight; at the cap the proxy stops reading (backpressure)</td></tr>
+ *   <tr><td>{@code maxClientHelloSize}</td><td>64 KiB</td><td>-</td><td>larger, or still incomplete after this + 4 + 5 x 256
+ *       wire bytes (record headers count on the wire): close, reason {@code CLIENT_HELLO_TOO_LARGE}</td></tr>
+ *   <tr><td>{@code maxPendingDataSize}</td><td>64 KiB</td><td>-</td><td>client bytes held while the backend connect is in flight; at the cap the proxy stops reading (backpressure)</td></tr>
+ *   <tr><td>{@code bufferBudget}</td><td>a quarter of the JVM's direct memory, 4 MiB to 1 GiB</td><td>-</td>
+ *       <td>proxy-wide bytes held for clients (pending data, ClientHello peeks, WebSocket frames being
+ *       reassembled); when full, connections above 16 KiB stop being read until there is room (backpressure)</td></tr>
  *   <tr><td>{@code halfCloseGraceTls}</td><td>5 min</td><td>a byte on the open direction</td><td>close, reason {@code HALF_CLOSE_GRACE_EXPIRED}</td></tr>
  *   <tr><td>{@code halfCloseGracePlain}</td><td>30 s</td><td>a byte on the open direction</td><td>close, reason {@code HALF_CLOSE_GRACE_EXPIRED}</td></tr>
  *   <tr><td>{@code tcpKeepAlive}</td><td>on, 60 s / 10 s x 6</td><td>kernel</td><td>dead peer found: close</td></tr>
@@ -44,6 +49,12 @@ import java.util.Objects;
 public final class ConnectionPolicy {
     static final Duration MIN_TIMER = Duration.ofMillis(1);
     static final Duration MAX_TIMER = Duration.ofDays(365);
+    /** The smallest {@link #bufferBudget()}: 64 KiB. */
+    public static final long MIN_BUFFER_BUDGET = 64 * 1024;
+    /** The largest {@link #bufferBudget()}: 1 TiB. */
+    public static final long MAX_BUFFER_BUDGET = 1L << 40;
+    /** The default {@link #bufferBudget()} in this JVM; see there for the formula. */
+    public static final long DEFAULT_BUFFER_BUDGET = defaultBufferBudget(PlatformDependent.maxDirectMemory());
     private static final ConnectionPolicy DEFAULTS = builder().build();
 
     private final Duration inactivityTimeout;
@@ -56,6 +67,7 @@ public final class ConnectionPolicy {
     private final Duration initialDataTimeout;
     private final int maxClientHelloSize;
     private final long maxPendingDataSize;
+    private final long bufferBudget;
     private final Duration halfCloseGraceTls;
     private final Duration halfCloseGracePlain;
     private final TcpKeepAlive tcpKeepAlive;
@@ -72,6 +84,7 @@ public final class ConnectionPolicy {
         initialDataTimeout = b.initialDataTimeout;
         maxClientHelloSize = b.maxClientHelloSize;
         maxPendingDataSize = b.maxPendingDataSize;
+        bufferBudget = b.bufferBudget;
         halfCloseGraceTls = b.halfCloseGraceTls;
         halfCloseGracePlain = b.halfCloseGracePlain;
         tcpKeepAlive = b.tcpKeepAlive;
@@ -133,14 +146,49 @@ public final class ConnectionPolicy {
         return initialDataTimeout;
     }
 
-    /** Largest ClientHello handshake message accepted, in bytes. Default 65536. */
+    /**
+     * Largest ClientHello handshake message accepted, in bytes. Default 65536. The peek also
+     * holds at most this + 4 + 5 x 256 bytes on the wire (the hello's records with their
+     * headers) while the hello is incomplete: a hello at the cap may come in up to 256 records.
+     */
     public int maxClientHelloSize() {
         return maxClientHelloSize;
     }
 
-    /** Client bytes held while the backend connect is in flight. Default 10 MiB. */
+    /**
+     * Client bytes held per connection while the backend connect is in flight; at the cap the
+     * proxy stops reading the client until the connect completes (backpressure: nothing is
+     * lost). Default 64 KiB, in the range peers use (HAProxy buffers 16 KiB per direction),
+     * where the TypeScript SmartProxy holds 10 MB: a small cap only delays a client that
+     * sends a lot before the backend answers, while a large one lets a few connections to a
+     * slow backend take the proxy's memory. The bytes also count in {@link #bufferBudget()}.
+     */
     public long maxPendingDataSize() {
         return maxPendingDataSize;
+    }
+
+    /**
+     * The proxy-wide budget, in bytes, for what the proxy holds on behalf of clients: pending
+     * data during backend connects, ClientHello peeks, and WebSocket frames being reassembled.
+     * Each such buffer may always hold 16 KiB; above that it is read only while the budget has
+     * room, and is otherwise paused (auto-read off, the client waits) until bytes are released.
+     * It is backpressure, never a close: buffers that cannot progress while paused are ended by
+     * their own timeouts ({@code connectTimeout}, {@code initialDataTimeout}, the inactivity
+     * timeout). Bytes queued for writing to a socket are bounded separately by each channel's
+     * write-buffer water marks.
+     *
+     * <p>Default: a quarter of the JVM's maximum direct memory (Netty's
+     * {@code PlatformDependent.maxDirectMemory()}, which follows {@code -XX:MaxDirectMemorySize},
+     * else {@code -Xmx}), clamped to 4 MiB..1 GiB: {@code min(1 GiB, max(4 MiB, maxDirect / 4))}.
+     * With {@code -Xmx1g} that is 256 MiB.
+     */
+    public long bufferBudget() {
+        return bufferBudget;
+    }
+
+    /** The default {@link #bufferBudget()} for a JVM with {@code maxDirectMemory} bytes of direct memory. */
+    static long defaultBufferBudget(long maxDirectMemory) {
+        return Math.min(1L << 30, Math.max(4L << 20, maxDirectMemory / 4));
     }
 
     /** Half-close grace for {@code PASSTHROUGH} and {@code TERMINATED} connections. Default 5 min; ZERO: off. */
@@ -173,6 +221,7 @@ public final class ConnectionPolicy {
                 && extendedKeepAliveLifetime.equals(p.extendedKeepAliveLifetime)
                 && connectTimeout.equals(p.connectTimeout) && initialDataTimeout.equals(p.initialDataTimeout)
                 && maxClientHelloSize == p.maxClientHelloSize && maxPendingDataSize == p.maxPendingDataSize
+                && bufferBudget == p.bufferBudget
                 && halfCloseGraceTls.equals(p.halfCloseGraceTls) && halfCloseGracePlain.equals(p.halfCloseGracePlain)
                 && tcpKeepAlive.equals(p.tcpKeepAlive) && gracefulShutdownTimeout.equals(p.gracefulShutdownTimeout);
     }
@@ -181,7 +230,8 @@ public final class ConnectionPolicy {
     public int hashCode() {
         return Objects.hash(inactivityTimeout, keepAliveTreatment, keepAliveInactivityMultiplier, extendedKeepAliveGrace,
                 maxConnectionLifetime, extendedKeepAliveLifetime, connectTimeout, initialDataTimeout, maxClientHelloSize,
-                maxPendingDataSize, halfCloseGraceTls, halfCloseGracePlain, tcpKeepAlive, gracefulShutdownTimeout);
+                maxPendingDataSize, bufferBudget, halfCloseGraceTls, halfCloseGracePlain, tcpKeepAlive,
+                gracefulShutdownTimeout);
     }
 
     @Override
@@ -190,6 +240,7 @@ public final class ConnectionPolicy {
                 + " x" + keepAliveInactivityMultiplier + " grace=" + Checks.format(extendedKeepAliveGrace)
                 + " lifetime=" + Checks.format(maxConnectionLifetime) + "/" + Checks.format(extendedKeepAliveLifetime)
                 + " connect=" + Checks.format(connectTimeout) + " initialData=" + Checks.format(initialDataTimeout)
+                + " pending=" + maxPendingDataSize + " budget=" + bufferBudget
                 + " halfClose=" + Checks.format(halfCloseGraceTls) + "/" + Checks.format(halfCloseGracePlain)
                 + " " + tcpKeepAlive + "]";
     }
@@ -209,7 +260,8 @@ public final class ConnectionPolicy {
         private Duration connectTimeout = Duration.ofSeconds(30);
         private Duration initialDataTimeout = Duration.ofSeconds(60);
         private int maxClientHelloSize = 64 * 1024;
-        private long maxPendingDataSize = 10L * 1024 * 1024;
+        private long maxPendingDataSize = 64 * 1024;
+        private long bufferBudget = DEFAULT_BUFFER_BUDGET;
         private Duration halfCloseGraceTls = Duration.ofMinutes(5);
         private Duration halfCloseGracePlain = Duration.ofSeconds(30);
         private TcpKeepAlive tcpKeepAlive = TcpKeepAlive.defaults();
@@ -229,6 +281,7 @@ public final class ConnectionPolicy {
             initialDataTimeout = p.initialDataTimeout;
             maxClientHelloSize = p.maxClientHelloSize;
             maxPendingDataSize = p.maxPendingDataSize;
+            bufferBudget = p.bufferBudget;
             halfCloseGraceTls = p.halfCloseGraceTls;
             halfCloseGracePlain = p.halfCloseGracePlain;
             tcpKeepAlive = p.tcpKeepAlive;
@@ -287,15 +340,27 @@ public final class ConnectionPolicy {
             return this;
         }
 
-        /** Largest ClientHello accepted: 512 bytes to 16 MiB - 1. Default 64 KiB. */
+        /**
+         * Largest ClientHello accepted: 512 bytes to 16 MiB - 1. Default 64 KiB. Above 64 KiB,
+         * raise {@link #maxPendingDataSize} too ({@link #build()} checks it).
+         */
         public Builder maxClientHelloSize(int bytes) {
             maxClientHelloSize = (int) Checks.range("maxClientHelloSize", bytes, 512, 0xFFFFFF);
             return this;
         }
 
-        /** Client bytes held during the backend connect: 1 KiB to 1 GiB. Default 10 MiB. */
+        /** Client bytes held per connection during the backend connect: 1 KiB to 1 GiB. Default 64 KiB. */
         public Builder maxPendingDataSize(long bytes) {
             maxPendingDataSize = Checks.range("maxPendingDataSize", bytes, 1024, 1L << 30);
+            return this;
+        }
+
+        /**
+         * Proxy-wide bytes held for clients: 64 KiB to 1 TiB. Default a quarter of the JVM's
+         * direct memory, 4 MiB to 1 GiB; see {@link ConnectionPolicy#bufferBudget()}.
+         */
+        public Builder bufferBudget(long bytes) {
+            bufferBudget = Checks.range("bufferBudget", bytes, MIN_BUFFER_BUDGET, MAX_BUFFER_BUDGET);
             return this;
         }
 

@@ -27,13 +27,25 @@ class ConnectionPolicyTest {
         assertThat(p.connectTimeout()).isEqualTo(Duration.ofSeconds(30));
         assertThat(p.initialDataTimeout()).isEqualTo(Duration.ofSeconds(60));
         assertThat(p.maxClientHelloSize()).isEqualTo(64 * 1024);
-        assertThat(p.maxPendingDataSize()).isEqualTo(10L * 1024 * 1024);
+        assertThat(p.maxPendingDataSize()).as("64 KiB, not the TypeScript proxy's 10 MB").isEqualTo(64 * 1024);
+        assertThat(p.bufferBudget()).isEqualTo(ConnectionPolicy.DEFAULT_BUFFER_BUDGET)
+                .isEqualTo(ConnectionPolicy.defaultBufferBudget(
+                        io.netty.util.internal.PlatformDependent.maxDirectMemory()));
         assertThat(p.halfCloseGraceTls()).isEqualTo(Duration.ofMinutes(5));
         assertThat(p.halfCloseGracePlain()).isEqualTo(Duration.ofSeconds(30));
         assertThat(p.gracefulShutdownTimeout()).isEqualTo(Duration.ofSeconds(30));
         assertThat(p.tcpKeepAlive()).isEqualTo(TcpKeepAlive.defaults());
         assertThat(p.tcpKeepAlive().enabled()).isTrue();
         assertThat(p.tcpKeepAlive().detectionTime()).isLessThanOrEqualTo(Duration.ofMinutes(2));
+    }
+
+    @Test
+    void defaultBufferBudgetIsAQuarterOfDirectMemoryClamped() {
+        assertThat(ConnectionPolicy.defaultBufferBudget(1L << 30)).isEqualTo(256L << 20);
+        assertThat(ConnectionPolicy.defaultBufferBudget(256L << 20)).isEqualTo(64L << 20);
+        assertThat(ConnectionPolicy.defaultBufferBudget(8L << 20)).as("at least 4 MiB").isEqualTo(4L << 20);
+        assertThat(ConnectionPolicy.defaultBufferBudget(64L << 30)).as("at most 1 GiB").isEqualTo(1L << 30);
+        assertThat(ConnectionPolicy.DEFAULT_BUFFER_BUDGET).isBetween(4L << 20, 1L << 30);
     }
 
     @Test
@@ -63,6 +75,7 @@ class ConnectionPolicyTest {
                 .initialDataTimeout(Duration.ofSeconds(9))
                 .maxClientHelloSize(4096)
                 .maxPendingDataSize(8192)
+                .bufferBudget(8 << 20)
                 .halfCloseGraceTls(Duration.ofMinutes(1))
                 .halfCloseGracePlain(Duration.ofSeconds(3))
                 .tcpKeepAlive(TcpKeepAlive.disabled())
@@ -83,6 +96,7 @@ class ConnectionPolicyTest {
         assertThat(p.initialDataTimeout()).isEqualTo(Duration.ofSeconds(9));
         assertThat(p.maxClientHelloSize()).isEqualTo(4096);
         assertThat(p.maxPendingDataSize()).isEqualTo(8192);
+        assertThat(p.bufferBudget()).isEqualTo(8 << 20);
         assertThat(p.halfCloseGraceTls()).isEqualTo(Duration.ofMinutes(1));
         assertThat(p.halfCloseGracePlain()).isEqualTo(Duration.ofSeconds(3));
         assertThat(p.tcpKeepAlive()).isEqualTo(TcpKeepAlive.disabled());
@@ -109,6 +123,7 @@ class ConnectionPolicyTest {
         assertThat(d.toBuilder().initialDataTimeout(Duration.ofSeconds(61)).build()).isNotEqualTo(d);
         assertThat(d.toBuilder().maxClientHelloSize(1024).build()).isNotEqualTo(d);
         assertThat(d.toBuilder().maxPendingDataSize(1 << 20).build()).isNotEqualTo(d);
+        assertThat(d.toBuilder().bufferBudget(d.bufferBudget() + 1).build()).isNotEqualTo(d);
         assertThat(d.toBuilder().halfCloseGraceTls(Duration.ofMinutes(6)).build()).isNotEqualTo(d);
         assertThat(d.toBuilder().halfCloseGracePlain(Duration.ofSeconds(31)).build()).isNotEqualTo(d);
         assertThat(d.toBuilder().tcpKeepAlive(TcpKeepAlive.disabled()).build()).isNotEqualTo(d);
@@ -293,6 +308,15 @@ class ConnectionPolicyTest {
                 .maxPendingDataSize()).isEqualTo(1024);
         assertThat(ConnectionPolicy.builder().maxPendingDataSize(1L << 30).build().maxPendingDataSize())
                 .isEqualTo(1L << 30);
+    }
+
+    @Test
+    void bufferBudgetValidated() {
+        for (long bad : new long[] {0, -1, 65535, (1L << 40) + 1, Long.MAX_VALUE, Long.MIN_VALUE}) {
+            assertRejected(b -> b.bufferBudget(bad), "bufferBudget", "65536..1099511627776");
+        }
+        assertThat(ConnectionPolicy.builder().bufferBudget(65536).build().bufferBudget()).isEqualTo(65536);
+        assertThat(ConnectionPolicy.builder().bufferBudget(1L << 40).build().bufferBudget()).isEqualTo(1L << 40);
     }
 
     @Test

@@ -47,6 +47,8 @@ public final class ManagedConnection {
                     ManagedConnection.class, CloseReason.class, "closeReason");
     private volatile boolean webSocket;
     private volatile LongSupplier bufferedBytes = () -> 0L;
+    /** Bytes counted in the proxy's {@link BufferBudget} for this connection; written by its event loop only. */
+    private volatile long heldBytes;
 
     private volatile EffectivePolicy policy;
     private Scheduler scheduler;
@@ -128,9 +130,17 @@ public final class ManagedConnection {
         this.backendAddress = address;
     }
 
-    /** Supplies the number of bytes held in the proxy's buffers for this connection. */
+    /**
+     * Supplies the number of bytes held in the proxy's buffers for this connection that no
+     * {@link BufferBudget.Holder} counts (outbound queues); {@code info().bufferedBytes()} adds the holders'.
+     */
     public void bufferedBytes(LongSupplier supplier) {
         this.bufferedBytes = supplier;
+    }
+
+    /** A {@link BufferBudget.Holder} of this connection changed its level by {@code delta}. Event loop only. */
+    void held(long delta) {
+        heldBytes += delta;
     }
 
     /** Counts bytes read from the client. */
@@ -337,7 +347,7 @@ public final class ManagedConnection {
     public ConnectionInfo info() {
         long elapsed = lastActivityNanos - openedNanos;
         return new ConnectionInfo(id, routePort, clientAddress, kind, routeName, sni, backendAddress,
-                bytesFromClient, bytesFromBackend, bufferedBytes.getAsLong(), openedAt,
+                bytesFromClient, bytesFromBackend, bufferedBytes.getAsLong() + heldBytes, openedAt,
                 openedAt.plusNanos(elapsed), policy, webSocket, closeReason);
     }
 

@@ -3,6 +3,7 @@ package dev.smartproxy.internal.pipeline;
 import dev.smartproxy.config.EffectivePolicy;
 import dev.smartproxy.event.CloseReason;
 import dev.smartproxy.event.ConnectionKind;
+import dev.smartproxy.internal.connection.BufferBudget;
 import dev.smartproxy.internal.connection.ConnectionActions;
 import dev.smartproxy.internal.connection.ManagedConnection;
 import dev.smartproxy.route.BlockAction;
@@ -37,6 +38,12 @@ import java.util.ArrayDeque;
  * bytes (capped) while the connect is in flight, relays client to backend with backpressure,
  * propagates half-close and errors, and reports to the connection record.
  *
+ * <p>Pending data (client bytes read while the backend connect is in flight) is capped per
+ * connection by {@code maxPendingDataSize} and counted in the proxy's {@link BufferBudget}; at
+ * either limit the client stops being read (auto-read off) until the connect completes or,
+ * for the budget, until it has room again. The bytes are released from the budget when they
+ * are written to the backend or dropped (connect failed, client closed, handler removed).
+ *
  * <p>Created per connection; runs on the client channel's event loop, which the backend
  * channel shares, so no state here needs synchronisation.
  */
@@ -48,6 +55,10 @@ final class ClientHandler extends ChannelInboundHandlerAdapter
     private final ManagedConnection conn;
     private final ArrayDeque<ByteBuf> pending = new ArrayDeque<>();
     private long pendingBytes;
+    /** The pending data's account in the proxy's budget. */
+    private BufferBudget.Holder pendingHold;
+    /** Reading stopped because the budget is full (resumed by {@link #budgetAvailable()}). */
+    private boolean starved;
     private Channel client;
     private Channel backend;
     private boolean backendReady;
@@ -67,7 +78,9 @@ final class ClientHandler extends ChannelInboundHandlerAdapter
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
         client = ctx.channel();
-        conn.bufferedBytes(() -> pendingBytes + Relay.queued(client) + Relay.queued(backend));
+        pendingHold = px.budget().holder(client.eventLoop(), conn, this::budgetAvailable);
+        // pending bytes are counted through pendingHold
+        conn.bufferedBytes(() -> Relay.queued(client) + Relay.queued(backend));
         client.closeFuture().addListener(f -> legClosed());
         px.observe(client);
     }
@@ -191,6 +204,8 @@ final class ClientHandler extends ChannelInboundHandlerAdapter
             backend.write(pending.poll());
         }
         pendingBytes = 0;
+        pendingHold.close(); // nothing is pending after the connect
+        starved = false;
         backend.flush();
         if (conn.isClientInputClosed()) {
             propagateClientFin();
@@ -226,7 +241,8 @@ final class ClientHandler extends ChannelInboundHandlerAdapter
         } else if (routed && backend != null && backend.isOpen()) {
             pending.add(buf);
             pendingBytes += buf.readableBytes();
-            if (pendingBytes >= px.policy().maxPendingDataSize()) {
+            starved = !pendingHold.hold(pendingBytes);
+            if (starved || pendingBytes >= px.policy().maxPendingDataSize()) {
                 client.config().setAutoRead(false);
             }
         } else {
@@ -250,6 +266,17 @@ final class ClientHandler extends ChannelInboundHandlerAdapter
             backend.config().setAutoRead(true);
         }
         ctx.fireChannelWritabilityChanged();
+    }
+
+    /** The budget may have room again: resume reading unless the connection waits for something else. */
+    private void budgetAvailable() {
+        if (starved) {
+            starved = false;
+            if (!backendReady && !passThrough && client.isActive() && !conn.isClientInputClosed()
+                    && pendingBytes < px.policy().maxPendingDataSize()) {
+                client.config().setAutoRead(true);
+            }
+        }
     }
 
     /** Called by the backend handler when the backend can take more. */
@@ -391,6 +418,9 @@ final class ClientHandler extends ChannelInboundHandlerAdapter
             b.release();
         }
         pendingBytes = 0;
+        if (pendingHold != null) {
+            pendingHold.close();
+        }
     }
 
     private void legClosed() {

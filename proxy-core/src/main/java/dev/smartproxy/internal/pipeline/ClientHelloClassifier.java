@@ -1,6 +1,7 @@
 package dev.smartproxy.internal.pipeline;
 
 import dev.smartproxy.event.CloseReason;
+import dev.smartproxy.internal.connection.BufferBudget;
 import dev.smartproxy.internal.connection.ManagedConnection;
 import dev.smartproxy.route.Route;
 import dev.smartproxy.route.RouteRequest;
@@ -13,6 +14,7 @@ import io.netty.util.concurrent.ScheduledFuture;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 
@@ -29,6 +31,17 @@ import java.util.concurrent.TimeUnit;
  * takes it ({@code CLIENT_HELLO_INVALID}); no SNI ({@code NO_SNI}); no match
  * ({@code NO_ROUTE}); too large ({@code CLIENT_HELLO_TOO_LARGE}); too slow
  * ({@code CLIENT_HELLO_TIMEOUT}).
+ *
+ * <p><b>Wire bytes.</b> Netty caps the ClientHello's declared length ({@code maxClientHelloSize});
+ * this handler also caps the bytes it holds on the wire, as TLS record headers are not part
+ * of that length: a hello sent in 1-byte records costs 6 wire bytes per byte. While no
+ * decision is made, more than {@link #wireCap(int) maxClientHelloSize + 4 + 5 x 256} bytes held
+ * closes the connection with {@code CLIENT_HELLO_TOO_LARGE}: a hello at the size cap may come
+ * in up to 256 records, a smaller one in smaller records (a 2 KiB hello even in 1-byte
+ * records). The wire bytes held count in the proxy's {@link BufferBudget} (Netty's copy of the
+ * reassembled hello, at most the payload part of those bytes, does not); when the budget is
+ * full, a peek holding more than 16 KiB stops reading until there is room, or until
+ * {@code initialDataTimeout} ends it.
  */
 final class ClientHelloClassifier extends SslClientHelloHandler<ClientHelloClassifier.Decision> {
     private static final Logger log = LoggerFactory.getLogger(ClientHelloClassifier.class);
@@ -66,12 +79,29 @@ final class ClientHelloClassifier extends SslClientHelloHandler<ClientHelloClass
     private final ManagedConnection conn;
     private final Router client;
     private ScheduledFuture<?> timeout;
+    /** Most wire bytes held while undecided. */
+    private final int wireCap;
+    /** The wire cap was passed: the connection is closing and nothing more is decoded. */
+    private boolean overCap;
+    /** The bytes held, in the proxy's budget; created on the first read. */
+    private BufferBudget.Holder held;
+    /** Reading stopped because the budget is full. */
+    private boolean starved;
 
     ClientHelloClassifier(ProxyContext px, ManagedConnection conn, Router client) {
         super(px.policy().maxClientHelloSize());
         this.px = px;
         this.conn = conn;
         this.client = client;
+        this.wireCap = wireCap(px.policy().maxClientHelloSize());
+    }
+
+    /**
+     * The most wire bytes held while the ClientHello is incomplete: the largest hello accepted,
+     * its 4-byte handshake header, and the 5-byte headers of 256 records.
+     */
+    static int wireCap(int maxClientHelloSize) {
+        return maxClientHelloSize + 4 + 5 * 256;
     }
 
     @Override
@@ -91,7 +121,56 @@ final class ClientHelloClassifier extends SslClientHelloHandler<ClientHelloClass
         if (timeout != null) {
             timeout.cancel(false);
         }
+        if (held != null) {
+            held.close(); // handed over (the next handler counts what it keeps) or closed
+        }
+        if (starved && ctx.channel().isActive()) {
+            starved = false;
+            ctx.channel().config().setAutoRead(true); // the next handler reads by its own rules
+        }
         super.handlerRemoved0(ctx);
+    }
+
+    @Override
+    protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) throws Exception {
+        if (overCap) {
+            in.skipBytes(in.readableBytes());
+            return;
+        }
+        super.decode(ctx, in, out);
+        if (!ctx.isRemoved() && ctx.channel().isActive() && in.readableBytes() > wireCap) {
+            // Still no decision: the hello is incomplete, and its records cost more than it may.
+            overCap = true;
+            int wire = in.readableBytes();
+            in.skipBytes(wire);
+            throw new TooLongFrameException("ClientHello still incomplete after " + wire
+                    + " wire bytes (cap " + wireCap + ")");
+        }
+    }
+
+    /** Counts the bytes held after each read in the budget, and stops reading when it is full. */
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) throws Exception {
+        try {
+            super.channelRead(ctx, msg);
+        } finally {
+            if (!ctx.isRemoved()) {
+                if (held == null) {
+                    held = px.budget().holder(ctx.executor(), conn, () -> budgetAvailable(ctx));
+                }
+                if (!held.hold(internalBuffer().readableBytes())) {
+                    starved = true;
+                    ctx.channel().config().setAutoRead(false);
+                }
+            }
+        }
+    }
+
+    private void budgetAvailable(ChannelHandlerContext ctx) {
+        if (starved && !ctx.isRemoved()) {
+            starved = false;
+            ctx.channel().config().setAutoRead(true);
+        }
     }
 
     @Override

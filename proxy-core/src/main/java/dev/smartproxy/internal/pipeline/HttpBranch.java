@@ -92,7 +92,7 @@ final class HttpBranch {
                 px.transport(), px.policy().connectTimeout(), (clientCh, backendCh) -> {
                     WebSocketSettings ws = lastRoute[0] != null && lastRoute[0].action() instanceof ForwardAction f
                             ? f.webSocket().orElse(px.webSocketSettings()) : px.webSocketSettings();
-                    WebSocketRelay.install(clientCh, backendCh, ws, conn, actions);
+                    WebSocketRelay.install(clientCh, backendCh, ws, conn, actions, px.budget());
                     // From here the relay counts frame payloads (the proxy's own heartbeat excluded),
                     // so the raw counters go: bytes are counted once, and pings are not activity.
                     removeIfPresent(clientCh.pipeline(), PipelineNames.BYTES);

@@ -7,6 +7,7 @@ import dev.smartproxy.config.WebSocketSettings;
 import dev.smartproxy.internal.tls.BackendTlsContexts;
 import dev.smartproxy.internal.tls.CertificateStore;
 import io.netty.handler.ssl.SslContext;
+import dev.smartproxy.internal.connection.BufferBudget;
 import dev.smartproxy.internal.connection.ConnectionRegistry;
 import dev.smartproxy.route.ForwardAction;
 import dev.smartproxy.route.Route;
@@ -36,14 +37,25 @@ public final class ProxyContext {
     private final HttpSettings httpSettings;
     private final WebSocketSettings webSocketSettings;
     private final Map<BackendTls, SslContext> backendContexts = new ConcurrentHashMap<>();
+    private final BufferBudget budget;
 
     public ProxyContext(RouteTable routes, ConnectionPolicy policy, ConnectionRegistry registry, Transport transport) {
         this(routes, policy, registry, transport, CertificateStore.of(List.of(), null), HttpSettings.defaults(),
                 WebSocketSettings.defaults());
     }
 
+    /** A context with a budget of its own, of {@code policy.bufferBudget()} bytes. */
     public ProxyContext(RouteTable routes, ConnectionPolicy policy, ConnectionRegistry registry, Transport transport,
                         CertificateStore certificates, HttpSettings httpSettings, WebSocketSettings webSocketSettings) {
+        this(routes, policy, registry, transport, certificates, httpSettings, webSocketSettings,
+                new BufferBudget(policy.bufferBudget()));
+    }
+
+    /** A context whose connections count what they hold for clients in {@code budget}: one per proxy. */
+    public ProxyContext(RouteTable routes, ConnectionPolicy policy, ConnectionRegistry registry, Transport transport,
+                        CertificateStore certificates, HttpSettings httpSettings, WebSocketSettings webSocketSettings,
+                        BufferBudget budget) {
+        this.budget = budget;
         this.certificates = certificates;
         this.httpSettings = httpSettings;
         this.webSocketSettings = webSocketSettings;
@@ -82,6 +94,14 @@ public final class ProxyContext {
     /** The proxy-wide WebSocket settings (routes may override them). */
     public WebSocketSettings webSocketSettings() {
         return webSocketSettings;
+    }
+
+    /**
+     * The proxy-wide account of bytes held for clients (pending data, ClientHello peeks,
+     * WebSocket frames being reassembled): one instance per proxy.
+     */
+    public BufferBudget budget() {
+        return budget;
     }
 
     /** The client TLS context for a backend TLS configuration, built once and shared. */

@@ -3,6 +3,7 @@ package dev.smartproxy.internal.websocket;
 import dev.smartproxy.config.WebSocketSettings;
 import dev.smartproxy.event.CloseReason;
 import dev.smartproxy.internal.Checks;
+import dev.smartproxy.internal.connection.BufferBudget;
 import dev.smartproxy.internal.connection.ConnectionActions;
 import dev.smartproxy.internal.connection.ManagedConnection;
 import io.netty.buffer.ByteBuf;
@@ -20,7 +21,6 @@ import io.netty.handler.codec.http.websocketx.CloseWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.CorruptedWebSocketFrameException;
 import io.netty.handler.codec.http.websocketx.PingWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.PongWebSocketFrame;
-import io.netty.handler.codec.http.websocketx.WebSocket13FrameDecoder;
 import io.netty.handler.codec.http.websocketx.WebSocket13FrameEncoder;
 import io.netty.handler.codec.http.websocketx.WebSocketCloseStatus;
 import io.netty.handler.codec.http.websocketx.WebSocketDecoderConfig;
@@ -53,13 +53,21 @@ import java.util.concurrent.TimeUnit;
  * and resumes when it is. Relayed payload bytes are counted on the {@link ManagedConnection}
  * (and so reset its inactivity timer); the proxy's own heartbeat frames are not counted.
  *
+ * <h2>Reassembly budget</h2>
+ * Each leg's decoder holds a frame's bytes until the frame is complete (up to
+ * {@link WebSocketSettings#maxFrameSize()}). Those bytes count in the proxy's
+ * {@link BufferBudget}: a leg holding more than 16 KiB of a partial frame while the budget is
+ * full stops being read (backpressure, not a close) and resumes when the budget has room. A
+ * partial frame moves no payload, so a leg stuck that way is ended by the inactivity timeout.
+ *
  * <h2>Heartbeat</h2>
  * With a non-zero {@link WebSocketSettings#pingInterval()}, every interval each leg receives a
  * Ping whose payload starts with a per-connection marker. Only the Pong that echoes that payload
  * answers it: data frames and other control frames are <em>not</em> proof of life. The answer is
  * due {@link WebSocketSettings#pingTimeout()} after the Ping was written to the socket (a Ping
  * stuck behind a congested leg has not reached the peer yet); while the proxy itself has paused
- * reading that leg for backpressure, the deadline is extended, as the Pong may be waiting unread.
+ * reading that leg (for backpressure or the buffer budget), the deadline is extended, as the Pong
+ * may be waiting unread.
  * No answer: {@link CloseReason#HEARTBEAT_TIMEOUT}, the other peer receives Close 1001
  * "heartbeat timeout", and both channels close. Pongs carrying the marker are consumed, never
  * relayed. At most one proxy Ping is outstanding per leg.
@@ -82,7 +90,7 @@ import java.util.concurrent.TimeUnit;
  * <p>Created per connection; both channels must share one event loop, on which every method runs.
  * <pre>{@code
  * // on the event loop, right after the 101 was written to the client:
- * WebSocketRelay.install(client, backend, WebSocketSettings.defaults(), conn, actions);
+ * WebSocketRelay.install(client, backend, WebSocketSettings.defaults(), conn, actions, px.budget());
  * client.pipeline().remove(HttpServerCodec.class);
  * backend.pipeline().remove(HttpClientCodec.class);
  * }</pre>
@@ -104,6 +112,7 @@ public final class WebSocketRelay {
     private final ManagedConnection conn;
     private final WebSocketSettings settings;
     private final ConnectionActions actions;
+    private final BufferBudget budget;
     private final Leg client;
     private final Leg backend;
     private final byte[] pingPrefix;
@@ -116,10 +125,11 @@ public final class WebSocketRelay {
     private Future<?> hardCloseBound;
 
     private WebSocketRelay(Channel client, Channel backend, WebSocketSettings settings, ManagedConnection conn,
-                           ConnectionActions actions) {
+                           ConnectionActions actions, BufferBudget budget) {
         this.conn = conn;
         this.settings = settings;
         this.actions = actions;
+        this.budget = budget;
         this.client = new Leg(true, client);
         this.backend = new Leg(false, backend);
         this.client.other = this.backend;
@@ -136,14 +146,15 @@ public final class WebSocketRelay {
      * then remove the HTTP handlers: bytes they still buffer reach the new decoders.
      */
     public static void install(Channel client, Channel backend, WebSocketSettings settings, ManagedConnection conn,
-                               ConnectionActions actions) {
+                               ConnectionActions actions, BufferBudget budget) {
         Objects.requireNonNull(client, "client");
         Objects.requireNonNull(backend, "backend");
         Objects.requireNonNull(settings, "settings");
         Objects.requireNonNull(conn, "conn");
         Objects.requireNonNull(actions, "actions");
+        Objects.requireNonNull(budget, "budget");
         conn.markWebSocket();
-        WebSocketRelay relay = new WebSocketRelay(client, backend, settings, conn, actions);
+        WebSocketRelay relay = new WebSocketRelay(client, backend, settings, conn, actions, budget);
         relay.client.install();
         relay.backend.install();
         log.debug("{}WebSocket relay installed ({})", conn.log(), settings);
@@ -371,6 +382,8 @@ public final class WebSocketRelay {
         private boolean closeReceived;
         /** Reading stopped by this relay because the other leg is not writable. */
         private boolean paused;
+        /** Reading stopped because the proxy's buffer budget is full (a partial frame above 16 KiB). */
+        private boolean starved;
 
         private long pings;
         private byte[] awaiting;
@@ -389,7 +402,8 @@ public final class WebSocketRelay {
         void install() {
             ChannelPipeline p = channel.pipeline();
             p.addLast(ENCODER, new WebSocket13FrameEncoder(!clientLeg));
-            p.addLast(DECODER, new WebSocket13FrameDecoder(decoderConfig(clientLeg)));
+            p.addLast(DECODER, new BudgetedFrameDecoder(decoderConfig(clientLeg),
+                    budget.holder(channel.eventLoop(), conn, this::budgetAvailable), this::starve));
             p.addLast(HANDLER, this);
         }
 
@@ -447,16 +461,38 @@ public final class WebSocketRelay {
         void pause() {
             if (!paused) {
                 paused = true;
-                channel.config().setAutoRead(false);
+                updateReading();
             }
         }
 
         void resume() {
             if (paused) {
                 paused = false;
-                if (!finished) {
-                    channel.config().setAutoRead(true);
-                }
+                updateReading();
+            }
+        }
+
+        /** The budget is full: stop reading this leg until {@link #budgetAvailable()}. */
+        void starve() {
+            if (!starved) {
+                starved = true;
+                updateReading();
+            }
+        }
+
+        void budgetAvailable() {
+            if (starved) {
+                starved = false;
+                updateReading();
+            }
+        }
+
+        /** Reads while neither the other leg's backpressure nor the budget stops it, until the relay ends. */
+        private void updateReading() {
+            if (paused || starved) {
+                channel.config().setAutoRead(false);
+            } else if (!finished) {
+                channel.config().setAutoRead(true);
             }
         }
 
@@ -526,7 +562,7 @@ public final class WebSocketRelay {
             if (awaiting == null || closing) {
                 return;
             }
-            if (paused && channel.isActive()) {
+            if ((paused || starved) && channel.isActive()) {
                 armPongDeadline(); // the Pong may be waiting unread behind our own backpressure
                 return;
             }

@@ -3,6 +3,7 @@ package dev.smartproxy.internal.pipeline;
 import dev.smartproxy.config.ConnectionPolicy;
 import dev.smartproxy.config.IoTransport;
 import dev.smartproxy.event.CloseReason;
+import dev.smartproxy.internal.connection.BufferBudget;
 import dev.smartproxy.internal.connection.ConnectionRegistry;
 import dev.smartproxy.internal.connection.ManagedConnection;
 import dev.smartproxy.internal.connection.Ticker;
@@ -46,6 +47,7 @@ class ClientHelloClassifierTest {
     private final ByteArrayOutputStream forwarded = new ByteArrayOutputStream();
     private EmbeddedChannel ch;
     private ManagedConnection conn;
+    private ProxyContext px;
 
     @AfterEach
     void tearDown() {
@@ -55,10 +57,13 @@ class ClientHelloClassifierTest {
     }
 
     private void setUp(Duration initialDataTimeout, int maxHello, Route... routes) {
-        ConnectionPolicy policy = ConnectionPolicy.builder().initialDataTimeout(initialDataTimeout)
-                .maxClientHelloSize(maxHello).build();
+        setUp(ConnectionPolicy.builder().initialDataTimeout(initialDataTimeout).maxClientHelloSize(maxHello).build(),
+                routes);
+    }
+
+    private void setUp(ConnectionPolicy policy, Route... routes) {
         ConnectionRegistry registry = new ConnectionRegistry(List.of(), Clock.systemUTC(), Ticker.SYSTEM);
-        ProxyContext px = new ProxyContext(RouteTable.of(List.of(routes)), policy, registry,
+        px = new ProxyContext(RouteTable.of(List.of(routes)), policy, registry,
                 Transport.of(IoTransport.NIO));
         conn = registry.register(443, new InetSocketAddress("127.0.0.1", 40000));
         ch = new EmbeddedChannel();
@@ -191,6 +196,101 @@ class ClientHelloClassifierTest {
         assertThat(conn.closeReason()).isEqualTo(CloseReason.CLIENT_HELLO_TOO_LARGE);
         assertThat(ch.isOpen()).isFalse();
         assertThat(routedTo).isEmpty();
+    }
+
+    /** A ClientHello handshake header declaring {@code declared} bytes, then {@code payload} bytes, in 1-byte records. */
+    private static byte[] oneByteRecords(int declared, int payload) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        byte[] hs = new byte[4 + payload];
+        hs[0] = 1;
+        hs[1] = (byte) (declared >>> 16);
+        hs[2] = (byte) (declared >>> 8);
+        hs[3] = (byte) declared;
+        for (byte b : hs) {
+            out.write(22);
+            out.write(3);
+            out.write(1);
+            out.write(0);
+            out.write(1);
+            out.write(b);
+        }
+        return out.toByteArray();
+    }
+
+    @Test
+    void aClientHelloInOneByteRecordsIsCappedOnWireBytes() throws Exception {
+        setUp(Duration.ofSeconds(60), 64 * 1024, A);
+        // Declared within the cap, but each payload byte costs 6 wire bytes: 60,000 declared bytes
+        // would hold 360 KB of wire bytes (plus Netty's reassembly copy) for as long as the peek waits.
+        byte[] wire = oneByteRecords(60_000, 60_000);
+        int sent = 0;
+        for (int i = 0; i < wire.length && ch.isOpen(); i += 4096) {
+            int n = Math.min(4096, wire.length - i);
+            ch.writeInbound(Unpooled.wrappedBuffer(wire, i, n));
+            sent += n;
+        }
+        assertThat(conn.closeReason()).isEqualTo(CloseReason.CLIENT_HELLO_TOO_LARGE);
+        assertThat(ch.isOpen()).isFalse();
+        assertThat(sent).as("wire bytes taken before refusing").isLessThanOrEqualTo(64 * 1024 + 4 + 5 * 256 + 4096);
+        assertThat(ClientHelloClassifier.wireCap(64 * 1024)).isEqualTo(64 * 1024 + 4 + 5 * 256);
+        assertThat(routedTo).isEmpty();
+        assertThat(forwarded.size()).isZero();
+        assertThat(px.budget().used()).as("released on close").isZero();
+    }
+
+    @Test
+    void thePeeksWireBytesCountInTheBudgetAndItStopsReadingWhileTheBudgetIsFull() throws Exception {
+        setUp(ConnectionPolicy.builder().bufferBudget(64 * 1024).build(), A);
+        // a 12 KB hello in 8-byte records: about 20 KB on the wire
+        byte[] split = splitRecords(clientHello("a.test", 12_000), 8);
+        int most = split.length - 100;
+        assertThat(most).isGreaterThan(BufferBudget.FLOOR);
+        BufferBudget.Holder others = px.budget().holder(ch.eventLoop(), null, () -> { });
+        others.hold(64 * 1024); // other connections fill the budget
+        ch.writeInbound(Unpooled.wrappedBuffer(split, 0, 10_000));
+        assertThat(conn.info().bufferedBytes()).as("the wire bytes held").isEqualTo(10_000);
+        assertThat(ch.config().isAutoRead()).as("within the 16 KiB floor").isTrue();
+        ch.writeInbound(Unpooled.wrappedBuffer(split, 10_000, most - 10_000));
+        assertThat(ch.config().isAutoRead()).as("above its floor with the budget full: paused").isFalse();
+        assertThat(ch.isOpen()).isTrue();
+        assertThat(routedTo).isEmpty();
+        assertThat(px.budget().used()).isEqualTo(64 * 1024 + most);
+
+        others.close();
+        ch.runPendingTasks();
+        assertThat(ch.config().isAutoRead()).as("resumed once there is room").isTrue();
+        ch.writeInbound(Unpooled.wrappedBuffer(split, most, split.length - most));
+        assertThat(routedTo).containsExactly(A);
+        assertThat(forwarded.toByteArray()).isEqualTo(split);
+        assertThat(px.budget().used()).as("handed over: the next handler counts what it keeps").isZero();
+        assertThat(conn.info().bufferedBytes()).isZero();
+    }
+
+    @Test
+    void aPeekPausedByTheBudgetIsStillEndedByItsTimeoutAndReleased() throws Exception {
+        setUp(ConnectionPolicy.builder().bufferBudget(64 * 1024).initialDataTimeout(Duration.ofSeconds(10)).build(), A);
+        byte[] split = splitRecords(clientHello("a.test", 12_000), 8);
+        BufferBudget.Holder others = px.budget().holder(ch.eventLoop(), null, () -> { });
+        others.hold(64 * 1024);
+        ch.writeInbound(Unpooled.wrappedBuffer(split, 0, split.length - 100));
+        assertThat(ch.config().isAutoRead()).isFalse();
+        ch.advanceTimeBy(10, TimeUnit.SECONDS);
+        ch.runScheduledPendingTasks();
+        assertThat(conn.closeReason()).isEqualTo(CloseReason.CLIENT_HELLO_TIMEOUT);
+        assertThat(ch.isOpen()).isFalse();
+        assertThat(px.budget().used()).isEqualTo(64 * 1024);
+        assertThat(px.budget().waiting()).isZero();
+        others.close();
+        assertThat(px.budget().used()).isZero();
+    }
+
+    @Test
+    void aNormalClientHelloInOneByteRecordsIsStillRouted() throws Exception {
+        setUp(Duration.ofSeconds(60), 64 * 1024, A);
+        byte[] split = splitRecords(clientHello("a.test", 0), 1); // a real hello, heavily fragmented
+        ch.writeInbound(Unpooled.wrappedBuffer(split));
+        assertThat(routedTo).containsExactly(A);
+        assertThat(forwarded.toByteArray()).isEqualTo(split);
     }
 
     @Test

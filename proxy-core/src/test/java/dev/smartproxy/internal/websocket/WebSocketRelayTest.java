@@ -2,6 +2,7 @@ package dev.smartproxy.internal.websocket;
 
 import dev.smartproxy.config.WebSocketSettings;
 import dev.smartproxy.event.CloseReason;
+import dev.smartproxy.internal.connection.BufferBudget;
 import dev.smartproxy.internal.connection.ConnectionRegistry;
 import dev.smartproxy.internal.connection.ManagedConnection;
 import dev.smartproxy.internal.connection.Ticker;
@@ -51,6 +52,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 class WebSocketRelayTest {
     private static final WebSocketSettings DEFAULTS = WebSocketSettings.defaults();
+    /** A budget that never pauses a leg; WebSocketRelayBudgetTest covers a full one. */
+    private static final BufferBudget UNLIMITED = new BufferBudget(Long.MAX_VALUE);
     private static final WebSocketSettings NO_HEARTBEAT = WebSocketSettings.builder().pingInterval(Duration.ZERO).build();
 
     private EmbeddedChannel client;
@@ -79,7 +82,7 @@ class WebSocketRelayTest {
 
     private void setUp(WebSocketSettings settings) {
         newChannels();
-        WebSocketRelay.install(client, backend, settings, conn, this::action);
+        WebSocketRelay.install(client, backend, settings, conn, this::action, UNLIMITED);
     }
 
     private void newChannels() {
@@ -255,7 +258,7 @@ class WebSocketRelayTest {
                 ReferenceCountUtil.release(msg);
                 if (last) {
                     // what the HTTP proxy does once the 101 is relayed to the client
-                    WebSocketRelay.install(client, backend, DEFAULTS, conn, WebSocketRelayTest.this::action);
+                    WebSocketRelay.install(client, backend, DEFAULTS, conn, WebSocketRelayTest.this::action, UNLIMITED);
                     ctx.pipeline().remove("http");
                     ctx.pipeline().remove(this);
                 }

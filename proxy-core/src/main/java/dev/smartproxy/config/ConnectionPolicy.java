@@ -26,7 +26,8 @@ import java.util.Objects;
  *   <tr><td>{@code maxConnectionLifetime}</td><td>24 h</td><td>nothing</td><td>{@code NORMAL}: close, reason {@code MAX_LIFETIME}</td></tr>
  *   <tr><td>{@code extendedKeepAliveLifetime}</td><td>7 days</td><td>nothing</td><td>{@code EXTENDED}: close, reason {@code MAX_LIFETIME}</td></tr>
  *   <tr><td>{@code connectTimeout}</td><td>30 s</td><td>-</td><td>close the client, reason {@code CONNECT_TIMEOUT}</td></tr>
- *   <tr><td>{@code initialDataTimeout}</td><td>60 s</td><td>-</td><td>no complete ClientHello yet: close, reason {@code CLIENT_HELLO_TIMEOUT}</td></tr>
+ *   <tr><td>{@code initialDataTimeout}</td><td>60 s</td><td>-</td><td>no complete ClientHello yet: close, reason {@code CLIENT_HELLO_TIMEOUT};
+ *       on a route that terminates TLS, as long again for the rest of the handshake: close, reason {@code TLS_HANDSHAKE_TIMEOUT}</td></tr>
  *   <tr><td>{@code maxClientHelloSize}</td><td>64 KiB</td><td>-</td><td>larger, or still incomplete after this + 4 + 5 x 256
  *       wire bytes (record headers count on the wire): close, reason {@code CLIENT_HELLO_TOO_LARGE}</td></tr>
  *   <tr><td>{@code maxPendingDataSize}</td><td>64 KiB</td><td>-</td><td>client bytes held while the backend connect is in flight; at the cap the proxy stops reading (backpressure)</td></tr>
@@ -141,7 +142,12 @@ public final class ConnectionPolicy {
         return connectTimeout;
     }
 
-    /** Time allowed for a complete ClientHello on ports that need one. Default 60 s. */
+    /**
+     * Time allowed for a complete ClientHello on ports that need one (reason
+     * {@code CLIENT_HELLO_TIMEOUT}); on a route that terminates TLS, the same time again, from
+     * the ClientHello on, for the client to complete the TLS handshake (reason
+     * {@code TLS_HANDSHAKE_TIMEOUT}). Default 60 s.
+     */
     public Duration initialDataTimeout() {
         return initialDataTimeout;
     }
@@ -334,7 +340,10 @@ public final class ConnectionPolicy {
             return this;
         }
 
-        /** Time allowed for a complete ClientHello: 1 ms to 1 h. Default 60 s. It cannot be turned off. */
+        /**
+         * Time allowed for a complete ClientHello, and again for the rest of the TLS handshake on
+         * routes that terminate TLS: 1 ms to 1 h. Default 60 s. It cannot be turned off.
+         */
         public Builder initialDataTimeout(Duration timeout) {
             initialDataTimeout = Checks.duration("initialDataTimeout", timeout, MIN_TIMER, Duration.ofHours(1), false);
             return this;

@@ -44,6 +44,19 @@ public enum CloseReason {
      * handshake failed (no shared protocol or cipher, a bad certificate on its side, garbage).
      */
     TLS_HANDSHAKE_FAILED(Side.CLIENT),
+    /**
+     * The client did not complete the TLS handshake on a route that terminates TLS within the
+     * initial data timeout, counted from the start of termination (once the ClientHello has been
+     * read where it is peeked, else from accept): it stalled, or went silent after its ClientHello.
+     */
+    TLS_HANDSHAKE_TIMEOUT(Side.CLIENT),
+    /**
+     * A client tried to renegotiate a TLS 1.2 session the proxy terminates (a handshake record
+     * after the handshake). The proxy refuses client-initiated renegotiation with every TLS engine:
+     * it costs the proxy a full handshake each time and no HTTP/1.1 client needs it. TLS 1.3 has
+     * no renegotiation.
+     */
+    TLS_RENEGOTIATION_REFUSED(Side.CLIENT),
     /** The ClientHello carried no SNI and no route without domains took the connection. */
     NO_SNI(Side.PROXY),
     /** No route matched. */

@@ -4,28 +4,54 @@ import dev.smartproxy.event.CloseReason;
 import dev.smartproxy.internal.connection.ManagedConnection;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelDuplexHandler;
+import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelPromise;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.util.ReferenceCountUtil;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
+import java.nio.channels.ClosedChannelException;
 
 /**
  * The backend side of a connection: relays backend to client with backpressure and reports
  * FINs, resets and closes to the {@link ClientHandler}. Created per backend connection.
+ *
+ * <p>A reset can reach the proxy through a write as well as a read: when the backend resets
+ * before the proxy's first bytes reach it, the write fails, the kernel hands the reset to that
+ * write alone (later reads see a plain end of stream), and Netty closes the channel. Writes
+ * made with the channel's void promise report such a failure through {@link #exceptionCaught};
+ * the others (the bytes held during the connect, the flushes before a FIN or a close) are
+ * watched here, so the reset is recorded and mirrored like any other.
  */
-final class BackendHandler extends ChannelInboundHandlerAdapter {
+final class BackendHandler extends ChannelDuplexHandler {
     private static final Logger log = LoggerFactory.getLogger(BackendHandler.class);
 
     private final ManagedConnection conn;
     private final ClientHandler clientSide;
 
+    private final ChannelFutureListener writeWatcher = f -> {
+        Throwable cause = f.cause();
+        if (cause instanceof IOException && !(cause instanceof ClosedChannelException)) {
+            backendFailed(cause);
+            Relay.reset(f.channel()); // Netty closes it too; a no-op then
+        }
+    };
+
     BackendHandler(ManagedConnection conn, ClientHandler clientSide) {
         this.conn = conn;
         this.clientSide = clientSide;
+    }
+
+    @Override
+    public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
+        if (!promise.isVoid()) {
+            promise.addListener(writeWatcher);
+        }
+        ctx.write(msg, promise);
     }
 
     @Override
@@ -71,15 +97,19 @@ final class BackendHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        boolean io = cause instanceof IOException;
-        if (io) {
-            log.debug("{}backend error: {}", conn.log(), cause.toString());
+        if (cause instanceof IOException) {
+            backendFailed(cause);
         } else {
             log.warn("{}unexpected error on the backend leg", conn.log(), cause);
+            conn.closeReason(CloseReason.PROXY_ERROR);
         }
-        conn.closeReason(!io ? CloseReason.PROXY_ERROR
-                : Relay.timedOut(cause) ? CloseReason.BACKEND_UNREACHABLE : CloseReason.BACKEND_RESET);
         Relay.reset(ctx.channel());
+    }
+
+    /** A socket error on the backend leg: recorded before the leg closes, so the client is reset. */
+    private void backendFailed(Throwable cause) {
+        log.debug("{}backend error: {}", conn.log(), cause.toString());
+        conn.closeReason(Relay.timedOut(cause) ? CloseReason.BACKEND_UNREACHABLE : CloseReason.BACKEND_RESET);
     }
 
     @Override

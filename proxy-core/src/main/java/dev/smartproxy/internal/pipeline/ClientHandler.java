@@ -220,7 +220,11 @@ final class ClientHandler extends ChannelInboundHandlerAdapter
                 cause.toString());
         conn.closeReason(why);
         releasePending();
-        client.close();
+        if (why == CloseReason.BACKEND_RESET) {
+            Relay.reset(client); // the backend accepted and reset: mirrored as a reset, not a FIN
+        } else {
+            client.close();
+        }
     }
 
     @Override

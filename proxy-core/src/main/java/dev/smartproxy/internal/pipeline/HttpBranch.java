@@ -12,6 +12,7 @@ import dev.smartproxy.internal.http.HttpProxyHandler;
 import dev.smartproxy.internal.http.HttpRoute;
 import dev.smartproxy.internal.http.HttpRouter;
 import dev.smartproxy.internal.http.RequestGate;
+import dev.smartproxy.internal.tls.ClientTlsGuard;
 import dev.smartproxy.internal.websocket.WebSocketRelay;
 import dev.smartproxy.route.BlockAction;
 import dev.smartproxy.route.ForwardAction;
@@ -24,6 +25,7 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelPipeline;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslHandler;
 import io.netty.util.NetUtil;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -68,7 +70,12 @@ final class HttpBranch {
                 client.close();
                 return;
             }
-            p.addBefore(PipelineNames.CLIENT, PipelineNames.TLS, ctx.newHandler(client.alloc()));
+            // The client's opening gets initialDataTimeout again for the rest of the handshake
+            // (Netty's own default would be a fixed 10 s); set before the handler starts its timer.
+            SslHandler ssl = ctx.newHandler(client.alloc());
+            ssl.setHandshakeTimeoutMillis(px.policy().initialDataTimeout().toMillis());
+            p.addBefore(PipelineNames.CLIENT, PipelineNames.TLS, ssl);
+            p.addBefore(PipelineNames.TLS, PipelineNames.TLS_GUARD, new ClientTlsGuard(conn, ssl));
         }
         var http = px.httpSettings();
         p.addBefore(PipelineNames.CLIENT, PipelineNames.HTTP_GATE, new RequestGate());

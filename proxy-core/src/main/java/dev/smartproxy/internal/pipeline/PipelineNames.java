@@ -16,6 +16,8 @@ package dev.smartproxy.internal.pipeline;
  * TERMINATED / plain HTTP                     backend channel (one per target, reused)
  * ---------------------------------           ----------------------------
  * bytes         counts raw bytes read         bytes
+ * tls-guard     (TERMINATED) refuses TLS 1.2
+ *               renegotiation; gone under 1.3
  * tls           SslHandler (TERMINATED)       backend-tls       (TERMINATE_AND_REENCRYPT)
  * http-gate     decoding paused with reads
  * http-codec    HttpServerCodec               backend-http-codec
@@ -37,6 +39,12 @@ public final class PipelineNames {
     public static final String CLIENT_HELLO = "client-hello";
     /** The client-side relay ({@link ClientHandler}). */
     public static final String CLIENT = "client";
+    /**
+     * Just before {@link #TLS}: follows the client's TLS records, refuses client-initiated
+     * renegotiation and records a handshake timeout ({@code ClientTlsGuard}); removes itself
+     * once a TLS 1.3 handshake completes. Terminated branch only.
+     */
+    public static final String TLS_GUARD = "tls-guard";
     /** TLS termination ({@code SslHandler}, certificate chosen by SNI); terminated branch only. */
     public static final String TLS = "tls";
     /** Feeds client bytes to the codec only while they are read ({@code RequestGate}); HTTP branches only. */

@@ -121,13 +121,22 @@ public final class Transport {
         return InetSocketAddress.createUnresolved(host, port);
     }
 
-    /** The close reason for a failed backend connect: timed out, refused, or anything else. */
+    /**
+     * The close reason for a failed backend connect: timed out, refused, reset, or anything else.
+     * A reset (ECONNRESET) can only come after the backend accepted: it reset the connection
+     * before the proxy saw the connect complete, so it is {@code BACKEND_RESET}, mirrored to the
+     * client as a reset like any other.
+     */
     public static CloseReason connectFailure(Throwable cause) {
         if (cause instanceof ConnectTimeoutException) {
             return CloseReason.CONNECT_TIMEOUT;
         }
-        if (cause instanceof ConnectException && String.valueOf(cause.getMessage()).contains("refused")) {
+        String message = String.valueOf(cause.getMessage());
+        if (cause instanceof ConnectException && message.contains("refused")) {
             return CloseReason.CONNECT_REFUSED;
+        }
+        if (message.contains("Connection reset")) {
+            return CloseReason.BACKEND_RESET;
         }
         return CloseReason.CONNECT_FAILED;
     }

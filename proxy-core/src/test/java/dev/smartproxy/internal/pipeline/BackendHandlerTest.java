@@ -1,0 +1,96 @@
+package dev.smartproxy.internal.pipeline;
+
+import dev.smartproxy.config.ConnectionPolicy;
+import dev.smartproxy.config.IoTransport;
+import dev.smartproxy.event.CloseReason;
+import dev.smartproxy.internal.connection.ConnectionRegistry;
+import dev.smartproxy.internal.connection.ManagedConnection;
+import dev.smartproxy.internal.connection.Ticker;
+import dev.smartproxy.route.Route;
+import dev.smartproxy.route.RouteTable;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelOutboundHandlerAdapter;
+import io.netty.channel.ChannelPromise;
+import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.util.ReferenceCountUtil;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.time.Clock;
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * The backend leg's handler on {@link EmbeddedChannel}s: a reset that reaches the proxy through
+ * a failed write (the kernel reports it to that write only; later reads see an end of stream)
+ * is a reset, whichever promise the write carried.
+ */
+class BackendHandlerTest {
+    private ManagedConnection conn;
+    private EmbeddedChannel client;
+    private EmbeddedChannel backend;
+
+    @BeforeEach
+    void setUp() {
+        ConnectionRegistry registry = new ConnectionRegistry(List.of(), Clock.systemUTC(), Ticker.SYSTEM);
+        Route tcp = Route.named("tcp").match(m -> m.ports(25)).forward(f -> f.target("127.0.0.1", 2525)).build();
+        ProxyContext px = new ProxyContext(RouteTable.of(List.of(tcp)), ConnectionPolicy.builder().build(), registry,
+                Transport.of(IoTransport.NIO));
+        conn = registry.register(25, new InetSocketAddress("127.0.0.1", 40000));
+        ClientHandler clientSide = new ClientHandler(px, conn);
+        client = new EmbeddedChannel(clientSide);
+        // As Netty does when the socket refuses a write with an IOException: the write's promise
+        // fails with it, and the channel closes (auto-close).
+        backend = new EmbeddedChannel(new ChannelOutboundHandlerAdapter() {
+            @Override
+            public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
+                ReferenceCountUtil.release(msg);
+                promise.tryFailure(new IOException("writevAddresses(..) failed: Connection reset by peer"));
+                ctx.close();
+            }
+        }, new BackendHandler(conn, clientSide));
+    }
+
+    @AfterEach
+    void tearDown() {
+        client.finishAndReleaseAll();
+        backend.finishAndReleaseAll();
+    }
+
+    @Test
+    void aWriteThatMeetsAResetIsABackendResetEvenWithAPromiseNobodyWatches() {
+        // The bytes held during the connect are written with a promise of their own.
+        ChannelFuture write = backend.writeAndFlush(Unpooled.wrappedBuffer(new byte[] {1, 2, 3}));
+        backend.runPendingTasks();
+        client.runPendingTasks();
+        assertThat(write.isSuccess()).isFalse();
+        assertThat(backend.isOpen()).isFalse();
+        assertThat(conn.closeReason()).isEqualTo(CloseReason.BACKEND_RESET);
+        assertThat(client.isOpen()).as("the client leg is closed (with a reset, as the reason says)").isFalse();
+    }
+
+    @Test
+    void aWriteWithTheVoidPromiseReportsTheResetToo() {
+        backend.writeAndFlush(Unpooled.wrappedBuffer(new byte[] {1, 2, 3}), backend.voidPromise());
+        backend.runPendingTasks();
+        client.runPendingTasks();
+        assertThat(conn.closeReason()).isEqualTo(CloseReason.BACKEND_RESET);
+        assertThat(client.isOpen()).isFalse();
+    }
+
+    @Test
+    void aWriteAfterTheLegClosedForAnotherReasonChangesNothing() {
+        conn.closeReason(CloseReason.CLIENT_CLOSED);
+        backend.close();
+        ChannelFuture write = backend.writeAndFlush(Unpooled.wrappedBuffer(new byte[] {1}));
+        backend.runPendingTasks();
+        assertThat(write.isSuccess()).isFalse();
+        assertThat(conn.closeReason()).isEqualTo(CloseReason.CLIENT_CLOSED);
+    }
+}

@@ -244,17 +244,25 @@ final class Attackers {
         }
 
         private void open(int i) throws IOException {
-            SocketChannel c = SocketChannel.open(new InetSocketAddress(InetAddress.getLoopbackAddress(), port));
+            SocketChannel c = SocketChannel.open();
+            // A small, fixed receive window: what the proxy answers piles up on its side, not in
+            // this socket's buffer (which loopback autotuning would let grow to tens of MB).
+            c.setOption(java.net.StandardSocketOptions.SO_RCVBUF, 16 * 1024);
+            c.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), port));
             c.configureBlocking(false);
             channels.add(c);
             c.register(selector, SelectionKey.OP_WRITE, new Slot(i, ByteBuffer.wrap(payload.apply(i))));
         }
 
-        /** Writes until {@code duration} has passed (or every payload is sent, without loop). */
+        /**
+         * Writes for {@code duration}: payloads without loop are sent once, then the connections
+         * hang, open and silent, until the duration is over.
+         */
         void pushFor(Duration duration) throws IOException {
             long deadline = System.nanoTime() + duration.toNanos();
-            while (System.nanoTime() < deadline && !selector.keys().isEmpty()) {
-                selector.select(50);
+            long left;
+            while ((left = deadline - System.nanoTime()) > 0) {
+                selector.select(Math.max(1, Math.min(50, left / 1_000_000)));
                 for (SelectionKey k : selector.selectedKeys()) {
                     Slot s = (Slot) k.attachment();
                     try {

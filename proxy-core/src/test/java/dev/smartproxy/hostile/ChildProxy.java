@@ -39,7 +39,8 @@ final class ChildProxy implements AutoCloseable {
     static final List<String> JVM_OPTIONS = List.of(
             "-Xmx96m", "-Xms96m", "-XX:MaxDirectMemorySize=64m", "-XX:+ExitOnOutOfMemoryError",
             "-XX:+UseSerialGC", "-Xss512k",
-            "-Dio.netty.leakDetection.level=paranoid", "-Dio.netty.leakDetection.targetRecords=4");
+            "-Dio.netty.leakDetection.level=" + System.getProperty("hostile.leakDetection", "simple"),
+            "-Dio.netty.leakDetection.samplingInterval=1");
     static final long MAX_HEAP = 96L << 20;
     static final long MAX_DIRECT = 64L << 20;
 
@@ -54,11 +55,15 @@ final class ChildProxy implements AutoCloseable {
     private final Deque<String> tail = new ArrayDeque<>();
     private final BufferedWriter log;
     private final Map<String, String> ready;
+    private final Thread reaper;
+    private Duration lastCpu = Duration.ZERO;
 
     private ChildProxy(Process process, Path logFile) throws IOException {
         this.process = process;
         this.stdin = new PrintWriter(new OutputStreamWriter(process.getOutputStream(), StandardCharsets.US_ASCII), true);
         this.log = Files.newBufferedWriter(logFile, StandardCharsets.UTF_8);
+        this.reaper = new Thread(process::destroyForcibly, "hostile-child-reaper");
+        Runtime.getRuntime().addShutdownHook(reaper); // the test JVM exits: the child goes too
         pump(process.getInputStream(), "out", true);
         pump(process.getErrorStream(), "err", false);
         String first = answer("ready", Duration.ofSeconds(60));
@@ -148,13 +153,23 @@ final class ChildProxy implements AutoCloseable {
                 Long.parseLong(m.get("buffered")), m.get("byRoute"));
     }
 
-    /** The child's CPU time so far (user + system), from the OS. */
-    Duration cpu() {
-        return process.toHandle().info().totalCpuDuration().orElse(Duration.ZERO);
+    /** The child's CPU time so far (user + system), from the OS; once it is dead, the last value seen. */
+    synchronized Duration cpu() {
+        process.toHandle().info().totalCpuDuration().ifPresent(d -> lastCpu = d);
+        return lastCpu;
     }
 
     boolean alive() {
         return process.isAlive();
+    }
+
+    /** "running", or the exit code with what it means. */
+    String exitDescription() {
+        if (process.isAlive()) {
+            return "running";
+        }
+        int code = process.exitValue();
+        return "exit " + code + (code == 3 ? ": -XX:+ExitOnOutOfMemoryError" : code > 128 ? ": signal " + (code - 128) : "");
     }
 
     /** Lines the child printed that report an out-of-memory error or a leaked buffer. */
@@ -218,6 +233,12 @@ final class ChildProxy implements AutoCloseable {
     /** Destroys the child (SIGTERM, then SIGKILL after 5 s: an out-of-memory JVM may ignore the first). */
     @Override
     public void close() {
+        try {
+            Runtime.getRuntime().removeShutdownHook(reaper);
+        } catch (IllegalStateException shuttingDown) {
+            // the hook runs anyway
+        }
+        cpu(); // the last value, for the summary
         stdin.close(); // the child's watchdog halts it
         process.destroy();
         try {

@@ -402,7 +402,7 @@ class HostileClientTest {
                         doneAt.set(k, System.nanoTime());
                     });
                 }
-                p.window(ATTACK_TIME, () -> ended(doneAt) == n);
+                p.window(ATTACK_TIME); // the writes end early (kernel buffers take them); the stall is the attack
                 p.note("%d of %d clients sent %d of the %d bytes they announced", ended(doneAt), n, sent, announced);
                 p.held();
             } finally {
@@ -448,7 +448,13 @@ class HostileClientTest {
      * while its attackers are connected), then the checks after the attackers close.
      */
     private void attack(String name, AttackBody body) {
-        Phase p = new Phase(name);
+        Phase p;
+        try {
+            p = new Phase(name);
+        } catch (RuntimeException | Error e) {
+            tainted = true;
+            throw e;
+        }
         Throwable error = null;
         try {
             body.run(p);
@@ -456,6 +462,30 @@ class HostileClientTest {
             error = t;
         }
         p.finish(error);
+    }
+
+    /** The connections closed between two {@code closed=REASON:n,...} reports, by reason. */
+    static String closedDelta(String before, String after) {
+        java.util.Map<String, Long> b = parseCounts(before);
+        StringBuilder out = new StringBuilder();
+        parseCounts(after).forEach((reason, n) -> {
+            long d = n - b.getOrDefault(reason, 0L);
+            if (d > 0) {
+                out.append(out.length() == 0 ? "" : ",").append(reason).append(':').append(d);
+            }
+        });
+        return out.toString();
+    }
+
+    private static java.util.Map<String, Long> parseCounts(String s) {
+        java.util.Map<String, Long> m = new java.util.TreeMap<>();
+        if (s != null && !s.equals("-")) {
+            for (String part : s.split(",")) {
+                int colon = part.lastIndexOf(':');
+                m.put(part.substring(0, colon), Long.parseLong(part.substring(colon + 1)));
+            }
+        }
+        return m;
     }
 
     private static String mib(long bytes) {
@@ -499,21 +529,20 @@ class HostileClientTest {
             }
         }
 
-        /** The attack's duration: polls the proxy's buffered bytes, and ends early if the child dies. */
+        /**
+         * The attack's duration: the attackers push (or stall) while this polls the proxy's
+         * reported buffered bytes; ends early only if the child dies.
+         */
         void window(Duration duration) {
-            window(duration, () -> false);
-        }
-
-        /** As {@link #window(Duration)}, ending early too when {@code done}. */
-        void window(Duration duration, java.util.function.BooleanSupplier done) {
             long deadline = System.nanoTime() + duration.toNanos();
-            while (System.nanoTime() < deadline && child.alive() && !done.getAsBoolean()) {
+            while (System.nanoTime() < deadline && child.alive()) {
                 try {
                     peakBuffered = Math.max(peakBuffered, child.conns().buffered());
+                    child.cpu(); // keeps the last value seen, should the child die
                 } catch (AssertionError unresponsive) {
                     return; // reported by the checks that follow
                 }
-                LockSupport.parkNanos(100_000_000L); // the attack's pace of measurement, not a wait for a condition
+                LockSupport.parkNanos(100_000_000L); // the pace of measurement, not a wait for a condition
             }
         }
 
@@ -552,7 +581,9 @@ class HostileClientTest {
                 }
             }
             if (!child.alive()) {
-                failures.add("the child JVM died; its last lines:\n" + child.tail());
+                boolean tailShown = error != null && String.valueOf(error.getMessage()).contains("last lines");
+                failures.add("the child JVM died (" + child.exitDescription() + ")"
+                        + (tailShown ? "" : "; its last lines:\n" + child.tail()));
             }
             List<String> alarms = child.alarms();
             if (alarms.size() > alarmsBefore) {
@@ -584,12 +615,22 @@ class HostileClientTest {
         }
 
         private String summaryLine(HealthyClient.Result h, Stats after) {
-            // CPU of the attack: from the baseline to the held measurement (to the end without one).
-            Duration cpuEnd = held != null ? held.cpu() : after != null ? after.cpu() : child.cpu();
+            // CPU of the attack: from the baseline to the held measurement (to the last known without one).
+            Duration cpuEnd = held != null ? held.cpu() : child.cpu();
             double cpu = Math.max(0, cpuEnd.minus(before.cpu()).toMillis()) / 1000.0;
-            if (peakBuffered > 0) {
+            if (peakBuffered >= 64 * 1024) {
                 note("peak reported buffered %s", mib(peakBuffered));
             }
+            if (after != null) {
+                String closed = closedDelta(before.raw().get("closed"), after.raw().get("closed"));
+                if (!closed.isEmpty()) {
+                    note("proxy closed %s", closed);
+                }
+            }
+            if (!child.alive()) {
+                note("CHILD DIED (%s)", child.exitDescription());
+            }
+            note("log child-%d.log", children);
             return String.format(Locale.ROOT,
                     "[hostile] %-42s | %s | held heap %s direct %s open %s | after heap %s direct %s | base heap %s "
                             + "direct %s | child cpu %.1f s | healthy %d served %d failed p50 %d ms p99 %d ms max %d ms%s",

@@ -65,11 +65,14 @@ public final class HostileProxyMain {
     static final String HEALTHY_ROUTE = "healthy";
 
     /**
-     * The request-body timeout the tier expects (issue 7, item 3), scaled down: a request body
-     * that does not complete within this (or makes no progress for this long: either reading
-     * passes, as {@link #SLOW_BODY_GAP} is far below it) is closed. The slow-body attack asserts
-     * the close within this plus {@link HostileClientTest#SLACK}. Not a setting of today's
-     * proxy: {@link #proxyConfig} is where it is to be set once it exists.
+     * The request-body timeout the tier expects (issue 7, item 3), scaled down. The slow-body
+     * attack (one byte every {@link #SLOW_BODY_GAP}) asserts that the proxy closes its connection
+     * within this plus {@link HostileClientTest#SLACK} of the request head. A byte every 300 ms
+     * defeats a timeout that only measures the gap between two reads, so this must bound the
+     * whole body (a deadline from the head, or a minimum rate); for a gap-only timeout, raise
+     * {@link #SLOW_BODY_GAP} above this. It stays above {@link HostileClientTest#FIN_CLOSE_BOUND},
+     * so that abandoned uploads are proven closed by their FIN, not by this timeout. Not a
+     * setting of today's proxy: {@link #proxyConfig} is where to set it once it exists.
      */
     static final Duration BODY_TIMEOUT = Duration.ofSeconds(2);
 

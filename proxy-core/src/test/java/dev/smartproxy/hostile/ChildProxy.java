@@ -137,6 +137,16 @@ final class ChildProxy implements AutoCloseable {
         return Integer.parseInt(ready.get(name));
     }
 
+    /** Sends {@code command} without waiting for an answer (the self-tests). */
+    synchronized void send(String command) {
+        stdin.println(command);
+    }
+
+    /** Closes the child's stdin only, as the death of the test JVM would: the child halts. */
+    synchronized void closeControl() {
+        stdin.close();
+    }
+
     /** A full GC in the child, then its memory, connections and CPU time. */
     Stats stats() {
         Map<String, String> m = request("stats");

@@ -33,6 +33,7 @@ import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.concurrent.locks.LockSupport;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
  * The hostile-client tier (issue 7): the proxy runs in a child JVM with a small heap and
@@ -89,6 +90,8 @@ class HostileClientTest {
     private int children;
     private boolean tainted;
     private final List<String> summary = new ArrayList<>();
+    /** The attacks the current child has been through. */
+    private final List<String> attacksOnThisChild = new ArrayList<>();
 
     @BeforeEach
     void freshChildIfNeeded() throws IOException {
@@ -101,6 +104,7 @@ class HostileClientTest {
         children++;
         child = ChildProxy.start(OUT.resolve("child-" + children + ".log"));
         tainted = false;
+        attacksOnThisChild.clear();
     }
 
     @AfterAll
@@ -142,7 +146,7 @@ class HostileClientTest {
             Await.until("the proxy holding the connection to the stuck backend", () -> child.conns().openAttack() == 1);
             stuck.setSoTimeout(500);
             // The backend connect is still in flight: the proxy neither answers nor closes.
-            org.assertj.core.api.Assertions.assertThatThrownBy(() -> stuck.getInputStream().read())
+            assertThatThrownBy(() -> stuck.getInputStream().read())
                     .isInstanceOf(SocketTimeoutException.class);
             stuck.setSoLinger(true, 0); // a reset: the proxy drops the connect at once (a FIN would wait for it)
         }
@@ -162,18 +166,21 @@ class HostileClientTest {
         }
     }
 
+    /** The head of the proxy's own answer to {@code GET /x} for {@code host}, header names in lower case. */
     private static String localAnswer(int port, String host) throws IOException {
         try (Socket s = new Socket()) {
             s.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 5000);
             s.setSoTimeout(10_000);
             s.getOutputStream().write(("GET /x HTTP/1.1\r\nHost: " + host + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
-            StringBuilder head = new StringBuilder();
             InputStream in = s.getInputStream();
+            StringBuilder head = new StringBuilder();
             int c;
-            while ((c = in.read()) >= 0 && head.indexOf("\r\n\r\n") < 0) {
+            while (head.indexOf("\r\n\r\n") < 0 && (c = in.read()) >= 0) {
                 head.append((char) c);
             }
-            return head.toString().toLowerCase(Locale.ROOT).replace("http/1.1", "HTTP/1.1");
+            String h = head.toString();
+            int eol = h.indexOf("\r\n");
+            return eol < 0 ? h : h.substring(0, eol) + h.substring(eol).toLowerCase(Locale.ROOT);
         }
     }
 
@@ -418,12 +425,41 @@ class HostileClientTest {
     void theProxyEndsTheRunAsItStarted() throws Exception {
         everyRouteOfTheFixtureAnswersAsConfigured();
         Stats end = child.stats();
-        summary.add(String.format(Locale.ROOT, "[hostile] end (child #%d): heap %s, direct %s, open %d, child cpu %.1f s",
-                children, mib(end.heapLive()), mib(end.direct()), end.open(), end.cpu().toMillis() / 1000.0));
+        summary.add(String.format(Locale.ROOT, "[hostile] end (child #%d, through attacks %s): heap %s, direct %s, "
+                        + "open %d, child cpu %.1f s in all", children,
+                attacksOnThisChild.isEmpty() ? "none: a fresh child" : String.join(",", attacksOnThisChild),
+                AttackPhase.mib(end.heapLive()), AttackPhase.mib(end.direct()), end.open(),
+                end.cpu().toMillis() / 1000.0));
         assertThat(end.heapLive()).as("live heap at the end").isLessThanOrEqualTo(HEAP_BOUND);
         assertThat(end.direct()).as("direct memory at the end").isLessThanOrEqualTo(DIRECT_BOUND);
         assertThat(end.open()).isZero();
         assertThat(child.alarms()).as("OutOfMemoryError or LEAK: lines").isEmpty();
+    }
+
+    /**
+     * The tier's own detectors are not vacuous: a buffer dropped unreleased in the child shows
+     * up as a {@code LEAK:} line, a child whose stdin closes (the test JVM died) halts, and a
+     * child that runs out of heap exits at once with the {@code OutOfMemoryError} seen.
+     */
+    @Test
+    @Order(9)
+    void theTierSeesALeakAnOutOfMemoryErrorAndAnOrphanedChild() throws Exception {
+        try (ChildProxy probe = ChildProxy.start(OUT.resolve("selftest-leak.log"))) {
+            probe.send("selftest-leak");
+            Await.until("a LEAK: line from the child", Duration.ofSeconds(20), () -> {
+                probe.stats(); // a GC, then allocations that poll the leak detector
+                return probe.alarms().stream().anyMatch(l -> l.contains("LEAK:"));
+            });
+            probe.closeControl();
+            Await.until("the child halting once its stdin closed", () -> !probe.alive());
+        }
+        try (ChildProxy probe = ChildProxy.start(OUT.resolve("selftest-oom.log"))) {
+            probe.send("selftest-oom");
+            Await.until("the child exiting on OutOfMemoryError", Duration.ofSeconds(30), () -> !probe.alive());
+            assertThat(probe.exitDescription()).startsWith("exit 3");
+            Await.until("the OutOfMemoryError line", () -> probe.alarms().stream()
+                    .anyMatch(l -> l.contains("OutOfMemoryError")));
+        }
     }
 
     private static int ended(AtomicLongArray at) {
@@ -440,17 +476,18 @@ class HostileClientTest {
 
     @FunctionalInterface
     private interface AttackBody {
-        void run(Phase p) throws Exception;
+        void run(AttackPhase p) throws Exception;
     }
 
     /**
-     * Runs one attack: a baseline, the healthy client, the body (which calls {@link Phase#held}
-     * while its attackers are connected), then the checks after the attackers close.
+     * Runs one attack: a baseline, the healthy client, the body (which calls
+     * {@link AttackPhase#held} while its attackers are connected), then the checks after the
+     * attackers close. A failed attack taints the child: the next attack gets a fresh one.
      */
     private void attack(String name, AttackBody body) {
-        Phase p;
+        AttackPhase p;
         try {
-            p = new Phase(name);
+            p = new AttackPhase(child, children, name);
         } catch (RuntimeException | Error e) {
             tainted = true;
             throw e;
@@ -461,186 +498,11 @@ class HostileClientTest {
         } catch (Throwable t) {
             error = t;
         }
-        p.finish(error);
-    }
-
-    /** The connections closed between two {@code closed=REASON:n,...} reports, by reason. */
-    static String closedDelta(String before, String after) {
-        java.util.Map<String, Long> b = parseCounts(before);
-        StringBuilder out = new StringBuilder();
-        parseCounts(after).forEach((reason, n) -> {
-            long d = n - b.getOrDefault(reason, 0L);
-            if (d > 0) {
-                out.append(out.length() == 0 ? "" : ",").append(reason).append(':').append(d);
-            }
-        });
-        return out.toString();
-    }
-
-    private static java.util.Map<String, Long> parseCounts(String s) {
-        java.util.Map<String, Long> m = new java.util.TreeMap<>();
-        if (s != null && !s.equals("-")) {
-            for (String part : s.split(",")) {
-                int colon = part.lastIndexOf(':');
-                m.put(part.substring(0, colon), Long.parseLong(part.substring(colon + 1)));
-            }
+        summary.add(p.finish(error));
+        attacksOnThisChild.add(name.substring(0, name.indexOf(' ')));
+        if (!p.passed()) {
+            tainted = true;
         }
-        return m;
-    }
-
-    private static String mib(long bytes) {
-        return String.format(Locale.ROOT, "%.1f MiB", bytes / 1048576.0);
-    }
-
-    /** The measurements and checks of one attack. Failures are collected, then reported together. */
-    private final class Phase {
-        final String name;
-        final Stats before;
-        final HealthyClient healthy;
-        final int alarmsBefore;
-        final List<String> failures = new ArrayList<>();
-        final List<String> notes = new ArrayList<>();
-        Stats held;
-        long peakBuffered;
-
-        Phase(String name) {
-            this.name = name;
-            this.before = child.stats();
-            this.alarmsBefore = child.alarms().size();
-            this.healthy = HealthyClient.start(child.port("healthy"));
-        }
-
-        void note(String format, Object... args) {
-            notes.add(String.format(Locale.ROOT, format, args));
-        }
-
-        void check(boolean ok, String format, Object... args) {
-            if (!ok) {
-                failures.add(String.format(Locale.ROOT, format, args));
-            }
-        }
-
-        /** {@link Await#until}, recording a timeout as a failure instead of throwing. */
-        void awaitQuietly(String what, Duration timeout, java.util.function.BooleanSupplier condition) {
-            try {
-                Await.until(what, timeout, condition);
-            } catch (AssertionError e) {
-                failures.add(e.getMessage());
-            }
-        }
-
-        /**
-         * The attack's duration: the attackers push (or stall) while this polls the proxy's
-         * reported buffered bytes; ends early only if the child dies.
-         */
-        void window(Duration duration) {
-            long deadline = System.nanoTime() + duration.toNanos();
-            while (System.nanoTime() < deadline && child.alive()) {
-                try {
-                    peakBuffered = Math.max(peakBuffered, child.conns().buffered());
-                    child.cpu(); // keeps the last value seen, should the child die
-                } catch (AssertionError unresponsive) {
-                    return; // reported by the checks that follow
-                }
-                LockSupport.parkNanos(100_000_000L); // the pace of measurement, not a wait for a condition
-            }
-        }
-
-        /** The measurement with the attackers still connected. */
-        void held() {
-            held = child.stats();
-            checkMemory("held", held);
-        }
-
-        private void checkMemory(String when, Stats s) {
-            check(s.heapLive() <= HEAP_BOUND, "%s: live heap %s over the bound %s", when, mib(s.heapLive()), mib(HEAP_BOUND));
-            check(s.direct() <= DIRECT_BOUND, "%s: direct memory %s over the bound %s", when, mib(s.direct()),
-                    mib(DIRECT_BOUND));
-        }
-
-        void finish(Throwable error) {
-            HealthyClient.Result h = healthy.stop();
-            if (error != null) {
-                failures.add(0, "attack aborted: " + error);
-            }
-            Stats after = null;
-            if (child.alive()) {
-                try {
-                    Await.until("the proxy's connections and the backends' legs back to zero", IDLE_DEADLINE, () -> {
-                        Conns c = child.conns();
-                        return c.open() == 0 && c.appBackendOpen() == 0 && c.wsBackendOpen() == 0;
-                    });
-                } catch (AssertionError e) {
-                    failures.add(e.getMessage() + " (now " + safeConns() + ")");
-                }
-                try {
-                    after = child.stats();
-                    checkMemory("after", after);
-                } catch (AssertionError e) {
-                    failures.add(e.getMessage());
-                }
-            }
-            if (!child.alive()) {
-                boolean tailShown = error != null && String.valueOf(error.getMessage()).contains("last lines");
-                failures.add("the child JVM died (" + child.exitDescription() + ")"
-                        + (tailShown ? "" : "; its last lines:\n" + child.tail()));
-            }
-            List<String> alarms = child.alarms();
-            if (alarms.size() > alarmsBefore) {
-                List<String> fresh = alarms.subList(alarmsBefore, alarms.size());
-                failures.add(fresh.size() + " OutOfMemoryError/LEAK: lines, first: " + fresh.get(0));
-            }
-            if (!h.failures().isEmpty()) {
-                failures.add(h.failures().size() + " of " + (h.served() + h.failures().size())
-                        + " healthy requests failed, first: " + h.failures().get(0));
-            }
-            if (h.served() == 0) {
-                failures.add("no healthy request was served");
-            }
-            String line = summaryLine(h, after);
-            summary.add(line);
-            System.out.println(line);
-            if (!failures.isEmpty()) {
-                tainted = true;
-                throw new AssertionError(name + ":\n  - " + String.join("\n  - ", failures) + "\n" + line);
-            }
-        }
-
-        private String safeConns() {
-            try {
-                return child.conns().toString();
-            } catch (AssertionError e) {
-                return "unknown: " + e.getMessage().lines().findFirst().orElse("");
-            }
-        }
-
-        private String summaryLine(HealthyClient.Result h, Stats after) {
-            // CPU of the attack: from the baseline to the held measurement (to the last known without one).
-            Duration cpuEnd = held != null ? held.cpu() : child.cpu();
-            double cpu = Math.max(0, cpuEnd.minus(before.cpu()).toMillis()) / 1000.0;
-            if (peakBuffered >= 64 * 1024) {
-                note("peak reported buffered %s", mib(peakBuffered));
-            }
-            if (after != null) {
-                String closed = closedDelta(before.raw().get("closed"), after.raw().get("closed"));
-                if (!closed.isEmpty()) {
-                    note("proxy closed %s", closed);
-                }
-            }
-            if (!child.alive()) {
-                note("CHILD DIED (%s)", child.exitDescription());
-            }
-            note("log child-%d.log", children);
-            return String.format(Locale.ROOT,
-                    "[hostile] %-42s | %s | held heap %s direct %s open %s | after heap %s direct %s | base heap %s "
-                            + "direct %s | child cpu %.1f s | healthy %d served %d failed p50 %d ms p99 %d ms max %d ms%s",
-                    name, failures.isEmpty() ? "PASS" : "FAIL",
-                    held == null ? "-" : mib(held.heapLive()), held == null ? "-" : mib(held.direct()),
-                    held == null ? "-" : String.valueOf(held.openAttack()),
-                    after == null ? "-" : mib(after.heapLive()), after == null ? "-" : mib(after.direct()),
-                    mib(before.heapLive()), mib(before.direct()), cpu, h.served(), h.failures().size(),
-                    h.p50().toMillis(), h.p99().toMillis(), h.max().toMillis(),
-                    notes.isEmpty() ? "" : " | " + String.join("; ", notes));
-        }
+        p.assertPassed();
     }
 }

@@ -46,7 +46,9 @@ import java.util.stream.Collectors;
  *   <li>{@code stats}: a full GC, a poll of Netty's leak detector, then live heap, direct memory,
  *       connection counts and CPU time;</li>
  *   <li>{@code conns}: connection counts only (cheap, for polling);</li>
- *   <li>{@code quit}: closes the proxy and exits.</li>
+ *   <li>{@code quit}: closes the proxy and exits;</li>
+ *   <li>{@code selftest-leak}, {@code selftest-oom}: drop a buffer unreleased, or fill the heap,
+ *       to prove that the tier sees a {@code LEAK:} line and an {@code OutOfMemoryError}.</li>
  * </ul>
  * When stdin closes (the test JVM died or closed it), the child halts at once: it can never
  * outlive the test.
@@ -175,6 +177,11 @@ public final class HostileProxyMain {
                     reply(out, "bye", Map.of());
                     Runtime.getRuntime().halt(0);
                 }
+                case "selftest-leak" -> {
+                    leakOneBuffer();
+                    reply(out, "selftest-leak", Map.of());
+                }
+                case "selftest-oom" -> exhaustTheHeap();
                 default -> reply(out, "error", Map.of("unknown", command.replace(' ', '_')));
             }
         }
@@ -225,6 +232,20 @@ public final class HostileProxyMain {
         m.put("closed", closed.isEmpty() ? "-" : closed.entrySet().stream().map(e -> e.getKey() + ":" + e.getValue())
                 .collect(Collectors.joining(",")));
         return m;
+    }
+
+    /** Self-test of the tier's leak scan: a buffer dropped unreleased (reported by a later {@code stats}). */
+    private static void leakOneBuffer() {
+        ByteBufAllocator.DEFAULT.directBuffer(64).writeByte(1);
+    }
+
+    private static final List<long[]> HOG = new java.util.ArrayList<>();
+
+    /** Self-test of the tier's out-of-memory handling: fills the heap until the JVM exits. */
+    private static void exhaustTheHeap() {
+        while (true) {
+            HOG.add(new long[1 << 20]);
+        }
     }
 
     /** A full collection, waited for until a fresh weak reference is cleared (bounded). */

@@ -130,6 +130,7 @@ public final class HostileProxyMain {
         // the proxy-wide budget:     b.bufferBudget(BUFFER_BUDGET)  (pending data, peeks, bodies, frames);
         // per-connection defaults (pending data, WebSocket frames, response queue) if they stay above
         // the "16 KiB per direction" range.
+        // Every other setting stays at its default on purpose: the defaults are what most users run.
         return b;
     }
 

@@ -169,7 +169,8 @@ final class AttackPhase {
     private String summaryLine(HealthyClient.Result h, Stats after) {
         // CPU of the attack: from the baseline to the held measurement (to the last known without one).
         Duration cpuEnd = held != null ? held.cpu() : child.cpu();
-        double cpu = Math.max(0, cpuEnd.minus(before.cpu()).toMillis()) / 1000.0;
+        String cpu = held == null && !child.alive() ? "n/a (died)"
+                : String.format(Locale.ROOT, "%.1f s", Math.max(0, cpuEnd.minus(before.cpu()).toMillis()) / 1000.0);
         if (peakBuffered >= 64 * 1024) {
             note("peak reported buffered %s", mib(peakBuffered));
         }
@@ -185,7 +186,7 @@ final class AttackPhase {
         note("log child-%d.log", childNumber);
         return String.format(Locale.ROOT,
                 "[hostile] %-42s | %s | held heap %s direct %s open %s | after heap %s direct %s | base heap %s "
-                        + "direct %s | child cpu %.1f s | healthy %d served %d failed p50 %d ms p99 %d ms max %d ms | %s",
+                        + "direct %s | child cpu %s | healthy %d served %d failed p50 %d ms p99 %d ms max %d ms | %s",
                 name, failures.isEmpty() ? "PASS" : "FAIL",
                 held == null ? "-" : mib(held.heapLive()), held == null ? "-" : mib(held.direct()),
                 held == null ? "-" : String.valueOf(held.openAttack()),

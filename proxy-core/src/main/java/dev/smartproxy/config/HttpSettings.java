@@ -31,6 +31,11 @@ import java.util.Objects;
  *       does not count). Past it the exchange ends with 408 (when no response has started) and
  *       the connection closes (reason {@code REQUEST_TIMEOUT}). Default 60 s (nginx's
  *       {@code client_body_timeout}), 1 ms to 1 h; {@link Duration#ZERO} disables it.</li>
+ *   <li>{@code minRequestBodyRate}: the slowest a request body may arrive, in bytes per second,
+ *       averaged from the start of the body (or from the moment the proxy last resumed reading
+ *       it) once {@code minRequestBodyRateGrace} has passed; slower (a body trickled a byte every
+ *       few seconds, which no gap timeout catches) ends the exchange with 408, reason
+ *       {@code REQUEST_TIMEOUT}. Default 240 B/s after 5 s (Kestrel's defaults); 0 disables it.</li>
  *   <li>{@code maxHeaderCount}: the most header fields a request may carry; more are answered
  *       431 and the connection is closed. Default 100, 1 to 10,000.</li>
  *   <li>{@code mergeSlashes}: whether runs of {@code /} in a request path are merged into one
@@ -71,12 +76,16 @@ public final class HttpSettings {
     private final Duration requestTimeout;
     private final boolean trustForwardedHeaders;
     private final Duration requestBodyTimeout;
+    private final long minRequestBodyRate;
+    private final Duration minRequestBodyRateGrace;
     private final int maxHeaderCount;
     private final boolean mergeSlashes;
     private final EncodedSlashes encodedSlashes;
 
     private HttpSettings(Builder b) {
         this.requestBodyTimeout = b.requestBodyTimeout;
+        this.minRequestBodyRate = b.minRequestBodyRate;
+        this.minRequestBodyRateGrace = b.minRequestBodyRateGrace;
         this.maxHeaderCount = b.maxHeaderCount;
         this.mergeSlashes = b.mergeSlashes;
         this.encodedSlashes = b.encodedSlashes;
@@ -133,6 +142,16 @@ public final class HttpSettings {
         return requestBodyTimeout;
     }
 
+    /** The slowest average request-body rate, bytes per second; 0: no minimum. Default 240. */
+    public long minRequestBodyRate() {
+        return minRequestBodyRate;
+    }
+
+    /** How long a body may take before {@link #minRequestBodyRate()} applies. Default 5 s. */
+    public Duration minRequestBodyRateGrace() {
+        return minRequestBodyRateGrace;
+    }
+
     /** The most header fields a request may carry. Default 100. */
     public int maxHeaderCount() {
         return maxHeaderCount;
@@ -154,6 +173,7 @@ public final class HttpSettings {
                 && maxHeaderSize == h.maxHeaderSize && maxRequestBodySize == h.maxRequestBodySize
                 && responseTimeout.equals(h.responseTimeout) && requestTimeout.equals(h.requestTimeout)
                 && trustForwardedHeaders == h.trustForwardedHeaders && requestBodyTimeout.equals(h.requestBodyTimeout)
+                && minRequestBodyRate == h.minRequestBodyRate && minRequestBodyRateGrace.equals(h.minRequestBodyRateGrace)
                 && maxHeaderCount == h.maxHeaderCount && mergeSlashes == h.mergeSlashes
                 && encodedSlashes == h.encodedSlashes;
     }
@@ -161,7 +181,7 @@ public final class HttpSettings {
     @Override
     public int hashCode() {
         return Objects.hash(maxInitialLineLength, maxHeaderSize, maxRequestBodySize, responseTimeout, requestTimeout,
-                trustForwardedHeaders, requestBodyTimeout, maxHeaderCount, mergeSlashes, encodedSlashes);
+                trustForwardedHeaders, requestBodyTimeout, minRequestBodyRate, minRequestBodyRateGrace, maxHeaderCount, mergeSlashes, encodedSlashes);
     }
 
     @Override
@@ -171,7 +191,8 @@ public final class HttpSettings {
                 + " responseTimeout=" + (responseTimeout.isZero() ? "off" : Checks.format(responseTimeout))
                 + " requestTimeout=" + (requestTimeout.isZero() ? "off" : Checks.format(requestTimeout))
                 + " requestBodyTimeout=" + (requestBodyTimeout.isZero() ? "off" : Checks.format(requestBodyTimeout))
-                + " maxHeaderCount=" + maxHeaderCount + " mergeSlashes=" + mergeSlashes
+                + " minRequestBodyRate=" + (minRequestBodyRate == 0 ? "off" : minRequestBodyRate + "B/s after "
+                + Checks.format(minRequestBodyRateGrace)) + " maxHeaderCount=" + maxHeaderCount + " mergeSlashes=" + mergeSlashes
                 + " encodedSlashes=" + encodedSlashes + " trustForwardedHeaders=" + trustForwardedHeaders + "]";
     }
 
@@ -185,6 +206,8 @@ public final class HttpSettings {
         private boolean trustForwardedHeaders;
         private Duration requestBodyTimeout = Duration.ofSeconds(60);
         private int maxHeaderCount = 100;
+        private long minRequestBodyRate = 240;
+        private Duration minRequestBodyRateGrace = Duration.ofSeconds(5);
         private boolean mergeSlashes = true;
         private EncodedSlashes encodedSlashes = EncodedSlashes.REJECT;
 
@@ -240,6 +263,17 @@ public final class HttpSettings {
         public Builder requestBodyTimeout(Duration timeout) {
             this.requestBodyTimeout = Checks.duration("http.requestBodyTimeout", timeout, Duration.ofMillis(1),
                     Duration.ofHours(1), true);
+            return this;
+        }
+
+        /**
+         * The slowest average rate a request body may arrive at, once {@code grace} has passed:
+         * 0 (no minimum) or 1 to 1 GiB per second, grace 1 ms to 1 h. Default 240 B/s after 5 s.
+         */
+        public Builder minRequestBodyRate(long bytesPerSecond, Duration grace) {
+            this.minRequestBodyRate = Checks.range("http.minRequestBodyRate", bytesPerSecond, 0, 1L << 30);
+            this.minRequestBodyRateGrace = Checks.duration("http.minRequestBodyRateGrace", grace, Duration.ofMillis(1),
+                    Duration.ofHours(1), false);
             return this;
         }
 

@@ -60,7 +60,7 @@ final class AttackPhase {
         try {
             Await.until(what, timeout, condition);
         } catch (AssertionError e) {
-            failures.add(e.getMessage());
+            failures.add(e.getMessage() + " (now " + safeConns() + ")");
         }
     }
 

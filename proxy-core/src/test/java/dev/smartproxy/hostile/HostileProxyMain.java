@@ -2,6 +2,7 @@ package dev.smartproxy.hostile;
 
 import dev.smartproxy.SmartProxy;
 import dev.smartproxy.config.CertificateSource;
+import dev.smartproxy.config.HttpSettings;
 import dev.smartproxy.event.CloseReason;
 import dev.smartproxy.event.ConnectionInfo;
 import dev.smartproxy.route.Route;
@@ -125,12 +126,12 @@ public final class HostileProxyMain {
                 // The healthy route the healthy client uses during every attack.
                 .route(Route.named(HEALTHY_ROUTE).match(m -> m.ports(HEALTHY_PORT))
                         .forward(f -> f.target("127.0.0.1", be.healthy.port()).http()));
-        // ---- Issue 7 settings: add here once the fixes land (each exists in none of today's API):
-        // the request-body timeout:  b.http(HttpSettings.builder()...requestBodyTimeout(BODY_TIMEOUT).build());
-        // the proxy-wide budget:     b.bufferBudget(BUFFER_BUDGET)  (pending data, peeks, bodies, frames);
-        // per-connection defaults (pending data, WebSocket frames, response queue) if they stay above
-        // the issue's "16 KiB per direction" range.
-        // Every other setting stays at its default on purpose: the defaults are what most users run.
+        // Issue 7's settings, scaled down where an attack must end within the tier's time: a
+        // body that stops, or trickles, ends within BODY_TIMEOUT; the budget bounds what the
+        // proxy holds for clients. Every other setting stays at its default on purpose: the
+        // defaults are what most users run.
+        b.http(HttpSettings.builder().requestBodyTimeout(BODY_TIMEOUT).minRequestBodyRate(240, BODY_TIMEOUT).build())
+                .bufferBudget(BUFFER_BUDGET);
         return b;
     }
 

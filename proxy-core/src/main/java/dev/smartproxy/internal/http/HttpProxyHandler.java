@@ -1,6 +1,7 @@
 package dev.smartproxy.internal.http;
 
 import dev.smartproxy.config.HttpSettings;
+import dev.smartproxy.internal.Checks;
 import dev.smartproxy.event.CloseReason;
 import dev.smartproxy.internal.connection.ManagedConnection;
 import dev.smartproxy.internal.pipeline.Transport;
@@ -122,6 +123,9 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
     private ScheduledFuture<?> bodyTimer;
     /** When the body last moved, or the proxy last resumed reading it (event-loop ticker nanos). */
     private long lastBodyNanos;
+    /** Where the body-rate window starts: the body's start, or the proxy's last resumption of reading. */
+    private long rateSinceNanos;
+    private long rateSinceBytes;
 
     /**
      * @param settings       limits and header policy
@@ -165,6 +169,14 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
      * {@value RequestGate#SLICE} bytes holds at most ~320 minimal requests.
      */
     private static final int MAX_PIPELINE_DEPTH = 1024;
+
+    /**
+     * Interim (1xx) responses forwarded for one request; past it the backend is treated as
+     * broken (502). A real backend sends one or two (100 Continue, 103 Early Hints), or a 102
+     * every few seconds of a long request; a flood of them costs far more than their bytes
+     * suggest (every tiny head is an object, a write and, over TLS, a record of its own).
+     */
+    static final int MAX_INTERIM_HEADS = 64;
 
     private static HttpDecoderConfig strictConfig(int maxLine, int maxHeaders) {
         return new HttpDecoderConfig().setMaxInitialLineLength(maxLine).setMaxHeaderSize(maxHeaders)
@@ -582,6 +594,8 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
                 && (e.local || (e.leg != null && e.leg.ready && e.leg.ch.isWritable()))));
         if (want && !client.config().isAutoRead()) {
             lastBodyNanos = now(); // time the proxy held the client back is not the client's delay
+            rateSinceNanos = lastBodyNanos;
+            rateSinceBytes = e == null ? 0 : e.bodyBytes;
         }
         client.config().setAutoRead(want);
         if (want && gate != null) {
@@ -594,12 +608,31 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
     }
 
     private void startBodyTimer() {
-        Duration timeout = settings.requestBodyTimeout();
-        if (timeout.isZero()) {
-            return;
-        }
         lastBodyNanos = now();
-        scheduleBodyCheck(timeout.toNanos());
+        rateSinceNanos = lastBodyNanos;
+        rateSinceBytes = 0;
+        long next = nextBodyCheck(0, 0);
+        if (next != Long.MAX_VALUE) {
+            scheduleBodyCheck(next);
+        }
+    }
+
+    /**
+     * Nanos until the body timer must look again, given the time since the last body byte and
+     * since the rate window started; MAX_VALUE when neither limit is set.
+     */
+    private long nextBodyCheck(long idle, long windowAge) {
+        long next = Long.MAX_VALUE;
+        if (!settings.requestBodyTimeout().isZero()) {
+            next = settings.requestBodyTimeout().toNanos() - idle;
+        }
+        if (settings.minRequestBodyRate() > 0) {
+            long grace = settings.minRequestBodyRateGrace().toNanos();
+            // before the grace: at its end; after it, every grace/5 (at least 100 ms), while the body lasts
+            long rateCheck = windowAge < grace ? grace - windowAge : Math.max(grace / 5, 100_000_000L);
+            next = Math.min(next, rateCheck);
+        }
+        return next;
     }
 
     private void scheduleBodyCheck(long delayNanos) {
@@ -624,18 +657,31 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
         if (e == null || e.requestComplete || closing || handedOff) {
             return;
         }
-        long timeout = settings.requestBodyTimeout().toNanos();
         long now = now();
         if (!client.config().isAutoRead()) {
-            lastBodyNanos = now;
+            lastBodyNanos = now; // the proxy is holding the client back: neither limit runs
+            rateSinceNanos = now;
+            rateSinceBytes = e.bodyBytes;
         }
         long idle = now - lastBodyNanos;
-        if (idle < timeout) {
-            scheduleBodyCheck(timeout - idle);
+        Duration gap = settings.requestBodyTimeout();
+        if (!gap.isZero() && idle >= gap.toNanos()) {
+            log.debug("{}no request body bytes within {}", conn.log(), Checks.format(gap));
+            abortExchange(HttpResponseStatus.REQUEST_TIMEOUT, CloseReason.REQUEST_TIMEOUT);
             return;
         }
-        log.debug("{}no request body bytes within {}", conn.log(), settings.requestBodyTimeout());
-        abortExchange(HttpResponseStatus.REQUEST_TIMEOUT, CloseReason.REQUEST_TIMEOUT);
+        long windowAge = now - rateSinceNanos;
+        long rate = settings.minRequestBodyRate();
+        if (rate > 0 && windowAge >= settings.minRequestBodyRateGrace().toNanos()) {
+            long got = e.bodyBytes - rateSinceBytes;
+            if (got * 1e9 < (double) rate * windowAge) { // got / seconds < rate, in doubles: no overflow
+                log.debug("{}request body too slow: {} bytes in {} (minimum {} B/s)", conn.log(), got,
+                        Checks.format(Duration.ofNanos(windowAge)), rate);
+                abortExchange(HttpResponseStatus.REQUEST_TIMEOUT, CloseReason.REQUEST_TIMEOUT);
+                return;
+            }
+        }
+        scheduleBodyCheck(nextBodyCheck(idle, windowAge));
     }
 
     private void maybeFinish() {
@@ -950,7 +996,12 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
         }
         if (code >= 100 && code < 200 && code != 101) {
             // Interim heads (100, 102, 103) do not answer the request: the response timer runs
-            // on, and a backend that streams them to a client that reads nothing is paused.
+            // on, and a backend that streams them to a client that reads nothing is paused. A
+            // backend that sends more than a legitimate one could is broken (or hostile).
+            if (++e.interimHeads > MAX_INTERIM_HEADS) {
+                backendProtocolError("more than " + MAX_INTERIM_HEADS + " interim responses to one request");
+                return;
+            }
             e.informational = true;
             e.dropInformational = e.http10;
             if (!e.http10) {
@@ -1048,8 +1099,9 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
                 pauseIfClientFull(l);
             }
             if (last) {
+                // Flushed with the rest of the backend's read (channelReadComplete), not one by one:
+                // a TLS record per tiny head would pin a record-sized buffer for each.
                 e.informational = false;
-                client.flush();
             }
             return;
         }
@@ -1393,6 +1445,7 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
         boolean closeAfter;
         CloseReason closeReason;
         ScheduledFuture<?> timer;
+        int interimHeads;
         /** The Sec-WebSocket-Accept a 101 to this request must carry; null if it asks no upgrade. */
         final String expectedAccept;
 

@@ -118,9 +118,9 @@ final class ClientHandler extends ChannelInboundHandlerAdapter
 
     /** Plain HTTP on a port whose routes read HTTP: requests are routed one by one. */
     @Override
-    public void serveHttp() {
+    public void serveHttp(Route connectionRoute) {
         routed = true;
-        httpBranch(false, null, null);
+        httpBranch(false, null, connectionRoute);
     }
 
     private void httpBranch(boolean tls, String sni, Route route) {

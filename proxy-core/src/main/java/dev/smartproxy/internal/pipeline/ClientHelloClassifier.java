@@ -5,6 +5,7 @@ import dev.smartproxy.internal.connection.BufferBudget;
 import dev.smartproxy.internal.connection.ManagedConnection;
 import dev.smartproxy.route.Route;
 import dev.smartproxy.route.RouteRequest;
+import dev.smartproxy.route.RouteTable;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.TooLongFrameException;
@@ -71,8 +72,12 @@ final class ClientHelloClassifier extends SslClientHelloHandler<ClientHelloClass
             routeTo(route, sni);
         }
 
-        /** Serves the connection as plain HTTP, routing each request; the bytes read so far follow. */
-        void serveHttp();
+        /**
+         * Serves the connection as plain HTTP, routing each request; the bytes read so far follow.
+         * {@code connectionRoute} is the route recorded for the connection (its policy applies),
+         * or null when only a request's Host can choose one.
+         */
+        void serveHttp(Route connectionRoute);
     }
 
     private final ProxyContext px;
@@ -182,7 +187,14 @@ final class ClientHelloClassifier extends SslClientHelloHandler<ClientHelloClass
         String sni = null;
         boolean helloRead = clientHello != null;
         if (!helloRead && px.routes().servesPlainHttp(conn.routePort())) {
-            return new Decision(null, null, null, true, false); // not TLS, on a port that serves HTTP
+            // Not TLS, on a port that serves HTTP: requests are routed one by one. The connection
+            // is recorded under the route that takes cleartext HTTP here, if one does without a name.
+            Route connectionRoute = px.routes()
+                    .match(new RouteRequest(conn.routePort(), conn.clientAddress().getAddress(), null))
+                    .filter(r -> RouteTable.appliesPerRequest(r)
+                            && !(r.action() instanceof dev.smartproxy.route.ForwardAction f && f.tlsMode().isPresent()))
+                    .orElse(null);
+            return new Decision(connectionRoute, null, null, true, false);
         }
         if (helloRead) {
             try {
@@ -209,7 +221,7 @@ final class ClientHelloClassifier extends SslClientHelloHandler<ClientHelloClass
             conn.sni(d.sni());
         }
         if (d.plainHttp()) {
-            client.serveHttp();
+            client.serveHttp(d.route());
             ctx.pipeline().remove(this);
             return;
         }

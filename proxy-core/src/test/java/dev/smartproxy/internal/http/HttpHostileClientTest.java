@@ -129,6 +129,18 @@ class HttpHostileClientTest {
     }
 
     @Test
+    void aBackendThatFloodsInterimHeadsToAReadingClientGets502AfterTheCap() throws Exception {
+        HttpHarness h = harness(HttpSettings.builder().responseTimeout(Duration.ZERO).build());
+        Raw c = raw(h).send("GET /continue-flood HTTP/1.1\r\nHost: a\r\n\r\n");
+        for (int i = 0; i < HttpProxyHandler.MAX_INTERIM_HEADS; i++) {
+            assertThat(c.response().status()).isEqualTo(100);
+        }
+        assertThat(c.response().status()).isEqualTo(502);
+        c.send("GET /after HTTP/1.1\r\nHost: a\r\n\r\n");
+        assertThat(c.response().body()).isEqualTo("hello /after");
+    }
+
+    @Test
     void aBackendStreamingInterimHeadsToAClientThatDoesNotReadIsPaused() throws Exception {
         HttpHarness h = harness(HttpSettings.builder().responseTimeout(Duration.ZERO).build());
         Raw c = raw(h).send("GET /continue-flood HTTP/1.1\r\nHost: a\r\n\r\n");
@@ -206,6 +218,43 @@ class HttpHostileClientTest {
         Response r = c.response();
         assertThat(r.status()).isEqualTo(200);
         assertThat(r.body()).endsWith(" 10");
+    }
+
+    @Test
+    void aBodyTrickledBelowTheMinimumRateEndsWith408EvenThoughBytesKeepComing() throws Exception {
+        HttpHarness h = harness(HttpSettings.builder().requestBodyTimeout(Duration.ofSeconds(30))
+                .minRequestBodyRate(1000, Duration.ofMillis(400)).build());
+        Raw c = raw(h).send("POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 100000\r\n\r\n");
+        Thread dripper = new Thread(() -> {
+            try {
+                for (int i = 0; i < 200; i++) {
+                    c.send("x");
+                    Thread.sleep(50); // 20 B/s: far under 1000 B/s, yet never a 30 s gap
+                }
+            } catch (Exception closed) {
+                // the proxy closed the connection: expected
+            }
+        });
+        dripper.setDaemon(true);
+        dripper.start();
+        assertThat(c.response().status()).isEqualTo(408);
+        assertThat(c.closedByPeer()).isTrue();
+        Await.until("close reason", () -> h.onlyConnection().closeReason() != null);
+        assertThat(h.onlyConnection().closeReason()).isEqualTo(CloseReason.REQUEST_TIMEOUT);
+        Await.until("the backend leg is closed", () -> h.backend.open.get() == 0);
+    }
+
+    @Test
+    void aFastBodyIsNotCutByTheMinimumRate() throws Exception {
+        HttpHarness h = harness(HttpSettings.builder().minRequestBodyRate(1000, Duration.ofMillis(200)).build());
+        Raw c = raw(h).send("POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 4000\r\n\r\n");
+        for (int i = 0; i < 4; i++) {
+            c.send("y".repeat(1000));
+            Thread.sleep(100); // 10 kB/s over 400 ms, past the 200 ms grace: ten times the minimum
+        }
+        Response r = c.response();
+        assertThat(r.status()).isEqualTo(200);
+        assertThat(r.body()).endsWith(" 4000");
     }
 
     @Test

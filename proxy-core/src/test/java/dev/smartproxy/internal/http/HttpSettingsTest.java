@@ -82,4 +82,31 @@ class HttpSettingsTest {
         org.assertj.core.api.Assertions.assertThat(dev.smartproxy.config.HttpSettings.builder()
                 .requestTimeout(java.time.Duration.ZERO).build().requestTimeout()).isZero();
     }
+
+    @Test
+    void hostileClientSettingsHaveTheirDefaultsAndAreValidated() {
+        HttpSettings d = HttpSettings.defaults();
+        assertThat(d.requestBodyTimeout()).isEqualTo(Duration.ofSeconds(60));
+        assertThat(d.minRequestBodyRate()).isEqualTo(240);
+        assertThat(d.minRequestBodyRateGrace()).isEqualTo(Duration.ofSeconds(5));
+        assertThat(d.maxHeaderCount()).isEqualTo(100);
+        assertThat(d.mergeSlashes()).isTrue();
+        assertThat(d.encodedSlashes()).isEqualTo(HttpSettings.EncodedSlashes.REJECT);
+        HttpSettings s = HttpSettings.builder().requestBodyTimeout(Duration.ZERO).minRequestBodyRate(0, Duration.ofSeconds(1))
+                .maxHeaderCount(10_000).mergeSlashes(false).encodedSlashes(HttpSettings.EncodedSlashes.KEEP).build();
+        assertThat(s.toString()).contains("requestBodyTimeout=off", "minRequestBodyRate=off", "maxHeaderCount=10000",
+                "mergeSlashes=false", "encodedSlashes=KEEP", "requestTimeout=1m");
+        assertThat(s).isNotEqualTo(d);
+        assertThatThrownBy(() -> HttpSettings.builder().requestBodyTimeout(Duration.ofHours(2)))
+                .hasMessage("http.requestBodyTimeout: 2h (expected: Duration.ZERO to disable, or 1ms to 1h)");
+        assertThatThrownBy(() -> HttpSettings.builder().minRequestBodyRate(-1, Duration.ofSeconds(5)))
+                .hasMessage("http.minRequestBodyRate: -1 (expected: 0..1073741824)");
+        assertThatThrownBy(() -> HttpSettings.builder().minRequestBodyRate(240, Duration.ZERO))
+                .hasMessage("http.minRequestBodyRateGrace: 0 (expected: 1ms to 1h)");
+        assertThatThrownBy(() -> HttpSettings.builder().maxHeaderCount(0))
+                .hasMessage("http.maxHeaderCount: 0 (expected: 1..10000)");
+        assertThatThrownBy(() -> HttpSettings.builder().maxHeaderCount(10_001))
+                .hasMessage("http.maxHeaderCount: 10001 (expected: 1..10000)");
+        assertThatThrownBy(() -> HttpSettings.builder().encodedSlashes(null)).isInstanceOf(NullPointerException.class);
+    }
 }

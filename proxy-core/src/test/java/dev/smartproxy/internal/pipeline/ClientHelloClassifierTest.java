@@ -76,7 +76,7 @@ class ClientHelloClassifierTest {
             }
 
             @Override
-            public void serveHttp() {
+            public void serveHttp(Route connectionRoute) {
                 routedTo.add(null);
             }
         }));

@@ -18,8 +18,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 class RouteRulesTest {
 
     private static CertificateSource cert(String name) {
-        X509Bundle b = TestPki.shared().leaf(name);
-        return CertificateSource.pem(b.getCertificatePathPEM(), b.getPrivateKeyPEM());
+        return TestPki.certificate(name);
     }
 
     private static Route.Builder passthrough(String name, int port, String... domains) {

@@ -47,8 +47,7 @@ class PerRequestActionsTest {
     }
 
     private static CertificateSource cert(String name) {
-        X509Bundle b = TestPki.shared().leaf(name);
-        return CertificateSource.pem(b.getCertificatePathPEM(), b.getPrivateKeyPEM());
+        return TestPki.certificate(name);
     }
 
     private static HttpClient https() {

@@ -53,8 +53,7 @@ class TerminatedPathTest {
 
 
     private static CertificateSource cert(String name) {
-        X509Bundle b = TestPki.shared().leaf(name);
-        return CertificateSource.pem(b.getCertificatePathPEM(), b.getPrivateKeyPEM());
+        return TestPki.certificate(name);
     }
 
     private static HttpClient https() {

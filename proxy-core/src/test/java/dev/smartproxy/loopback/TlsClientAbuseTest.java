@@ -52,8 +52,7 @@ class TlsClientAbuseTest {
     }
 
     private static CertificateSource cert(String name) {
-        X509Bundle b = TestPki.shared().leaf(name);
-        return CertificateSource.pem(b.getCertificatePathPEM(), b.getPrivateKeyPEM());
+        return TestPki.certificate(name);
     }
 
     private int start(SmartProxy.Builder builder) throws Exception {

@@ -42,6 +42,12 @@ public final class TestPki {
     }
 
     /** A server certificate for {@code dnsName} and {@code x.<dnsName>} (for wildcard routes), issued by the CA. */
+    /** A certificate source for the proxy: the shared CA's leaf for {@code dnsName}, as PEM. */
+    public static dev.smartproxy.config.CertificateSource certificate(String dnsName) {
+        X509Bundle b = shared().leaf(dnsName);
+        return dev.smartproxy.config.CertificateSource.pem(b.getCertificatePathPEM(), b.getPrivateKeyPEM());
+    }
+
     public X509Bundle leaf(String dnsName) {
         return leaves.computeIfAbsent(dnsName, n -> {
             try {

@@ -1,9 +1,11 @@
 package dev.smartproxy.internal.http;
 
+import dev.smartproxy.internal.connection.CloseReasons;
 import dev.smartproxy.config.HttpSettings;
 import dev.smartproxy.internal.Checks;
 import dev.smartproxy.event.CloseReason;
 import dev.smartproxy.internal.connection.ManagedConnection;
+import dev.smartproxy.internal.pipeline.BackendConnector;
 import dev.smartproxy.internal.pipeline.Transport;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.Unpooled;
@@ -46,7 +48,6 @@ import io.netty.util.concurrent.ScheduledFuture;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -89,8 +90,6 @@ import java.util.concurrent.TimeUnit;
 public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
     private static final Logger log = LoggerFactory.getLogger(HttpProxyHandler.class);
 
-    /** Per-direction buffering on backend channels. */
-    private static final WriteBufferWaterMark WATER_MARK = new WriteBufferWaterMark(64 * 1024, 256 * 1024);
     private static final String X_FORWARDED_FOR = "x-forwarded-for";
     private static final String X_FORWARDED_PROTO = "x-forwarded-proto";
     private static final String X_FORWARDED_HOST = "x-forwarded-host";
@@ -102,8 +101,7 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
     private final ManagedConnection conn;
     private final boolean clientTls;
     private final HttpRouter router;
-    private final Transport transport;
-    private final Duration connectTimeout;
+    private final BackendConnector connector;
     private final UpgradeHandoff handoff;
     private final RequestPath.EncodedSlash encodedSlash;
 
@@ -132,18 +130,16 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
      * @param conn           the connection record: close reasons and the log prefix
      * @param clientTls      whether the client connection is TLS (sets {@code X-Forwarded-Proto})
      * @param router         routes each request
-     * @param transport      the channel class for backend connections
-     * @param connectTimeout the backend connect timeout
+     * @param connector      makes backend connections
      * @param handoff        takes over connections upgraded to WebSocket
      */
     public HttpProxyHandler(HttpSettings settings, ManagedConnection conn, boolean clientTls, HttpRouter router,
-                            Transport transport, Duration connectTimeout, UpgradeHandoff handoff) {
+                            BackendConnector connector, UpgradeHandoff handoff) {
         this.settings = Objects.requireNonNull(settings, "settings");
         this.conn = Objects.requireNonNull(conn, "conn");
         this.clientTls = clientTls;
         this.router = Objects.requireNonNull(router, "router");
-        this.transport = Objects.requireNonNull(transport, "transport");
-        this.connectTimeout = Objects.requireNonNull(connectTimeout, "connectTimeout");
+        this.connector = Objects.requireNonNull(connector, "connector");
         this.handoff = Objects.requireNonNull(handoff, "handoff");
         this.encodedSlash = switch (settings.encodedSlashes()) {
             case REJECT -> RequestPath.EncodedSlash.REJECT;
@@ -271,23 +267,15 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        if (causedBy(cause, javax.net.ssl.SSLException.class)) {
-            // A client that fails the handshake (distrusts the certificate, speaks no shared
-            // protocol, sends garbage) is routine: no stack trace, a reason.
-            log.debug("{}TLS handshake failed: {}", conn.log(), cause.toString());
-            conn.closeReason(CloseReason.TLS_HANDSHAKE_FAILED);
-        } else if (cause instanceof IOException) {
-            log.debug("{}client error: {}", conn.log(), cause.toString());
-            String m = cause.getMessage();
-            conn.closeReason(m != null && m.contains("timed out") ? CloseReason.CLIENT_UNREACHABLE
-                    : CloseReason.CLIENT_RESET);
-        } else if (cause instanceof io.netty.handler.codec.DecoderException) {
-            log.debug("{}undecodable input from the client: {}", conn.log(), cause.toString());
-            conn.closeReason(CloseReason.PROTOCOL_ERROR);
+        // A client that fails the handshake (distrusts the certificate, speaks no shared protocol,
+        // sends garbage), resets or vanishes is routine: a reason and one line, no stack trace.
+        CloseReason why = CloseReasons.of(cause, CloseReasons.Leg.CLIENT);
+        if (CloseReasons.expected(why)) {
+            log.debug("{}client error ({}): {}", conn.log(), why, cause.toString());
         } else {
             log.warn("{}unexpected error on the HTTP client leg", conn.log(), cause);
-            conn.closeReason(CloseReason.PROXY_ERROR);
         }
+        conn.closeReason(why);
         closing = true;
         releaseQueued();
         closeLeg();
@@ -307,15 +295,6 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
         log.debug("{}client sent FIN with its request incomplete: aborting the exchange", conn.log());
         closeLeg();
         closeClient(CloseReason.CLIENT_CLOSED);
-    }
-
-    private static boolean causedBy(Throwable cause, Class<? extends Throwable> type) {
-        for (Throwable t = cause; t != null; t = t.getCause() == t ? null : t.getCause()) {
-            if (type.isInstance(t)) {
-                return true;
-            }
-        }
-        return false;
     }
 
     @Override
@@ -828,30 +807,14 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
         BackendLeg l = new BackendLeg(key);
         int maxHeaders = Math.max(settings.maxHeaderSize(), 64 * 1024);
         int maxLine = Math.max(settings.maxInitialLineLength(), 8 * 1024);
-        Bootstrap b = new Bootstrap()
-                .group(client.eventLoop())
-                .channel(transport.socketChannelClass())
-                .resolver(transport.resolver())
-                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, connectTimeout.toMillis()))
-                .option(ChannelOption.TCP_NODELAY, true)
-                .option(ChannelOption.WRITE_BUFFER_WATER_MARK, WATER_MARK)
-                .handler(new ChannelInitializer<Channel>() {
-                    @Override
-                    protected void initChannel(Channel ch) {
-                        ChannelPipeline p = ch.pipeline();
-                        p.addLast(PipelineNames.BYTES, ByteCounter.backend(conn)); // raw bytes, for stats and timers
-                        if (f.backendTls() != null) {
-                            String sni = f.backendSni() != null ? f.backendSni() : f.host();
-                            p.addLast("backend-tls", f.backendTls().newHandler(ch.alloc(), sni, f.port()));
-                        }
-                        p.addLast("backend-http-codec", new HttpClientCodec(strictConfig(maxLine, maxHeaders), false, false));
-                        p.addLast("backend-http", l);
-                    }
+        String sni = f.backendSni() != null ? f.backendSni() : f.host();
+        ChannelFuture cf = connector.connect(client, Transport.targetAddress(f.host(), f.port()),
+                conn.policy() == null ? null : conn.policy().tcpKeepAlive(), false,
+                ByteCounter.backend(conn), f.backendTls(), sni, p -> { // raw bytes counted, for stats and timers
+                    p.addLast(PipelineNames.BACKEND_HTTP_CODEC,
+                            new HttpClientCodec(strictConfig(maxLine, maxHeaders), false, false));
+                    p.addLast(PipelineNames.BACKEND_HTTP, l);
                 });
-        if (conn.policy() != null) {
-            transport.applyKeepAlive(conn.policy().tcpKeepAlive(), Transport.optionSetter(b));
-        }
-        ChannelFuture cf = b.connect(Transport.targetAddress(f.host(), f.port()));
         l.ch = cf.channel();
         l.connectFuture = cf;
         return l;
@@ -900,7 +863,7 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         leg = null;
-        CloseReason why = Transport.connectFailure(cause);
+        CloseReason why = CloseReasons.connectFailure(cause);
         log.debug("{}backend connect failed: {} ({})", conn.log(), why, cause.toString());
         Exchange e = ex;
         if (e != null && e.leg == l && !e.responseStarted) {
@@ -1189,7 +1152,7 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
             log.debug("{}idle backend connection closed", conn.log());
             return;
         }
-        CloseReason why = l.reset ? CloseReason.BACKEND_RESET : CloseReason.BACKEND_CLOSED;
+        CloseReason why = l.failure != null && l.failure != CloseReason.PROXY_ERROR ? l.failure : CloseReason.BACKEND_CLOSED;
         if (!e.responseStarted) {
             log.debug("{}backend closed before responding ({})", conn.log(), why);
             respondError(HttpResponseStatus.BAD_GATEWAY, why);
@@ -1467,7 +1430,8 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
         Channel ch;
         ChannelFuture connectFuture;
         boolean ready;
-        boolean reset;
+        /** Why the leg failed, if it did (a reset, a dead peer, a broken response). */
+        CloseReason failure;
 
         BackendLeg(String key) {
             this.key = key;
@@ -1501,9 +1465,10 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
 
         @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-            if (cause instanceof IOException) {
-                log.debug("{}backend error: {}", conn.log(), cause.toString());
-                reset = true;
+            // An untrusted certificate, a reset, a dead backend: a reason and one line.
+            failure = CloseReasons.of(cause, CloseReasons.Leg.BACKEND);
+            if (CloseReasons.expected(failure)) {
+                log.debug("{}backend error ({}): {}", conn.log(), failure, cause.toString());
             } else {
                 log.warn("{}unexpected error on the HTTP backend leg", conn.log(), cause);
             }

@@ -1,6 +1,7 @@
 package dev.smartproxy.internal.pipeline;
 
 import dev.smartproxy.event.CloseReason;
+import dev.smartproxy.internal.connection.CloseReasons;
 import dev.smartproxy.internal.connection.ManagedConnection;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
@@ -109,7 +110,7 @@ final class BackendHandler extends ChannelDuplexHandler {
     /** A socket error on the backend leg: recorded before the leg closes, so the client is reset. */
     private void backendFailed(Throwable cause) {
         log.debug("{}backend error: {}", conn.log(), cause.toString());
-        conn.closeReason(Relay.timedOut(cause) ? CloseReason.BACKEND_UNREACHABLE : CloseReason.BACKEND_RESET);
+        conn.closeReason(CloseReasons.of(cause, CloseReasons.Leg.BACKEND));
     }
 
     @Override

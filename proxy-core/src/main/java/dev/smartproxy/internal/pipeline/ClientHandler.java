@@ -1,5 +1,6 @@
 package dev.smartproxy.internal.pipeline;
 
+import dev.smartproxy.internal.connection.CloseReasons;
 import dev.smartproxy.config.EffectivePolicy;
 import dev.smartproxy.event.CloseReason;
 import dev.smartproxy.event.ConnectionKind;
@@ -167,17 +168,8 @@ final class ClientHandler extends ChannelInboundHandlerAdapter
         px.registry().routed(conn, kind, route.name(), sni, policy, new EventLoopScheduler(client.eventLoop()), this);
         log.debug("{}route '{}' ({}) -> {}", conn.log(), route.name(), kind, address);
 
-        Bootstrap b = new Bootstrap()
-                .group(client.eventLoop())
-                .channel(px.transport().socketChannelClass())
-                .resolver(px.transport().resolver())
-                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) px.policy().connectTimeout().toMillis())
-                .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                .option(ChannelOption.TCP_NODELAY, true)
-                .option(ChannelOption.WRITE_BUFFER_WATER_MARK, ProxyContext.WATER_MARK)
-                .handler(new BackendHandler(conn, this));
-        px.transport().applyKeepAlive(policy.tcpKeepAlive(), Transport.optionSetter(b));
-        ChannelFuture connect = b.connect(address);
+        ChannelFuture connect = px.connector().connect(client, address, policy.tcpKeepAlive(), true, null, null, null,
+                p -> p.addLast(PipelineNames.BACKEND, new BackendHandler(conn, this)));
         backend = connect.channel();
         backend.closeFuture().addListener(f -> legClosed());
         connect.addListener((ChannelFuture f) -> {
@@ -215,7 +207,7 @@ final class ClientHandler extends ChannelInboundHandlerAdapter
     }
 
     private void connectFailed(Throwable cause) {
-        CloseReason why = Transport.connectFailure(cause);
+        CloseReason why = CloseReasons.connectFailure(cause);
         log.debug("{}connect to {} failed: {} ({})", conn.log(), conn.info().backendAddress().orElse(null), why,
                 cause.toString());
         conn.closeReason(why);
@@ -366,12 +358,12 @@ final class ClientHandler extends ChannelInboundHandlerAdapter
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
         if (httpMode) {
-            CloseReason why = Relay.hasCause(cause, javax.net.ssl.SSLException.class) ? CloseReason.TLS_HANDSHAKE_FAILED
-                    : cause instanceof IOException ? (Relay.timedOut(cause) ? CloseReason.CLIENT_UNREACHABLE
-                    : CloseReason.CLIENT_RESET)
-                    : cause instanceof io.netty.handler.codec.DecoderException ? CloseReason.PROTOCOL_ERROR
-                    : CloseReason.PROXY_ERROR;
-            log.debug("{}client error on the HTTP branch: {} ({})", conn.log(), why, cause.toString());
+            CloseReason why = CloseReasons.of(cause, CloseReasons.Leg.CLIENT);
+            if (CloseReasons.expected(why)) {
+                log.debug("{}client error on the HTTP branch: {} ({})", conn.log(), why, cause.toString());
+            } else {
+                log.warn("{}unexpected error on the HTTP branch", conn.log(), cause);
+            }
             conn.closeReason(why);
             client.close();
             return;
@@ -382,7 +374,7 @@ final class ClientHandler extends ChannelInboundHandlerAdapter
         }
         if (cause instanceof IOException) {
             log.debug("{}client error: {}", conn.log(), cause.toString());
-            conn.closeReason(Relay.timedOut(cause) ? CloseReason.CLIENT_UNREACHABLE : CloseReason.CLIENT_RESET);
+            conn.closeReason(CloseReasons.of(cause, CloseReasons.Leg.CLIENT));
             Relay.reset(client);
             if (backend != null) {
                 Relay.reset(backend);

@@ -96,7 +96,7 @@ final class HttpBranch {
             }
         };
         p.addBefore(PipelineNames.CLIENT, PipelineNames.HTTP_PROXY, new HttpProxyHandler(http, conn, tls, router,
-                px.transport(), px.policy().connectTimeout(), (clientCh, backendCh) -> {
+                px.connector(), (clientCh, backendCh) -> {
                     WebSocketSettings ws = lastRoute[0] != null && lastRoute[0].action() instanceof ForwardAction f
                             ? f.webSocket().orElse(px.webSocketSettings()) : px.webSocketSettings();
                     WebSocketRelay.install(clientCh, backendCh, ws, conn, actions, px.budget());

@@ -55,6 +55,12 @@ public final class PipelineNames {
     public static final String HTTP_PROXY = "http-proxy";
     /** A user's handler, for routes with a handler action; after {@link #CLIENT}. */
     public static final String USER = "user";
+    /** Backend TLS for re-encryption ({@link BackendConnector}); first after the byte counter. */
+    public static final String BACKEND_TLS = BackendConnector.BACKEND_TLS;
+    /** The HTTP/1.1 client codec on a backend channel of the HTTP proxy. */
+    public static final String BACKEND_HTTP_CODEC = "backend-http-codec";
+    /** The HTTP proxy's backend leg handler. */
+    public static final String BACKEND_HTTP = "backend-http";
     /** The backend-side relay ({@link BackendHandler}). */
     public static final String BACKEND = "backend";
 

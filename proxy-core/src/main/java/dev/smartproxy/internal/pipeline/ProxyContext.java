@@ -24,8 +24,6 @@ import java.util.function.Consumer;
 
 /** What every connection of one proxy shares: routes, policy, registry, transport. Thread-safe. */
 public final class ProxyContext {
-    /** Per-direction buffering: a relay stops reading once this much is queued for the other side. */
-    static final WriteBufferWaterMark WATER_MARK = new WriteBufferWaterMark(64 * 1024, 256 * 1024);
 
     private final RouteTable routes;
     private final ConnectionPolicy policy;
@@ -38,6 +36,7 @@ public final class ProxyContext {
     private final WebSocketSettings webSocketSettings;
     private final Map<BackendTls, SslContext> backendContexts = new ConcurrentHashMap<>();
     private final BufferBudget budget;
+    private final BackendConnector connector;
 
     public ProxyContext(RouteTable routes, ConnectionPolicy policy, ConnectionRegistry registry, Transport transport) {
         this(routes, policy, registry, transport, CertificateStore.of(List.of(), null), HttpSettings.defaults(),
@@ -63,6 +62,12 @@ public final class ProxyContext {
         this.policy = policy;
         this.registry = registry;
         this.transport = transport;
+        this.connector = new BackendConnector(transport, policy.connectTimeout());
+    }
+
+    /** Makes every backend connection of this proxy. */
+    public BackendConnector connector() {
+        return connector;
     }
 
     public RouteTable routes() {

@@ -50,25 +50,6 @@ final class Relay {
         }
     }
 
-    /**
-     * Whether a socket error is the kernel giving up on a silent peer (ETIMEDOUT: TCP keepalive
-     * probes or {@code TCP_USER_TIMEOUT} went unanswered), as opposed to a reset.
-     */
-    static boolean timedOut(Throwable cause) {
-        String m = cause.getMessage();
-        return m != null && m.contains("timed out");
-    }
-
-    /** Whether {@code cause} or one of its causes is a {@code type}. */
-    static boolean hasCause(Throwable cause, Class<? extends Throwable> type) {
-        for (Throwable t = cause; t != null; t = t.getCause() == t ? null : t.getCause()) {
-            if (type.isInstance(t)) {
-                return true;
-            }
-        }
-        return false;
-    }
-
     /** Bytes queued on {@code ch}'s outbound buffer, not yet written to its socket. */
     static long queued(Channel ch) {
         if (ch == null) {

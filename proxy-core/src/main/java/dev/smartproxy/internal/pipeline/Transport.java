@@ -19,13 +19,10 @@ import io.netty.channel.socket.nio.NioChannelOption;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.util.concurrent.DefaultThreadFactory;
-import dev.smartproxy.event.CloseReason;
-import io.netty.channel.ConnectTimeoutException;
 import io.netty.resolver.AddressResolverGroup;
 import io.netty.util.NetUtil;
 import jdk.net.ExtendedSocketOptions;
 
-import java.net.ConnectException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
@@ -119,26 +116,6 @@ public final class Transport {
             }
         }
         return InetSocketAddress.createUnresolved(host, port);
-    }
-
-    /**
-     * The close reason for a failed backend connect: timed out, refused, reset, or anything else.
-     * A reset (ECONNRESET) can only come after the backend accepted: it reset the connection
-     * before the proxy saw the connect complete, so it is {@code BACKEND_RESET}, mirrored to the
-     * client as a reset like any other.
-     */
-    public static CloseReason connectFailure(Throwable cause) {
-        if (cause instanceof ConnectTimeoutException) {
-            return CloseReason.CONNECT_TIMEOUT;
-        }
-        String message = String.valueOf(cause.getMessage());
-        if (cause instanceof ConnectException && message.contains("refused")) {
-            return CloseReason.CONNECT_REFUSED;
-        }
-        if (message.contains("Connection reset")) {
-            return CloseReason.BACKEND_RESET;
-        }
-        return CloseReason.CONNECT_FAILED;
     }
 
     /** Applies TCP keepalive to a bootstrap's (child) channel options. */

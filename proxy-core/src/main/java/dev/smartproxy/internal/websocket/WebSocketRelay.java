@@ -4,6 +4,7 @@ import dev.smartproxy.config.WebSocketSettings;
 import dev.smartproxy.event.CloseReason;
 import dev.smartproxy.internal.Checks;
 import dev.smartproxy.internal.connection.BufferBudget;
+import dev.smartproxy.internal.connection.CloseReasons;
 import dev.smartproxy.internal.connection.ConnectionActions;
 import dev.smartproxy.internal.connection.ManagedConnection;
 import io.netty.buffer.ByteBuf;
@@ -512,11 +513,7 @@ public final class WebSocketRelay {
             if (cause instanceof DecoderException) {
                 protocolError(this, cause);
             } else if (cause instanceof IOException) {
-                String m = cause.getMessage();
-                boolean timedOut = m != null && m.contains("timed out");
-                CloseReason reason = clientLeg
-                        ? (timedOut ? CloseReason.CLIENT_UNREACHABLE : CloseReason.CLIENT_RESET)
-                        : (timedOut ? CloseReason.BACKEND_UNREACHABLE : CloseReason.BACKEND_RESET);
+                CloseReason reason = CloseReasons.of(cause, clientLeg ? CloseReasons.Leg.CLIENT : CloseReasons.Leg.BACKEND);
                 log.debug("{}{} error: {}", conn.log(), name(), cause.toString());
                 legEnded(this, reason);
             } else {

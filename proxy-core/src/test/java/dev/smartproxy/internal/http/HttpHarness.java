@@ -125,8 +125,9 @@ final class HttpHarness implements AutoCloseable {
                         ch.pipeline().addLast("wire-recorder", new WireRecorder(wire));
                         ch.pipeline().addLast("http-gate", new RequestGate());
                         ch.pipeline().addLast("http-codec", HttpProxyHandler.newServerCodec(settings));
-                        ch.pipeline().addLast("http-proxy", new HttpProxyHandler(settings, c, false, router, transport,
-                                Duration.ofSeconds(2), (client, be) -> handoff.upgraded(client, be)));
+                        ch.pipeline().addLast("http-proxy", new HttpProxyHandler(settings, c, false, router,
+                                new dev.smartproxy.internal.pipeline.BackendConnector(transport, Duration.ofSeconds(2)),
+                                (client, be) -> handoff.upgraded(client, be)));
                     }
                 })
                 .bind(InetAddress.getLoopbackAddress(), 0).sync().channel();

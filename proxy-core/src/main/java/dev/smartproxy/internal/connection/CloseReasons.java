@@ -1,0 +1,105 @@
+package dev.smartproxy.internal.connection;
+
+import dev.smartproxy.event.CloseReason;
+import io.netty.channel.ConnectTimeoutException;
+import io.netty.handler.codec.DecoderException;
+import io.netty.handler.ssl.SslHandshakeTimeoutException;
+
+import javax.net.ssl.SSLException;
+import java.io.IOException;
+import java.net.ConnectException;
+
+/**
+ * The one table from a failure to its {@link CloseReason}: every handler that catches an
+ * exception, and every failed connect, asks here, so that the same failure always reads the
+ * same whichever handler saw it.
+ *
+ * <table>
+ *   <caption>Failures on an established leg ({@link #of})</caption>
+ *   <tr><th>cause (anywhere in the chain)</th><th>client leg</th><th>backend leg</th></tr>
+ *   <tr><td>{@link SslHandshakeTimeoutException}</td><td>{@code TLS_HANDSHAKE_TIMEOUT}</td><td>{@code CONNECT_TIMEOUT}</td></tr>
+ *   <tr><td>{@link SSLException} (plaintext on a TLS port included)</td><td>{@code TLS_HANDSHAKE_FAILED}</td>
+ *       <td>{@code CONNECT_FAILED}</td></tr>
+ *   <tr><td>any other {@link DecoderException} (bad HTTP, a frame too long)</td>
+ *       <td>{@code PROTOCOL_ERROR}</td><td>{@code BACKEND_PROTOCOL_ERROR}</td></tr>
+ *   <tr><td>{@link IOException} whose message says "timed out" (keepalive probes,
+ *       {@code TCP_USER_TIMEOUT})</td><td>{@code CLIENT_UNREACHABLE}</td><td>{@code BACKEND_UNREACHABLE}</td></tr>
+ *   <tr><td>any other {@link IOException} (a reset, a broken pipe)</td><td>{@code CLIENT_RESET}</td><td>{@code BACKEND_RESET}</td></tr>
+ *   <tr><td>anything else: a defect</td><td colspan="2">{@code PROXY_ERROR}</td></tr>
+ * </table>
+ *
+ * <p>Every reason but {@code PROXY_ERROR} is an expected failure: one DEBUG line, no stack trace
+ * ({@link #expected}).
+ */
+public final class CloseReasons {
+    /** Which side of the proxy a failure happened on. */
+    public enum Leg { CLIENT, BACKEND }
+
+    private CloseReasons() {
+    }
+
+    /** The reason for {@code cause}, raised on {@code leg}. */
+    public static CloseReason of(Throwable cause, Leg leg) {
+        boolean client = leg == Leg.CLIENT;
+        if (has(cause, SslHandshakeTimeoutException.class)) {
+            return client ? CloseReason.TLS_HANDSHAKE_TIMEOUT : CloseReason.CONNECT_TIMEOUT;
+        }
+        if (has(cause, SSLException.class)) {
+            return client ? CloseReason.TLS_HANDSHAKE_FAILED : CloseReason.CONNECT_FAILED;
+        }
+        if (cause instanceof DecoderException) {
+            return client ? CloseReason.PROTOCOL_ERROR : CloseReason.BACKEND_PROTOCOL_ERROR;
+        }
+        if (has(cause, IOException.class)) {
+            if (timedOut(cause)) {
+                return client ? CloseReason.CLIENT_UNREACHABLE : CloseReason.BACKEND_UNREACHABLE;
+            }
+            return client ? CloseReason.CLIENT_RESET : CloseReason.BACKEND_RESET;
+        }
+        return CloseReason.PROXY_ERROR;
+    }
+
+    /**
+     * The reason for a backend connect that failed: timed out, refused, reset (the backend
+     * accepted, then reset before the proxy saw the connect complete), a TLS handshake that
+     * failed (re-encryption), or anything else.
+     */
+    public static CloseReason connectFailure(Throwable cause) {
+        if (has(cause, ConnectTimeoutException.class) || has(cause, SslHandshakeTimeoutException.class)) {
+            return CloseReason.CONNECT_TIMEOUT;
+        }
+        if (cause instanceof ConnectException && String.valueOf(cause.getMessage()).contains("refused")) {
+            return CloseReason.CONNECT_REFUSED;
+        }
+        if (String.valueOf(cause.getMessage()).contains("Connection reset")) {
+            return CloseReason.BACKEND_RESET;
+        }
+        return CloseReason.CONNECT_FAILED;
+    }
+
+    /** Whether a failure with this reason is routine (logged in one line, no stack trace). */
+    public static boolean expected(CloseReason reason) {
+        return reason != CloseReason.PROXY_ERROR;
+    }
+
+    /** Whether the cause, or any cause below it, is a {@code type}. */
+    public static boolean has(Throwable cause, Class<? extends Throwable> type) {
+        for (Throwable t = cause; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (type.isInstance(t)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Whether an I/O error says the peer stopped answering (ETIMEDOUT), rather than reset. */
+    public static boolean timedOut(Throwable cause) {
+        for (Throwable t = cause; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            String m = t.getMessage();
+            if (m != null && m.contains("timed out")) {
+                return true;
+            }
+        }
+        return false;
+    }
+}

@@ -1,0 +1,102 @@
+package dev.smartproxy.internal.pipeline;
+
+import dev.smartproxy.config.TcpKeepAlive;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.ChannelPipeline;
+import io.netty.channel.WriteBufferWaterMark;
+import io.netty.handler.ssl.SslContext;
+
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.function.Consumer;
+
+/**
+ * The one way a backend connection is made, for the TCP relay and the HTTP proxy alike: on the
+ * client's event loop (so the two legs share a thread and need no locks), with the transport's
+ * channel class and off-loop name resolution, the connect timeout, {@code TCP_NODELAY}, the
+ * proxy's write-buffer water marks, TCP keepalive from the connection's effective policy, and,
+ * for re-encryption, TLS with SNI right after the raw byte counter.
+ *
+ * <p>Thread-safe; one per proxy.
+ * <pre>{@code
+ * ChannelFuture f = connector.connect(client, address, policy.tcpKeepAlive(), true, counter, null, null,
+ *     p -> p.addLast(PipelineNames.BACKEND, new BackendHandler(conn, relay)));
+ * }</pre>
+ */
+public final class BackendConnector {
+    /**
+     * Per-direction buffering, on client and backend channels: a leg stops being read once this
+     * much is queued for the other side (low 64 KiB, high 256 KiB).
+     */
+    public static final WriteBufferWaterMark WATER_MARK = new WriteBufferWaterMark(64 * 1024, 256 * 1024);
+
+    /** The name of the backend TLS handler, first in a re-encrypting backend pipeline. */
+    public static final String BACKEND_TLS = "backend-tls";
+
+    private final Transport transport;
+    private final int connectTimeoutMillis;
+
+    /**
+     * @param transport      channel classes, resolver and socket options
+     * @param connectTimeout how long a connect may take
+     */
+    public BackendConnector(Transport transport, Duration connectTimeout) {
+        this.transport = Objects.requireNonNull(transport, "transport");
+        this.connectTimeoutMillis = (int) Math.min(Integer.MAX_VALUE, connectTimeout.toMillis());
+    }
+
+    /** The transport the connections use. */
+    public Transport transport() {
+        return transport;
+    }
+
+    /**
+     * Starts a connect to {@code address} on {@code client}'s event loop.
+     *
+     * @param client           the client channel whose event loop the backend shares
+     * @param address          resolved, or unresolved (then resolved off the event loops)
+     * @param keepAlive        TCP keepalive for the backend socket; null: the kernel's defaults
+     * @param allowHalfClosure whether a backend FIN is an input shutdown (the TCP relay) or a close
+     * @param rawCounter       first in the pipeline, before TLS: counts the bytes on the wire (null: none)
+     * @param tls              the client TLS context for re-encryption, or null for plain TCP
+     * @param sni              the SNI to send with {@code tls} (null: none)
+     * @param handlers         adds the protocol's handlers, after TLS if any
+     * @return the connect future; its channel is the backend channel
+     */
+    public ChannelFuture connect(Channel client, InetSocketAddress address, TcpKeepAlive keepAlive,
+                                 boolean allowHalfClosure, ChannelHandler rawCounter, SslContext tls, String sni,
+                                 Consumer<ChannelPipeline> handlers) {
+        Bootstrap b = new Bootstrap()
+                .group(client.eventLoop())
+                .channel(transport.socketChannelClass())
+                .resolver(transport.resolver())
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, connectTimeoutMillis)
+                .option(ChannelOption.TCP_NODELAY, true)
+                .option(ChannelOption.WRITE_BUFFER_WATER_MARK, WATER_MARK)
+                .handler(new ChannelInitializer<Channel>() {
+                    @Override
+                    protected void initChannel(Channel ch) {
+                        if (rawCounter != null) {
+                            ch.pipeline().addLast(PipelineNames.BYTES, rawCounter);
+                        }
+                        if (tls != null) {
+                            ch.pipeline().addLast(BACKEND_TLS, tls.newHandler(ch.alloc(), sni, address.getPort()));
+                        }
+                        handlers.accept(ch.pipeline());
+                    }
+                });
+        if (allowHalfClosure) {
+            b.option(ChannelOption.ALLOW_HALF_CLOSURE, true);
+        }
+        if (keepAlive != null) {
+            transport.applyKeepAlive(keepAlive, Transport.optionSetter(b));
+        }
+        return b.connect(address);
+    }
+}

@@ -1,5 +1,6 @@
 package dev.smartproxy;
 
+import dev.smartproxy.internal.util.Checks;
 import dev.smartproxy.route.BlockAction;
 import dev.smartproxy.route.DomainPattern;
 import dev.smartproxy.route.ForwardAction;

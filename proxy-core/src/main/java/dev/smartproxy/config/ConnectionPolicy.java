@@ -1,6 +1,6 @@
 package dev.smartproxy.config;
 
-import dev.smartproxy.internal.Checks;
+import dev.smartproxy.internal.util.Checks;
 import io.netty.util.internal.PlatformDependent;
 
 import java.time.Duration;

@@ -1,7 +1,7 @@
 package dev.smartproxy.config;
 
 import dev.smartproxy.event.ConnectionKind;
-import dev.smartproxy.internal.Checks;
+import dev.smartproxy.internal.util.Checks;
 
 import java.time.Duration;
 import java.util.Objects;

@@ -1,5 +1,6 @@
 package dev.smartproxy.route;
 
+import dev.smartproxy.internal.util.Checks;
 import java.util.Objects;
 
 /**

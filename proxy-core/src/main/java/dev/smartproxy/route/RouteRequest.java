@@ -1,6 +1,6 @@
 package dev.smartproxy.route;
 
-import dev.smartproxy.internal.Checks;
+import dev.smartproxy.internal.util.Checks;
 
 import java.net.InetAddress;
 import java.util.Map;

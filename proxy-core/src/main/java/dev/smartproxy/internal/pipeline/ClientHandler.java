@@ -1,5 +1,7 @@
 package dev.smartproxy.internal.pipeline;
 
+import dev.smartproxy.internal.transport.Transport;
+import dev.smartproxy.internal.PipelineNames;
 import dev.smartproxy.internal.connection.CloseReasons;
 import dev.smartproxy.config.EffectivePolicy;
 import dev.smartproxy.event.CloseReason;

@@ -1,5 +1,6 @@
 package dev.smartproxy.internal.pipeline;
 
+import dev.smartproxy.internal.PipelineNames;
 import dev.smartproxy.config.BackendTls;
 import dev.smartproxy.config.EffectivePolicy;
 import dev.smartproxy.config.RoutePolicy;

@@ -1,5 +1,7 @@
 package dev.smartproxy.internal.pipeline;
 
+import dev.smartproxy.internal.transport.ByteCounter;
+import dev.smartproxy.internal.PipelineNames;
 import dev.smartproxy.event.CloseReason;
 import dev.smartproxy.internal.connection.ManagedConnection;
 import dev.smartproxy.route.RouteTable;

@@ -1,5 +1,7 @@
 package dev.smartproxy.internal.pipeline;
 
+import dev.smartproxy.internal.transport.Transport;
+import dev.smartproxy.internal.transport.BackendConnector;
 import dev.smartproxy.config.BackendTls;
 import dev.smartproxy.config.ConnectionPolicy;
 import dev.smartproxy.config.HttpSettings;

@@ -1,5 +1,6 @@
 package dev.smartproxy.internal.pipeline;
 
+import dev.smartproxy.internal.transport.BackendConnector;
 import dev.smartproxy.event.CloseReason;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;

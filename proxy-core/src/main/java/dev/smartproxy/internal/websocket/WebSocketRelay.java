@@ -2,7 +2,7 @@ package dev.smartproxy.internal.websocket;
 
 import dev.smartproxy.config.WebSocketSettings;
 import dev.smartproxy.event.CloseReason;
-import dev.smartproxy.internal.Checks;
+import dev.smartproxy.internal.util.Checks;
 import dev.smartproxy.internal.connection.BufferBudget;
 import dev.smartproxy.internal.connection.CloseReasons;
 import dev.smartproxy.internal.connection.ConnectionActions;

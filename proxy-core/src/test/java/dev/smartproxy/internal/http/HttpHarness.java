@@ -1,11 +1,12 @@
 package dev.smartproxy.internal.http;
 
+import dev.smartproxy.internal.transport.BackendConnector;
 import dev.smartproxy.config.HttpSettings;
 import dev.smartproxy.config.IoTransport;
 import dev.smartproxy.internal.connection.ConnectionRegistry;
 import dev.smartproxy.internal.connection.ManagedConnection;
 import dev.smartproxy.internal.connection.Ticker;
-import dev.smartproxy.internal.pipeline.Transport;
+import dev.smartproxy.internal.transport.Transport;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
@@ -126,7 +127,7 @@ final class HttpHarness implements AutoCloseable {
                         ch.pipeline().addLast("http-gate", new RequestGate());
                         ch.pipeline().addLast("http-codec", HttpProxyHandler.newServerCodec(settings));
                         ch.pipeline().addLast("http-proxy", new HttpProxyHandler(settings, c, false, router,
-                                new dev.smartproxy.internal.pipeline.BackendConnector(transport, Duration.ofSeconds(2)),
+                                new dev.smartproxy.internal.transport.BackendConnector(transport, Duration.ofSeconds(2)),
                                 (client, be) -> handoff.upgraded(client, be)));
                     }
                 })

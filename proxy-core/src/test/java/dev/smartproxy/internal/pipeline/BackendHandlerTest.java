@@ -1,5 +1,6 @@
 package dev.smartproxy.internal.pipeline;
 
+import dev.smartproxy.internal.transport.Transport;
 import dev.smartproxy.config.ConnectionPolicy;
 import dev.smartproxy.config.IoTransport;
 import dev.smartproxy.event.CloseReason;

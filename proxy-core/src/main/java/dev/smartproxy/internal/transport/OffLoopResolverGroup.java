@@ -1,4 +1,4 @@
-package dev.smartproxy.internal.pipeline;
+package dev.smartproxy.internal.transport;
 
 import io.netty.resolver.AddressResolver;
 import io.netty.resolver.AddressResolverGroup;

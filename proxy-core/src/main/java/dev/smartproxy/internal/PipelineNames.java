@@ -1,5 +1,7 @@
-package dev.smartproxy.internal.pipeline;
+package dev.smartproxy.internal;
 
+import dev.smartproxy.internal.transport.BackendConnector;
+import dev.smartproxy.internal.transport.ByteCounter;
 /**
  * The names of the handlers in a connection's pipelines, in pipeline order.
  *

@@ -1,4 +1,4 @@
-package dev.smartproxy.internal.pipeline;
+package dev.smartproxy.internal.transport;
 
 import dev.smartproxy.internal.connection.ManagedConnection;
 import io.netty.buffer.ByteBuf;

@@ -1,4 +1,4 @@
-package dev.smartproxy.internal;
+package dev.smartproxy.internal.util;
 
 import io.netty.util.NetUtil;
 

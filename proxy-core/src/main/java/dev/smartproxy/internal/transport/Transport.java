@@ -1,4 +1,4 @@
-package dev.smartproxy.internal.pipeline;
+package dev.smartproxy.internal.transport;
 
 import dev.smartproxy.config.IoTransport;
 import dev.smartproxy.config.TcpKeepAlive;

@@ -1,5 +1,6 @@
-package dev.smartproxy.internal.pipeline;
+package dev.smartproxy.internal.transport;
 
+import dev.smartproxy.internal.PipelineNames;
 import dev.smartproxy.config.TcpKeepAlive;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;

@@ -8,9 +8,9 @@ import dev.smartproxy.route.TlsMode;
 import java.time.Duration;
 
 /**
- * The configuration the README shows: the seed's recommended settings for WebSockets over SNI
- * passthrough, an API route, and a catch-all for the rest of {@code example.com}. Its routes are
- * unit-tested without sockets in {@code ExampleConfigTest}.
+ * The configuration of the README's "Build a proxy" section: the seed's recommended settings for
+ * WebSockets over SNI passthrough, an API route, and a catch-all for the rest of
+ * {@code example.com}. Its routes are unit-tested without sockets in {@code ExampleConfigTest}.
  */
 public final class ExampleConfig {
     private ExampleConfig() {

@@ -1,0 +1,69 @@
+package dev.smartproxy.examples;
+
+import dev.smartproxy.SmartProxy;
+import dev.smartproxy.event.CloseReason;
+import dev.smartproxy.event.ConnectionInfo;
+import dev.smartproxy.event.ConnectionKind;
+import dev.smartproxy.event.ProxyEventListener;
+import dev.smartproxy.route.Route;
+import dev.smartproxy.route.TlsMode;
+import dev.smartproxy.testing.Await;
+import dev.smartproxy.testing.TestServer;
+import dev.smartproxy.testing.TlsClients;
+import org.junit.jupiter.api.Test;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import javax.net.ssl.SSLSocket;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * The README's smaller code blocks, compiled and run as written ({@link ReadmeTest} checks that
+ * the README still shows them), and the shutdown wait the README documents.
+ */
+class ReadmeSnippetsTest {
+    private static final Logger log = LoggerFactory.getLogger(ReadmeSnippetsTest.class);
+
+    @Test
+    void aPort443ConfigurationRunsOnAFreePortAndCloseWaitsForAnOpenConnection() throws Exception {
+        try (TestServer backend = TestServer.tls("a.test", s -> s.getInputStream().read())) {
+            int backendPort = backend.port();
+            SmartProxy proxy = SmartProxy.builder()
+                .route(Route.named("app")
+                    .match(m -> m.ports(443).domains("a.test"))
+                    .forward(f -> f.target("127.0.0.1", backendPort).tls(TlsMode.PASSTHROUGH)))
+                .listen(443, new InetSocketAddress("127.0.0.1", 0))   // route port 443 on a free port
+                .gracefulShutdownTimeout(Duration.ofMillis(300))       // close() waits this for open connections
+                .build().start();
+            int port = proxy.boundAddress(443).getPort();
+
+            try (proxy; SSLSocket idle = TlsClients.connect(port, "a.test")) {
+                Await.until("the client is relayed", () -> proxy.stats().open(ConnectionKind.PASSTHROUGH) == 1);
+                long start = System.nanoTime();
+                proxy.close();
+                assertThat(Duration.ofNanos(System.nanoTime() - start)).as("close() waited for the idle client")
+                        .isGreaterThanOrEqualTo(Duration.ofMillis(300));
+                assertThat(proxy.stats().closed(CloseReason.SHUTDOWN)).isEqualTo(1);
+            }
+        }
+    }
+
+    @Test
+    void connectionsCountersAndEvents() throws Exception {
+        try (SmartProxy proxy = SmartProxy.builder()
+                .route(Route.named("app").match(m -> m.ports(443).domains("a.test"))
+                        .forward(f -> f.target("127.0.0.1", 1).tls(TlsMode.PASSTHROUGH)))
+                .listen(443, new InetSocketAddress("127.0.0.1", 0)).build().start()) {
+            proxy.connections();   // snapshots: id, kind, route, SNI, client, backend, bytes each way, buffered bytes, times
+            proxy.stats();         // open by kind, accepted, closed by reason
+            SmartProxy.builder().listener(new ProxyEventListener() {
+                @Override public void onClosed(ConnectionInfo c) { log.info("{} closed: {}", c.id(), c.closeReason().orElseThrow()); }
+            });
+            assertThat(proxy.connections()).isEmpty();
+            assertThat(proxy.stats().accepted()).isZero();
+        }
+    }
+}

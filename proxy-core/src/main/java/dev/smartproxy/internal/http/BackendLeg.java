@@ -87,7 +87,8 @@ final class BackendLeg extends ChannelInboundHandlerAdapter {
     /** Why the leg failed, if it did (a reset, a dead peer, a broken response). */
     private CloseReason failure;
 
-    private BackendLeg(Listener listener, ManagedConnection conn, Channel client, HttpRoute.Forward target) {
+    /** A leg to {@code target} for the exchange {@code listener}; {@link #connect} makes and attaches it. */
+    BackendLeg(Listener listener, ManagedConnection conn, Channel client, HttpRoute.Forward target) {
         this.listener = listener;
         this.conn = conn;
         this.client = client;
@@ -111,9 +112,14 @@ final class BackendLeg extends ChannelInboundHandlerAdapter {
                             HttpProxyHandler.strictConfig(maxLine, maxHeaders), false, false));
                     p.addLast(PipelineNames.BACKEND_HTTP, l);
                 });
-        l.ch = cf.channel();
-        l.connectFuture = cf;
+        l.attach(cf);
         return l;
+    }
+
+    /** Binds the leg to the backend channel of {@code connecting}, whose pipeline ends with this leg. */
+    void attach(ChannelFuture connecting) {
+        ch = connecting.channel();
+        connectFuture = connecting;
     }
 
     /**

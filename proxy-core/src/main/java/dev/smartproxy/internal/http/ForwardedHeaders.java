@@ -1,7 +1,10 @@
 package dev.smartproxy.internal.http;
 
 import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpVersion;
 import io.netty.util.NetUtil;
 
 import java.net.InetSocketAddress;
@@ -61,6 +64,36 @@ final class ForwardedHeaders {
         h.remove(HttpHeaderNames.TE);
         h.remove(HttpHeaderNames.TRAILER);
         h.remove(HttpHeaderNames.UPGRADE);
+    }
+
+    /**
+     * Rewrites a validated request for its backend: hop-by-hop headers go (a WebSocket
+     * upgrade keeps {@code Connection: upgrade} and its {@code Upgrade}), the request line
+     * carries the normalised origin form, an absolute-form authority becomes the Host, the
+     * forwarded headers are set ({@link #apply}) and the version is HTTP/1.1.
+     *
+     * @param upgrade  whether the request asks for a WebSocket upgrade
+     * @param trusted  whether the client's own forwarded headers are kept and appended to
+     * @param clientIp the client's address, as {@link #clientIp} spells it
+     * @param tls      whether the client connection is TLS
+     */
+    static void prepareRequest(HttpRequest req, RequestValidator.Valid v, boolean upgrade, boolean trusted,
+                               String clientIp, boolean tls) {
+        HttpHeaders h = req.headers();
+        String upgradeTo = upgrade ? h.get(HttpHeaderNames.UPGRADE) : null;
+        stripHopByHop(h);
+        if (upgradeTo != null) {
+            h.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.UPGRADE);
+            h.set(HttpHeaderNames.UPGRADE, upgradeTo);
+        }
+        if (v.rewriteTarget()) {
+            req.setUri(v.originForm());
+        }
+        if (v.authority() != null) {
+            h.set(HttpHeaderNames.HOST, v.authority());
+        }
+        apply(h, trusted, clientIp, tls, v.hostValue());
+        req.setProtocolVersion(HttpVersion.HTTP_1_1);
     }
 
     /**

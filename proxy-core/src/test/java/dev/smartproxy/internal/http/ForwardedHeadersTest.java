@@ -1,6 +1,11 @@
 package dev.smartproxy.internal.http;
 
+import dev.smartproxy.config.HttpSettings;
 import io.netty.handler.codec.http.DefaultHttpHeaders;
+import io.netty.handler.codec.http.DefaultHttpRequest;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.HttpHeaders;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -87,6 +92,37 @@ class ForwardedHeadersTest {
         assertThat(none.get("x-forwarded-for")).isEqualTo("10.0.0.1");
         assertThat(none.get("x-forwarded-proto")).isEqualTo("https");
         assertThat(none.get("x-forwarded-host")).isEqualTo("a:1");
+    }
+
+    @Test
+    void aRequestIsRewrittenForItsBackend() {
+        HttpRequest abs = new DefaultHttpRequest(HttpVersion.HTTP_1_0, HttpMethod.GET, "http://Front:8080/a/../b?q");
+        abs.headers().set("Host", "ignored").set("Connection", "keep-alive").set("Keep-Alive", "5");
+        RequestValidator.Valid v = (RequestValidator.Valid) RequestValidator.validate(abs, HttpSettings.defaults());
+        ForwardedHeaders.prepareRequest(abs, v, false, false, "10.0.0.1", true);
+        assertThat(abs.uri()).isEqualTo("/b?q");
+        assertThat(abs.protocolVersion()).isEqualTo(HttpVersion.HTTP_1_1);
+        assertThat(abs.headers().get("Host")).isEqualTo("Front:8080");
+        assertThat(abs.headers().get("x-forwarded-host")).isEqualTo("Front:8080");
+        assertThat(abs.headers().get("x-forwarded-proto")).isEqualTo("https");
+        assertThat(abs.headers().contains("Connection")).isFalse();
+        assertThat(abs.headers().contains("Keep-Alive")).isFalse();
+
+        HttpRequest ws = new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/ws");
+        ws.headers().set("Host", "a").set("Upgrade", "websocket").set("Connection", "keep-alive, Upgrade");
+        RequestValidator.Valid wv = (RequestValidator.Valid) RequestValidator.validate(ws, HttpSettings.defaults());
+        ForwardedHeaders.prepareRequest(ws, wv, true, false, "10.0.0.1", false);
+        assertThat(ws.uri()).isEqualTo("/ws");
+        assertThat(ws.headers().get("Connection")).isEqualTo("upgrade");
+        assertThat(ws.headers().get("Upgrade")).isEqualTo("websocket");
+        assertThat(ws.headers().get("Host")).isEqualTo("a");
+
+        HttpRequest h2c = new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/x");
+        h2c.headers().set("Host", "a").set("Upgrade", "h2c").set("Connection", "Upgrade");
+        RequestValidator.Valid hv = (RequestValidator.Valid) RequestValidator.validate(h2c, HttpSettings.defaults());
+        ForwardedHeaders.prepareRequest(h2c, hv, false, false, "10.0.0.1", false);
+        assertThat(h2c.headers().contains("Upgrade")).isFalse();
+        assertThat(h2c.headers().contains("Connection")).isFalse();
     }
 
     @Test

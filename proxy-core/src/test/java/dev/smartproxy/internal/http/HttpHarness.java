@@ -1,7 +1,11 @@
 package dev.smartproxy.internal.http;
 
 import dev.smartproxy.internal.transport.BackendConnector;
+import dev.smartproxy.config.ConnectionPolicy;
+import dev.smartproxy.config.EffectivePolicy;
 import dev.smartproxy.config.HttpSettings;
+import dev.smartproxy.config.RoutePolicy;
+import dev.smartproxy.event.ConnectionKind;
 import dev.smartproxy.config.IoTransport;
 import dev.smartproxy.internal.connection.ConnectionRegistry;
 import dev.smartproxy.internal.connection.ManagedConnection;
@@ -72,6 +76,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * {@link HttpProxyHandler}) in front of a real Netty HTTP backend, both on 127.0.0.1:0.
  */
 final class HttpHarness implements AutoCloseable {
+    /** The effective policy of every harness connection: the proxy's defaults, as a plain-HTTP route gets them. */
+    static final EffectivePolicy POLICY = EffectivePolicy.of(ConnectionPolicy.defaults(), RoutePolicy.none(),
+            ConnectionKind.PLAIN);
     final EventLoopGroup group = new MultiThreadIoEventLoopGroup(2, NioIoHandler.newFactory());
     final ConnectionRegistry registry = new ConnectionRegistry(List.of(), Clock.systemUTC(), Ticker.SYSTEM);
     final List<ManagedConnection> conns = new CopyOnWriteArrayList<>();
@@ -119,6 +126,12 @@ final class HttpHarness implements AutoCloseable {
                     @Override
                     protected void initChannel(Channel ch) {
                         ManagedConnection c = registry.register(80, (InetSocketAddress) ch.remoteAddress());
+                        // Routed and activated as the proxy's HTTP branch does: a real effective policy
+                        // (TCP keepalive for the backend legs, the half-close grace), timers on the loop.
+                        registry.routed(c, ConnectionKind.PLAIN, "(http)", null, POLICY, (task, delayNanos) -> {
+                            var f = ch.eventLoop().schedule(task, delayNanos, java.util.concurrent.TimeUnit.NANOSECONDS);
+                            return () -> f.cancel(false);
+                        }, reason -> ch.close());
                         conns.add(c);
                         clientChannels.add(ch);
                         StringBuffer wire = new StringBuffer();

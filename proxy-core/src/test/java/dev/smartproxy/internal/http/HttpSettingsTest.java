@@ -62,16 +62,6 @@ class HttpSettingsTest {
         assertThatThrownBy(() -> new HttpRoute.Respond("r", 99, "x")).hasMessage("status: 99 (expected: 200..599)");
     }
 
-    @Test
-    void routingHostDropsThePortAndLowerCases() {
-        assertThat(HttpProxyHandler.routingHost("Example.COM:8443")).isEqualTo("example.com");
-        assertThat(HttpProxyHandler.routingHost("[::1]:80")).isEqualTo("::1");
-        assertThat(HttpProxyHandler.routingHost("a")).isEqualTo("a");
-        assertThatThrownBy(() -> HttpProxyHandler.routingHost("a/b")).isInstanceOf(IllegalArgumentException.class);
-        assertThatThrownBy(() -> HttpProxyHandler.routingHost("a:x")).isInstanceOf(IllegalArgumentException.class);
-        assertThatThrownBy(() -> HttpProxyHandler.routingHost("[::1")).isInstanceOf(IllegalArgumentException.class);
-    }
-
     @org.junit.jupiter.api.Test
     void requestTimeoutDefaultsToSixtySecondsAndIsValidated() {
         org.assertj.core.api.Assertions.assertThat(dev.smartproxy.config.HttpSettings.defaults().requestTimeout())

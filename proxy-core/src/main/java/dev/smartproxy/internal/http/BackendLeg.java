@@ -1,0 +1,389 @@
+package dev.smartproxy.internal.http;
+
+import dev.smartproxy.config.HttpSettings;
+import dev.smartproxy.event.CloseReason;
+import dev.smartproxy.internal.PipelineNames;
+import dev.smartproxy.internal.connection.CloseReasons;
+import dev.smartproxy.internal.connection.ManagedConnection;
+import dev.smartproxy.internal.transport.BackendConnector;
+import dev.smartproxy.internal.transport.ByteCounter;
+import dev.smartproxy.internal.transport.Transport;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.http.HttpClientCodec;
+import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpObject;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.handler.ssl.SslHandler;
+import io.netty.util.ReferenceCountUtil;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.ArrayDeque;
+import java.util.Objects;
+
+/**
+ * One backend connection of an HTTP exchange, and the handler at the end of its pipeline
+ * ([{@code SslHandler}] &rarr; {@link HttpClientCodec} &rarr; this). It holds what the client sent
+ * before the connection (and its TLS handshake) completed, writes the rest straight through,
+ * classifies its failures with {@link CloseReasons}, and reports everything else to its
+ * {@link Listener}, the exchange state machine, which decides. Reused for the next request whose
+ * route names the same target ({@link #reusableFor}).
+ *
+ * <p>Confined to the client's event loop, which the backend channel shares.
+ * <pre>{@code
+ * BackendLeg leg = BackendLeg.connect(connector, client, conn, settings, forward, listener);
+ * leg.write(request);           // queued until ready
+ * leg.watchConnect();           // then listener.legConnected(leg) or legFailed(leg, reason, cause)
+ * }</pre>
+ */
+final class BackendLeg extends ChannelInboundHandlerAdapter {
+    private static final Logger log = LoggerFactory.getLogger(BackendLeg.class);
+
+    /** What the leg reports to the exchange that owns it; all calls on the event loop. */
+    interface Listener {
+        /** The connection (and its TLS handshake, if any) completed; call {@link #start} to use it. */
+        void legConnected(BackendLeg leg);
+
+        /** The connection or its TLS handshake failed; the leg is already closed. */
+        void legFailed(BackendLeg leg, CloseReason why, Throwable cause);
+
+        /**
+         * A decoded response object; the listener releases it, or gives it to {@link #relay} if
+         * it belongs to the exchange in flight.
+         */
+        void legRead(BackendLeg leg, Object msg);
+
+        /** The backend broke HTTP ({@code why}): the exchange answers 502 or closes. */
+        void legBroken(BackendLeg leg, String why);
+
+        /** The last content of the response went to the client (and was flushed). */
+        void legResponseComplete(BackendLeg leg);
+
+        /** A 101 and its (empty) end went by: the connection is to be handed over. */
+        void legSwitched(BackendLeg leg, Exchange e);
+
+        /** The end of one read from the backend. */
+        void legReadComplete(BackendLeg leg);
+
+        /** The backend channel became writable again. */
+        void legWritable(BackendLeg leg);
+
+        /** The backend channel closed; {@link #closeReason} says why. */
+        void legInactive(BackendLeg leg);
+    }
+
+    private final Listener listener;
+    private final ManagedConnection conn;
+    private final Channel client;
+    private final HttpRoute.Forward target;
+    private final ArrayDeque<HttpObject> pending = new ArrayDeque<>();
+    private Channel ch;
+    private ChannelFuture connectFuture;
+    private boolean ready;
+    /** Why the leg failed, if it did (a reset, a dead peer, a broken response). */
+    private CloseReason failure;
+
+    /** A leg to {@code target} for the exchange {@code listener}; {@link #connect} makes and attaches it. */
+    BackendLeg(Listener listener, ManagedConnection conn, Channel client, HttpRoute.Forward target) {
+        this.listener = listener;
+        this.conn = conn;
+        this.client = client;
+        this.target = target;
+    }
+
+    /**
+     * Starts a connection to {@code target} on {@code client}'s event loop, with TCP keepalive
+     * from the connection's effective policy and the codec limits of {@code settings} (at least
+     * 8 KiB of status line and 64 KiB of headers, whatever the client side allows).
+     */
+    static BackendLeg connect(BackendConnector connector, Channel client, ManagedConnection conn,
+                              HttpSettings settings, HttpRoute.Forward target, Listener listener) {
+        BackendLeg l = new BackendLeg(listener, conn, client, target);
+        int maxHeaders = Math.max(settings.maxHeaderSize(), 64 * 1024);
+        int maxLine = Math.max(settings.maxInitialLineLength(), 8 * 1024);
+        String sni = target.backendSni() != null ? target.backendSni() : target.host();
+        ChannelFuture cf = connector.connect(client, Transport.targetAddress(target.host(), target.port()),
+                conn.policy().tcpKeepAlive(), false, ByteCounter.backend(conn), target.backendTls(), sni, p -> {
+                    p.addLast(PipelineNames.BACKEND_HTTP_CODEC, new HttpClientCodec(
+                            HttpProxyHandler.strictConfig(maxLine, maxHeaders), false, false));
+                    p.addLast(PipelineNames.BACKEND_HTTP, l);
+                });
+        l.attach(cf);
+        return l;
+    }
+
+    /** Binds the leg to the backend channel of {@code connecting}, whose pipeline ends with this leg. */
+    void attach(ChannelFuture connecting) {
+        ch = connecting.channel();
+        connectFuture = connecting;
+    }
+
+    /**
+     * Reports the end of the connect (and TLS handshake) to the listener. Called once the leg is
+     * in place: a connect can fail before {@link #connect} returns (an unresolvable name).
+     */
+    void watchConnect() {
+        connectFuture.addListener((ChannelFuture done) -> {
+            if (!done.isSuccess()) {
+                failed(done.cause());
+                return;
+            }
+            SslHandler tls = ch.pipeline().get(SslHandler.class);
+            if (tls == null) {
+                listener.legConnected(this);
+            } else {
+                tls.handshakeFuture().addListener(hs -> {
+                    if (hs.isSuccess()) {
+                        listener.legConnected(this);
+                    } else {
+                        failed(hs.cause());
+                    }
+                });
+            }
+        });
+    }
+
+    private void failed(Throwable cause) {
+        close();
+        listener.legFailed(this, CloseReasons.connectFailure(cause), cause);
+    }
+
+    /** Whether a request routed to {@code f} may go over this leg: the same target, and not closed. */
+    boolean reusableFor(HttpRoute.Forward f) {
+        return target.port() == f.port() && target.host().equalsIgnoreCase(f.host())
+                && target.backendTls() == f.backendTls() && Objects.equals(target.backendSni(), f.backendSni())
+                && !(ready && !ch.isActive());
+    }
+
+    /** Makes the leg ready: what was held back is written and flushed. */
+    void start() {
+        ready = true;
+        log.debug("{}connected to backend {}", conn.log(), ch.remoteAddress());
+        HttpObject o;
+        while ((o = pending.poll()) != null) {
+            ch.write(o, ch.voidPromise());
+        }
+        ch.flush();
+    }
+
+    /**
+     * Writes {@code obj} (unflushed), or holds it until the leg is ready.
+     *
+     * @return false if the backend channel is no longer writable: the client should pause
+     */
+    boolean write(HttpObject obj) {
+        if (!ready) {
+            pending.add(obj);
+            return true;
+        }
+        ch.write(obj, ch.voidPromise());
+        return ch.isWritable();
+    }
+
+    /** Flushes what was written, if the leg is ready. */
+    void flush() {
+        if (ready) {
+            ch.flush();
+        }
+    }
+
+    /** Whether the leg is connected and takes writes without more buffering. */
+    boolean acceptsWrites() {
+        return ready && ch.isWritable();
+    }
+
+    boolean isReady() {
+        return ready;
+    }
+
+    Channel channel() {
+        return ch;
+    }
+
+    /** Stops reading the backend while the client does not take what is written to it. */
+    private void pauseIfClientFull() {
+        if (!client.isWritable()) {
+            ch.config().setAutoRead(false);
+        }
+    }
+
+    /** Reads the backend again (the client drained). */
+    void resume() {
+        if (ch.isActive()) {
+            ch.config().setAutoRead(true);
+        }
+    }
+
+    /** Drops what is held back and closes the connection. */
+    void close() {
+        releasePending();
+        ch.close();
+    }
+
+    /** Why the backend connection ended: the failure it reported, or {@code BACKEND_CLOSED}. */
+    CloseReason closeReason() {
+        return failure != null && failure != CloseReason.PROXY_ERROR ? failure : CloseReason.BACKEND_CLOSED;
+    }
+
+    private void releasePending() {
+        HttpObject o;
+        while ((o = pending.poll()) != null) {
+            ReferenceCountUtil.release(o);
+        }
+    }
+
+
+    // ------------------------------------------------------------------ the response, to the client
+
+    /**
+     * Relays one decoded object of {@code e}'s response to the client, unflushed (the listener
+     * flushes at the end of each read), and pauses the backend while the client is full. Interim
+     * (1xx) heads go to HTTP/1.1 clients and do not start the response (nor stop its timer); past
+     * {@link HttpProxyHandler#MAX_INTERIM_HEADS} of them the backend is broken. Heads are checked
+     * and rewritten by {@link ResponseHeads}; anything wrong is {@link Listener#legBroken}.
+     *
+     * @param clientClosing whether the client connection closes after this response anyway
+     */
+    void relay(Exchange e, Object msg, boolean clientClosing) {
+        if (msg instanceof HttpResponse res) {
+            if (res.decoderResult().isFailure() || msg instanceof HttpContent) {
+                ReferenceCountUtil.release(msg);
+                listener.legBroken(this, res.decoderResult().isFailure() ? res.decoderResult().cause().toString()
+                        : "unexpected full response");
+                return;
+            }
+            onHead(e, res, clientClosing);
+        } else if (msg instanceof HttpContent c) {
+            onContent(e, c);
+        } else {
+            ReferenceCountUtil.release(msg);
+            listener.legBroken(this, "unexpected " + msg.getClass().getSimpleName());
+        }
+    }
+
+    private void onHead(Exchange e, HttpResponse res, boolean clientClosing) {
+        int code = res.status().code();
+        if (code < 100 || code > 599) {
+            listener.legBroken(this, "status " + code + " (expected: 100..599)");
+            return;
+        }
+        if (code < 200 && code != 101) {
+            // Interim heads (100, 102, 103) do not answer the request: the response timer runs
+            // on, and a backend that streams them to a client that reads nothing is paused. A
+            // backend that sends more than a legitimate one could is broken (or hostile).
+            if (++e.interimHeads > HttpProxyHandler.MAX_INTERIM_HEADS) {
+                listener.legBroken(this, "more than " + HttpProxyHandler.MAX_INTERIM_HEADS
+                        + " interim responses to one request");
+                return;
+            }
+            e.informational = true;
+            e.dropInformational = e.http10;
+            if (!e.http10) {
+                ForwardedHeaders.stripHopByHop(res.headers());
+                client.write(res);
+                pauseIfClientFull();
+            } else {
+                ReferenceCountUtil.release(res);
+            }
+            return;
+        }
+        e.cancelTimer();
+        String broken = code == 101 ? ResponseHeads.checkSwitch(res, e) : ResponseHeads.checkFinal(res);
+        if (broken != null) {
+            listener.legBroken(this, broken);
+            return;
+        }
+        if (code == 101) {
+            ResponseHeads.prepareSwitch(res);
+            e.upgradePending = true;
+        } else {
+            ResponseHeads.prepareFinal(res, e, clientClosing);
+        }
+        e.responseStarted = true;
+        client.write(res);
+    }
+
+    private void onContent(Exchange e, HttpContent c) {
+        if (c.decoderResult().isFailure()) {
+            String why = c.decoderResult().cause().toString();
+            c.release();
+            listener.legBroken(this, why);
+            return;
+        }
+        boolean last = c instanceof LastHttpContent;
+        if (e.upgradePending) {
+            c.release();
+            if (last) {
+                listener.legSwitched(this, e);
+            }
+            return;
+        }
+        if (e.informational) {
+            if (e.dropInformational) {
+                c.release();
+            } else {
+                client.write(c);
+                pauseIfClientFull();
+            }
+            if (last) {
+                // Flushed with the rest of the backend's read (legReadComplete), not one by one:
+                // a TLS record per tiny head would pin a record-sized buffer for each.
+                e.informational = false;
+            }
+            return;
+        }
+        if (!e.responseStarted) {
+            c.release();
+            listener.legBroken(this, "content before a response");
+            return;
+        }
+        client.write(c, client.voidPromise());
+        pauseIfClientFull();
+        if (last) {
+            e.responseComplete = true;
+            client.flush();
+            listener.legResponseComplete(this);
+        }
+    }
+
+    // ------------------------------------------------------------------ channel events
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        listener.legRead(this, msg);
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+        listener.legReadComplete(this);
+    }
+
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+        if (ctx.channel().isWritable()) {
+            listener.legWritable(this);
+        }
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        // An untrusted certificate, a reset, a dead backend: a reason and one line.
+        failure = CloseReasons.of(cause, CloseReasons.Leg.BACKEND);
+        if (CloseReasons.expected(failure)) {
+            log.debug("{}backend error ({}): {}", conn.log(), failure, cause.toString());
+        } else {
+            log.warn("{}unexpected error on the HTTP backend leg", conn.log(), cause);
+        }
+        ctx.close();
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        releasePending();
+        listener.legInactive(this);
+    }
+}

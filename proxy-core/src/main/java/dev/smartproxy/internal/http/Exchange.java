@@ -1,0 +1,100 @@
+package dev.smartproxy.internal.http;
+
+import dev.smartproxy.event.CloseReason;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.util.concurrent.ScheduledFuture;
+
+import java.nio.charset.StandardCharsets;
+
+/**
+ * One request and its response: what the request asked for (fixed when its head is read) and
+ * how far each half has got. Plain state, read and written by {@link HttpProxyHandler} on the
+ * client's event loop, and by the pure {@link ResponseHeads} rules.
+ */
+final class Exchange {
+    final HttpRequest request;
+    final boolean clientKeepAlive;
+    final boolean http10;
+    final boolean head;
+    /** Whether the request asks for a WebSocket upgrade. */
+    final boolean upgrade;
+    final boolean hasBody;
+    /** The Sec-WebSocket-Accept a 101 to this request must carry; null if it asks no upgrade. */
+    final String expectedAccept;
+    String routeName;
+    BackendLeg leg;
+    long bodyBytes;
+    boolean requestComplete;
+    boolean responseStarted;
+    boolean responseComplete;
+    /** Answered by the proxy itself: the rest of the body is read and dropped. */
+    boolean local;
+    boolean backendKeepAlive;
+    /** Inside an interim (1xx) response: its content goes to the client (or nowhere, HTTP/1.0). */
+    boolean informational;
+    boolean dropInformational;
+    boolean upgradePending;
+    boolean closeAfter;
+    CloseReason closeReason;
+    /** The response timer: no response head within {@code HttpSettings.responseTimeout()}. */
+    ScheduledFuture<?> timer;
+    int interimHeads;
+
+    Exchange(HttpRequest request, boolean hasBody) {
+        this.request = request;
+        this.clientKeepAlive = HttpUtil.isKeepAlive(request);
+        this.http10 = request.protocolVersion().equals(HttpVersion.HTTP_1_0);
+        this.head = request.method().equals(HttpMethod.HEAD);
+        this.upgrade = isWebSocketUpgrade(request);
+        this.hasBody = hasBody;
+        this.expectedAccept = upgrade ? webSocketAccept(request.headers().get(HttpHeaderNames.SEC_WEBSOCKET_KEY)) : null;
+    }
+
+    /** Marks the response as answered in full by the proxy. */
+    void answeredLocally() {
+        local = true;
+        responseStarted = true;
+        responseComplete = true;
+    }
+
+    /** Closes the client connection with {@code reason} once this response is complete. */
+    void closeAfterResponse(CloseReason reason) {
+        closeAfter = true;
+        closeReason = reason;
+    }
+
+    void cancelTimer() {
+        if (timer != null) {
+            timer.cancel(false);
+            timer = null;
+        }
+    }
+
+    /** Whether a request asks for a WebSocket upgrade (Upgrade: websocket, Connection: upgrade). */
+    static boolean isWebSocketUpgrade(HttpRequest req) {
+        HttpHeaders h = req.headers();
+        return req.method().equals(HttpMethod.GET)
+                && h.containsValue(HttpHeaderNames.UPGRADE, HttpHeaderValues.WEBSOCKET, true)
+                && h.containsValue(HttpHeaderNames.CONNECTION, HttpHeaderValues.UPGRADE, true);
+    }
+
+    /** The Sec-WebSocket-Accept value for a Sec-WebSocket-Key (RFC 6455 4.2.2); null without a key. */
+    static String webSocketAccept(String key) {
+        if (key == null) {
+            return null;
+        }
+        try {
+            byte[] sha1 = java.security.MessageDigest.getInstance("SHA-1").digest(
+                    (key.trim() + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").getBytes(StandardCharsets.US_ASCII));
+            return java.util.Base64.getEncoder().encodeToString(sha1);
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-1 is required of every Java platform", e);
+        }
+    }
+}

@@ -1,0 +1,142 @@
+package dev.smartproxy.internal.http;
+
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.util.NetUtil;
+
+import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.Locale;
+import java.util.Set;
+
+/**
+ * The header policy of a forwarded message, pure and socket-free: which headers are hop-by-hop
+ * ({@link #stripHopByHop}), and the {@code X-Forwarded-*} / {@code Forwarded} headers a backend
+ * receives ({@link #apply}).
+ *
+ * <ul>
+ *   <li><b>Not trusted</b> (the default, {@code HttpSettings.trustForwardedHeaders(false)}):
+ *       every {@code X-Forwarded-*} and {@code Forwarded} header the client sent is removed,
+ *       including spellings with {@code _} for {@code -} (a backend that folds them would read
+ *       them as the real ones); then {@code X-Forwarded-For} is the client's IP,
+ *       {@code X-Forwarded-Proto} {@code http} or {@code https}, and {@code X-Forwarded-Host} the
+ *       Host the client sent, port included.</li>
+ *   <li><b>Trusted</b> (behind another proxy): the client's IP is appended to
+ *       {@code X-Forwarded-For}; {@code X-Forwarded-Proto} and {@code X-Forwarded-Host} are set
+ *       only where absent.</li>
+ * </ul>
+ * <pre>{@code
+ * ForwardedHeaders.stripHopByHop(request.headers());
+ * ForwardedHeaders.apply(request.headers(), false, ForwardedHeaders.clientIp(address), true, "app.example:8443");
+ * }</pre>
+ */
+final class ForwardedHeaders {
+    static final String X_FORWARDED_FOR = "x-forwarded-for";
+    static final String X_FORWARDED_PROTO = "x-forwarded-proto";
+    static final String X_FORWARDED_HOST = "x-forwarded-host";
+    private static final String X_FORWARDED_PREFIX = "x-forwarded-";
+    /** Framing and routing headers a client's {@code Connection} list must never remove. */
+    private static final Set<String> PROTECTED = Set.of("content-length", "transfer-encoding", "host");
+
+    private ForwardedHeaders() {
+    }
+
+    /**
+     * Removes hop-by-hop headers: {@code Connection} and the headers it names (never the framing
+     * headers or Host), {@code Keep-Alive}, {@code Proxy-Connection}, {@code TE}, {@code Trailer}
+     * and {@code Upgrade}. {@code Transfer-Encoding} stays: the codecs frame with it.
+     */
+    static void stripHopByHop(HttpHeaders h) {
+        for (String value : h.getAll(HttpHeaderNames.CONNECTION)) {
+            for (String token : value.split(",")) {
+                String name = token.trim().toLowerCase(Locale.ROOT);
+                if (!name.isEmpty() && !PROTECTED.contains(name)) {
+                    h.remove(name);
+                }
+            }
+        }
+        h.remove(HttpHeaderNames.CONNECTION);
+        h.remove(HttpHeaderNames.KEEP_ALIVE);
+        h.remove(HttpHeaderNames.PROXY_CONNECTION);
+        h.remove(HttpHeaderNames.TE);
+        h.remove(HttpHeaderNames.TRAILER);
+        h.remove(HttpHeaderNames.UPGRADE);
+    }
+
+    /**
+     * Rewrites a validated request for its backend: hop-by-hop headers go (a WebSocket
+     * upgrade keeps {@code Connection: upgrade} and its {@code Upgrade}), the request line
+     * carries the normalised origin form, an absolute-form authority becomes the Host, the
+     * forwarded headers are set ({@link #apply}) and the version is HTTP/1.1.
+     *
+     * @param upgrade  whether the request asks for a WebSocket upgrade
+     * @param trusted  whether the client's own forwarded headers are kept and appended to
+     * @param clientIp the client's address, as {@link #clientIp} spells it
+     * @param tls      whether the client connection is TLS
+     */
+    static void prepareRequest(HttpRequest req, RequestValidator.Valid v, boolean upgrade, boolean trusted,
+                               String clientIp, boolean tls) {
+        HttpHeaders h = req.headers();
+        String upgradeTo = upgrade ? h.get(HttpHeaderNames.UPGRADE) : null;
+        stripHopByHop(h);
+        if (upgradeTo != null) {
+            h.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.UPGRADE);
+            h.set(HttpHeaderNames.UPGRADE, upgradeTo);
+        }
+        if (v.rewriteTarget()) {
+            req.setUri(v.originForm());
+        }
+        if (v.authority() != null) {
+            h.set(HttpHeaderNames.HOST, v.authority());
+        }
+        apply(h, trusted, clientIp, tls, v.hostValue());
+        req.setProtocolVersion(HttpVersion.HTTP_1_1);
+    }
+
+    /**
+     * Sets the forwarded headers of a request on its way to a backend.
+     *
+     * @param trusted      whether the client's own forwarded headers are kept and appended to
+     * @param clientIp     the client's address, as {@link #clientIp} spells it
+     * @param tls          whether the client connection is TLS
+     * @param originalHost the Host the client asked for, port included; null if none
+     */
+    static void apply(HttpHeaders h, boolean trusted, String clientIp, boolean tls, String originalHost) {
+        String proto = tls ? "https" : "http";
+        if (trusted) {
+            String prior = String.join(", ", h.getAll(X_FORWARDED_FOR));
+            h.set(X_FORWARDED_FOR, prior.isEmpty() ? clientIp : prior + ", " + clientIp);
+            if (!h.contains(X_FORWARDED_PROTO)) {
+                h.set(X_FORWARDED_PROTO, proto);
+            }
+            if (!h.contains(X_FORWARDED_HOST) && originalHost != null) {
+                h.set(X_FORWARDED_HOST, originalHost);
+            }
+            return;
+        }
+        for (String name : new ArrayList<>(h.names())) {
+            // X_Forwarded_For is the same header to a backend that folds '_' into '-' (many do).
+            String folded = name.replace('_', '-');
+            if (folded.regionMatches(true, 0, X_FORWARDED_PREFIX, 0, X_FORWARDED_PREFIX.length())
+                    || folded.equalsIgnoreCase("forwarded")) {
+                h.remove(name);
+            }
+        }
+        h.set(X_FORWARDED_FOR, clientIp);
+        h.set(X_FORWARDED_PROTO, proto);
+        if (originalHost != null) {
+            h.set(X_FORWARDED_HOST, originalHost);
+        }
+    }
+
+    /** The IP of {@code address} as a backend reads it (IPv6 compressed, no brackets); "unknown" if null. */
+    static String clientIp(InetSocketAddress address) {
+        if (address == null) {
+            return "unknown";
+        }
+        return address.getAddress() != null ? NetUtil.toAddressString(address.getAddress()) : address.getHostString();
+    }
+}

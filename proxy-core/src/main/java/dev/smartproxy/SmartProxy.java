@@ -70,15 +70,16 @@ public final class SmartProxy implements AutoCloseable {
     private final int ioThreads;
     private final ConnectionRegistry registry;
     private final BufferBudget budget;
-    private final CertificateStore certificates;
+    private final List<CertificateSource> certificateSources;
+    private final CertificateSource defaultCertificate;
     private final HttpSettings httpSettings;
     private final WebSocketSettings webSocketSettings;
     private State state = State.BUILT;
     private ProxyServer server;
 
-    private SmartProxy(Builder b, RouteTable routes, ConnectionPolicy policy, Map<Integer, InetSocketAddress> binds,
-                       CertificateStore certificates) {
-        this.certificates = certificates;
+    private SmartProxy(Builder b, RouteTable routes, ConnectionPolicy policy, Map<Integer, InetSocketAddress> binds) {
+        this.certificateSources = List.copyOf(b.certificates);
+        this.defaultCertificate = b.defaultCertificate;
         this.httpSettings = b.httpSettings;
         this.webSocketSettings = b.webSocketSettings;
         this.routes = routes;
@@ -96,9 +97,13 @@ public final class SmartProxy implements AutoCloseable {
     }
 
     /**
-     * Binds one listener per route port and returns once all are bound.
+     * Reads and checks the certificates (their files are read here, if not before), builds
+     * their TLS contexts, then binds one listener per route port and returns once all are bound.
      *
      * @return this proxy
+     * @throws IllegalArgumentException  if a certificate cannot be read, does not match its key,
+     *                                   has no domains, or gives no TLS context; nothing is bound
+     *                                   then, and the proxy may be started again once it is fixed
      * @throws IllegalStateException     if the proxy was started or closed before, or the transport
      *                                   asked for is unavailable
      * @throws java.io.UncheckedIOException if a port cannot be bound; nothing stays bound then
@@ -107,6 +112,7 @@ public final class SmartProxy implements AutoCloseable {
         if (state != State.BUILT) {
             throw new IllegalStateException("start(): the proxy is " + state.name().toLowerCase() + " (expected: built)");
         }
+        CertificateStore certificates = CertificateStore.of(certificateSources, defaultCertificate);
         ProxyContext px = new ProxyContext(routes, policy, registry, Transport.of(transportChoice), certificates,
                 httpSettings, webSocketSettings, budget);
         server = ProxyServer.start(px, ioThreads, binds);
@@ -455,7 +461,6 @@ public final class SmartProxy implements AutoCloseable {
                     }
                 }
             }
-            CertificateStore store = CertificateStore.of(certificates, defaultCertificate);
             Map<Integer, InetSocketAddress> binds = new LinkedHashMap<>();
             InetAddress any = bindAddress;
             table.ports().stream().forEach(port -> binds.put(port,
@@ -467,7 +472,7 @@ public final class SmartProxy implements AutoCloseable {
                             + table.ports() + ")");
                 }
             }
-            return new SmartProxy(this, table, built, Map.copyOf(binds), store);
+            return new SmartProxy(this, table, built, Map.copyOf(binds));
         }
     }
 }

@@ -357,6 +357,24 @@ class SmartProxyBuilderTest {
     }
 
     @Test
+    void aTerminatingConfigurationBuildsAndRoutesWithoutItsKeyMaterial() {
+        java.nio.file.Path nowhere = java.nio.file.Path.of("/nonexistent/smartproxy-test/site.pem");
+        SmartProxy proxy = SmartProxy.builder()
+                .certificate(dev.smartproxy.config.CertificateSource.pemFiles(nowhere,
+                        java.nio.file.Path.of("/nonexistent/smartproxy-test/site.key")))
+                .route(Route.named("app").match(m -> m.ports(443).domains("app.example.com"))
+                        .forward(f -> f.target("10.0.0.5", 8080).tls(TlsMode.TERMINATE)))
+                .listen(443, new InetSocketAddress(InetAddress.getLoopbackAddress(), 0))
+                .build();
+        assertThat(proxy.routes().match(req(443, "app.example.com")).map(Route::name)).contains("app");
+        // The files are read at start(), before any port is bound; the message names the file.
+        assertThatThrownBy(proxy::start).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("certificate " + nowhere + ": no such file (expected: an existing, readable file)");
+        assertThatThrownBy(proxy::boundAddresses).isInstanceOf(IllegalStateException.class);
+        proxy.close();
+    }
+
+    @Test
     void designDocExampleBuilds() {
         SmartProxy proxy = SmartProxy.builder()
                 .inactivityTimeout(Duration.ofHours(4))

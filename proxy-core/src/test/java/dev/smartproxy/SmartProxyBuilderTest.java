@@ -3,6 +3,7 @@ package dev.smartproxy;
 import dev.smartproxy.config.ConnectionPolicy;
 import dev.smartproxy.config.KeepAliveTreatment;
 import dev.smartproxy.config.TcpKeepAlive;
+import dev.smartproxy.internal.pipeline.AcceptPlan;
 import dev.smartproxy.route.Route;
 import dev.smartproxy.route.RouteRequest;
 import dev.smartproxy.route.RouteTable;
@@ -197,8 +198,8 @@ class SmartProxyBuilderTest {
         assertThat(proxy.routes().match(req(443, "example.com")).map(Route::name)).contains("catch-all");
         assertThat(proxy.routes().match(req(443, null)).map(Route::name)).contains("fallback");
         assertThat(proxy.routes().match(req(80, null))).isEmpty();
-        assertThat(proxy.routes().decideAtAccept(22, null).route().map(Route::name)).contains("ssh");
-        assertThat(proxy.routes().decideAtAccept(443, null).needsClientHello()).isTrue();
+        assertThat(AcceptPlan.decide(proxy.routes(), 22, null).route().map(Route::name)).contains("ssh");
+        assertThat(AcceptPlan.decide(proxy.routes(), 443, null).needsClientHello()).isTrue();
     }
 
     @Test

@@ -349,7 +349,9 @@ class SmartProxyBuilderTest {
         assertThatThrownBy(proxy::boundAddresses)
                 .isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("expected: started");
-        assertThatThrownBy(() -> proxy.boundAddress(7000)).isInstanceOf(IllegalStateException.class);
+        assertThatThrownBy(() -> proxy.boundAddress(7000)).isInstanceOf(IllegalStateException.class)
+                .hasMessage("boundAddress(7000): the proxy is built (expected: started)");
+        assertThatThrownBy(proxy::boundAddresses).hasMessage("boundAddresses(): the proxy is built (expected: started)");
         assertThat(proxy.connections()).isEmpty();
         assertThat(proxy.bufferedBytes()).isZero();
         assertThatCode(proxy::close).doesNotThrowAnyException();

@@ -57,9 +57,11 @@ import java.util.function.Consumer;
  * }</pre>
  *
  * <p>The route table of a built proxy, {@link #routes()}, is the same pure function the proxy
- * runs per connection, so a configuration can be unit-tested without sockets. The proxy
- * listens on every port its routes name; {@link Builder#listen(int, InetSocketAddress)} binds a
- * route port elsewhere (for example {@code 127.0.0.1:0} in a test) without changing the routes.
+ * runs per connection, so a configuration can be unit-tested without sockets (and without key
+ * material: certificate files are read at {@link #start()}). The proxy listens on every port
+ * its routes name; {@link Builder#listen(int, InetSocketAddress)} binds a route port elsewhere
+ * (for example {@code 127.0.0.1:0} in a test) without changing the routes, and
+ * {@link Builder#listenAllOn(InetAddress)} does so for every route port at once.
  *
  * <p>Thread-safe. {@code start()} and {@code close()} block; the accessors do not.
  */

@@ -4,12 +4,15 @@ import dev.smartproxy.config.ConnectionPolicy;
 import dev.smartproxy.config.IoTransport;
 import dev.smartproxy.config.KeepAliveTreatment;
 import dev.smartproxy.config.TcpKeepAlive;
+import dev.smartproxy.config.RoutePolicy;
 import dev.smartproxy.event.ConnectionInfo;
+import dev.smartproxy.event.ConnectionKind;
 import dev.smartproxy.event.ProxyEventListener;
 import dev.smartproxy.event.ProxyStats;
 import dev.smartproxy.internal.util.Checks;
 import dev.smartproxy.internal.connection.BufferBudget;
 import dev.smartproxy.internal.connection.ConnectionRegistry;
+import dev.smartproxy.internal.connection.EffectivePolicies;
 import dev.smartproxy.internal.connection.Ticker;
 import dev.smartproxy.internal.pipeline.ProxyContext;
 import dev.smartproxy.internal.pipeline.ProxyServer;
@@ -54,9 +57,11 @@ import java.util.function.Consumer;
  * }</pre>
  *
  * <p>The route table of a built proxy, {@link #routes()}, is the same pure function the proxy
- * runs per connection, so a configuration can be unit-tested without sockets. The proxy
- * listens on every port its routes name; {@link Builder#listen(int, InetSocketAddress)} binds a
- * route port elsewhere (for example {@code 127.0.0.1:0} in a test) without changing the routes.
+ * runs per connection, so a configuration can be unit-tested without sockets (and without key
+ * material: certificate files are read at {@link #start()}). The proxy listens on every port
+ * its routes name; {@link Builder#listen(int, InetSocketAddress)} binds a route port elsewhere
+ * (for example {@code 127.0.0.1:0} in a test) without changing the routes, and
+ * {@link Builder#listenAllOn(InetAddress)} does so for every route port at once.
  *
  * <p>Thread-safe. {@code start()} and {@code close()} block; the accessors do not.
  */
@@ -70,15 +75,16 @@ public final class SmartProxy implements AutoCloseable {
     private final int ioThreads;
     private final ConnectionRegistry registry;
     private final BufferBudget budget;
-    private final CertificateStore certificates;
+    private final List<CertificateSource> certificateSources;
+    private final CertificateSource defaultCertificate;
     private final HttpSettings httpSettings;
     private final WebSocketSettings webSocketSettings;
     private State state = State.BUILT;
     private ProxyServer server;
 
-    private SmartProxy(Builder b, RouteTable routes, ConnectionPolicy policy, Map<Integer, InetSocketAddress> binds,
-                       CertificateStore certificates) {
-        this.certificates = certificates;
+    private SmartProxy(Builder b, RouteTable routes, ConnectionPolicy policy, Map<Integer, InetSocketAddress> binds) {
+        this.certificateSources = List.copyOf(b.certificates);
+        this.defaultCertificate = b.defaultCertificate;
         this.httpSettings = b.httpSettings;
         this.webSocketSettings = b.webSocketSettings;
         this.routes = routes;
@@ -96,9 +102,13 @@ public final class SmartProxy implements AutoCloseable {
     }
 
     /**
-     * Binds one listener per route port and returns once all are bound.
+     * Reads and checks the certificates (their files are read here, if not before), builds
+     * their TLS contexts, then binds one listener per route port and returns once all are bound.
      *
      * @return this proxy
+     * @throws IllegalArgumentException  if a certificate cannot be read, does not match its key,
+     *                                   has no domains, or gives no TLS context; nothing is bound
+     *                                   then, and the proxy may be started again once it is fixed
      * @throws IllegalStateException     if the proxy was started or closed before, or the transport
      *                                   asked for is unavailable
      * @throws java.io.UncheckedIOException if a port cannot be bound; nothing stays bound then
@@ -107,6 +117,7 @@ public final class SmartProxy implements AutoCloseable {
         if (state != State.BUILT) {
             throw new IllegalStateException("start(): the proxy is " + state.name().toLowerCase() + " (expected: built)");
         }
+        CertificateStore certificates = CertificateStore.of(certificateSources, defaultCertificate);
         ProxyContext px = new ProxyContext(routes, policy, registry, Transport.of(transportChoice), certificates,
                 httpSettings, webSocketSettings, budget);
         server = ProxyServer.start(px, ioThreads, binds);
@@ -150,7 +161,8 @@ public final class SmartProxy implements AutoCloseable {
      * @throws IllegalArgumentException if no route uses {@code routePort}
      */
     public synchronized InetSocketAddress boundAddress(int routePort) {
-        InetSocketAddress a = boundAddresses().get(routePort);
+        requireStarted("boundAddress(" + routePort + ")");
+        InetSocketAddress a = server.boundAddresses().get(routePort);
         if (a == null) {
             throw new IllegalArgumentException("routePort: " + routePort + " (expected: one of " + binds.keySet() + ")");
         }
@@ -163,11 +175,15 @@ public final class SmartProxy implements AutoCloseable {
      * @throws IllegalStateException if the proxy is not started
      */
     public synchronized Map<Integer, InetSocketAddress> boundAddresses() {
+        requireStarted("boundAddresses()");
+        return Map.copyOf(server.boundAddresses());
+    }
+
+    private void requireStarted(String call) {
         if (state != State.STARTED) {
-            throw new IllegalStateException("boundAddresses(): the proxy is " + state.name().toLowerCase()
+            throw new IllegalStateException(call + ": the proxy is " + state.name().toLowerCase()
                     + " (expected: started)");
         }
-        return Map.copyOf(server.boundAddresses());
     }
 
     /** Snapshots of the open connections, oldest first. */
@@ -197,8 +213,9 @@ public final class SmartProxy implements AutoCloseable {
      */
     public static final class Builder {
         private final List<Route> routeList = new ArrayList<>();
-        private final ConnectionPolicy.Builder policy = ConnectionPolicy.builder();
+        private ConnectionPolicy.Builder policy = ConnectionPolicy.builder();
         private final Map<Integer, InetSocketAddress> listenOverrides = new LinkedHashMap<>();
+        private InetAddress listenAll;
         private final List<ProxyEventListener> listeners = new ArrayList<>();
         private InetAddress bindAddress;
         private IoTransport transport = IoTransport.AUTO;
@@ -263,21 +280,35 @@ public final class SmartProxy implements AutoCloseable {
         }
 
         /**
-         * Sets every connection setting at once, replacing earlier policy setters.
+         * Sets every connection setting at once (per-kind overrides included), replacing earlier
+         * policy setters; later setters change it further.
          */
         public Builder policy(ConnectionPolicy policy) {
-            ConnectionPolicy.Builder b = Objects.requireNonNull(policy, "policy").toBuilder();
-            ConnectionPolicy p = b.build();
-            this.policy.inactivityTimeout(p.inactivityTimeout()).keepAliveTreatment(p.keepAliveTreatment())
-                    .keepAliveInactivityMultiplier(p.keepAliveInactivityMultiplier())
-                    .extendedKeepAliveGrace(p.extendedKeepAliveGrace())
-                    .maxConnectionLifetime(p.maxConnectionLifetime())
-                    .extendedKeepAliveLifetime(p.extendedKeepAliveLifetime()).connectTimeout(p.connectTimeout())
-                    .initialDataTimeout(p.initialDataTimeout()).maxClientHelloSize(p.maxClientHelloSize())
-                    .maxPendingDataSize(p.maxPendingDataSize()).bufferBudget(p.bufferBudget())
-                    .halfCloseGraceTls(p.halfCloseGraceTls())
-                    .halfCloseGracePlain(p.halfCloseGracePlain()).tcpKeepAlive(p.tcpKeepAlive())
-                    .gracefulShutdownTimeout(p.gracefulShutdownTimeout());
+            this.policy = Objects.requireNonNull(policy, "policy").toBuilder();
+            return this;
+        }
+
+        /**
+         * Overrides the keepalive treatment, inactivity timeout or maximum lifetime for every
+         * connection of one kind, edited in place (calls add up). Precedence, setting by
+         * setting: a route's own overrides ({@code Route.Builder.policy}) &gt; the kind's &gt; the
+         * proxy-wide value. For example, passthrough connections (kept alive only by TCP
+         * keepalive and this policy) {@code EXTENDED}, terminated ones {@code NORMAL}:
+         * <pre>{@code
+         * SmartProxy.builder()
+         *     .policyFor(ConnectionKind.PASSTHROUGH, p -> p.keepAliveTreatment(KeepAliveTreatment.EXTENDED))
+         *     .policyFor(ConnectionKind.TERMINATED, p -> p.inactivityTimeout(Duration.ofMinutes(30)))
+         * }</pre>
+         * Each connection's result is its {@link ConnectionInfo#policy()}. Same as
+         * {@code policy(p -> p.passthroughOverrides(...))} and its siblings.
+         */
+        public Builder policyFor(ConnectionKind kind, Consumer<RoutePolicy.Builder> edit) {
+            Objects.requireNonNull(edit, "edit");
+            switch (Objects.requireNonNull(kind, "kind")) {
+                case PASSTHROUGH -> policy.passthroughOverrides(edit);
+                case TERMINATED -> policy.terminatedOverrides(edit);
+                case PLAIN -> policy.plainOverrides(edit);
+            }
             return this;
         }
 
@@ -398,6 +429,22 @@ public final class SmartProxy implements AutoCloseable {
             return this;
         }
 
+        /**
+         * Binds every route port's listener to {@code address} on an ephemeral port (port 0)
+         * instead of {@code bindAddress:routePort}, in one call: the way to run a configuration
+         * written for real ports (ranges included) in a test. Routes still see their own ports;
+         * read each real port back with {@link SmartProxy#boundAddress(int)}. A
+         * {@link #listen(int, InetSocketAddress)} for one port still wins for that port.
+         * <pre>{@code
+         * SmartProxy proxy = config().listenAllOn(InetAddress.getLoopbackAddress()).build().start();
+         * int port = proxy.boundAddress(443).getPort();
+         * }</pre>
+         */
+        public Builder listenAllOn(InetAddress address) {
+            listenAll = Objects.requireNonNull(address, "listenAllOn");
+            return this;
+        }
+
         /** Adds an event listener; see {@link ProxyEventListener} for the order and threading. */
         public Builder listener(ProxyEventListener listener) {
             listeners.add(Objects.requireNonNull(listener, "listener"));
@@ -445,29 +492,28 @@ public final class SmartProxy implements AutoCloseable {
             RouteRules.check(table, !noCertificates);
             ConnectionPolicy built = policy.build();
             for (Route r : table.routes()) {
-                // The proxy checks its own EXTENDED product at policy.build(); a route override must fit too.
-                if (r.policy().keepAliveTreatment().orElse(built.keepAliveTreatment()) == KeepAliveTreatment.EXTENDED) {
-                    Duration base = r.policy().inactivityTimeout().orElse(built.inactivityTimeout());
-                    if (base.multipliedBy(built.keepAliveInactivityMultiplier()).compareTo(Duration.ofDays(365)) > 0) {
-                        throw new IllegalArgumentException("route '" + r.name() + "' inactivityTimeout: "
-                                + Checks.format(base) + " x keepAliveInactivityMultiplier "
-                                + built.keepAliveInactivityMultiplier() + " (expected: a product of at most 365d)");
+                // The policy checked itself and its kind overrides; each route's overrides, over
+                // every kind, go through the same validator, by the computation connections use.
+                for (ConnectionKind kind : ConnectionKind.values()) {
+                    try {
+                        EffectivePolicies.of(built, r.policy(), kind);
+                    } catch (IllegalArgumentException e) {
+                        throw new IllegalArgumentException("route '" + r.name() + "' " + e.getMessage(), e);
                     }
                 }
             }
-            CertificateStore store = CertificateStore.of(certificates, defaultCertificate);
             Map<Integer, InetSocketAddress> binds = new LinkedHashMap<>();
             InetAddress any = bindAddress;
-            table.ports().stream().forEach(port -> binds.put(port,
-                    listenOverrides.getOrDefault(port, any == null ? new InetSocketAddress(port)
-                            : new InetSocketAddress(any, port))));
+            table.ports().stream().forEach(port -> binds.put(port, listenOverrides.getOrDefault(port,
+                    listenAll != null ? new InetSocketAddress(listenAll, 0)
+                            : any == null ? new InetSocketAddress(port) : new InetSocketAddress(any, port))));
             for (int port : listenOverrides.keySet()) {
                 if (!binds.containsKey(port)) {
                     throw new IllegalArgumentException("listen routePort: " + port + " (expected: a port some route uses: "
                             + table.ports() + ")");
                 }
             }
-            return new SmartProxy(this, table, built, Map.copyOf(binds), store);
+            return new SmartProxy(this, table, built, Map.copyOf(binds));
         }
     }
 }

@@ -3,6 +3,7 @@ package dev.smartproxy;
 import dev.smartproxy.config.ConnectionPolicy;
 import dev.smartproxy.config.KeepAliveTreatment;
 import dev.smartproxy.config.TcpKeepAlive;
+import dev.smartproxy.internal.pipeline.AcceptPlan;
 import dev.smartproxy.route.Route;
 import dev.smartproxy.route.RouteRequest;
 import dev.smartproxy.route.RouteTable;
@@ -197,8 +198,8 @@ class SmartProxyBuilderTest {
         assertThat(proxy.routes().match(req(443, "example.com")).map(Route::name)).contains("catch-all");
         assertThat(proxy.routes().match(req(443, null)).map(Route::name)).contains("fallback");
         assertThat(proxy.routes().match(req(80, null))).isEmpty();
-        assertThat(proxy.routes().decideAtAccept(22, null).route().map(Route::name)).contains("ssh");
-        assertThat(proxy.routes().decideAtAccept(443, null).needsClientHello()).isTrue();
+        assertThat(AcceptPlan.decide(proxy.routes(), 22, null).route().map(Route::name)).contains("ssh");
+        assertThat(AcceptPlan.decide(proxy.routes(), 443, null).needsClientHello()).isTrue();
     }
 
     @Test
@@ -348,12 +349,32 @@ class SmartProxyBuilderTest {
         assertThatThrownBy(proxy::boundAddresses)
                 .isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("expected: started");
-        assertThatThrownBy(() -> proxy.boundAddress(7000)).isInstanceOf(IllegalStateException.class);
+        assertThatThrownBy(() -> proxy.boundAddress(7000)).isInstanceOf(IllegalStateException.class)
+                .hasMessage("boundAddress(7000): the proxy is built (expected: started)");
+        assertThatThrownBy(proxy::boundAddresses).hasMessage("boundAddresses(): the proxy is built (expected: started)");
         assertThat(proxy.connections()).isEmpty();
         assertThat(proxy.bufferedBytes()).isZero();
         assertThatCode(proxy::close).doesNotThrowAnyException();
         assertThatCode(proxy::close).doesNotThrowAnyException();
         assertThatThrownBy(proxy::boundAddresses).isInstanceOf(IllegalStateException.class);
+    }
+
+    @Test
+    void aTerminatingConfigurationBuildsAndRoutesWithoutItsKeyMaterial() {
+        java.nio.file.Path nowhere = java.nio.file.Path.of("/nonexistent/smartproxy-test/site.pem");
+        SmartProxy proxy = SmartProxy.builder()
+                .certificate(dev.smartproxy.config.CertificateSource.pemFiles(nowhere,
+                        java.nio.file.Path.of("/nonexistent/smartproxy-test/site.key")))
+                .route(Route.named("app").match(m -> m.ports(443).domains("app.example.com"))
+                        .forward(f -> f.target("10.0.0.5", 8080).tls(TlsMode.TERMINATE)))
+                .listen(443, new InetSocketAddress(InetAddress.getLoopbackAddress(), 0))
+                .build();
+        assertThat(proxy.routes().match(req(443, "app.example.com")).map(Route::name)).contains("app");
+        // The files are read at start(), before any port is bound; the message names the file.
+        assertThatThrownBy(proxy::start).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("certificate " + nowhere + ": no such file (expected: an existing, readable file)");
+        assertThatThrownBy(proxy::boundAddresses).isInstanceOf(IllegalStateException.class);
+        proxy.close();
     }
 
     @Test

@@ -1,6 +1,7 @@
 package dev.smartproxy.config;
 
-import dev.smartproxy.route.DomainPattern;
+import dev.smartproxy.internal.util.DomainNames;
+import dev.smartproxy.internal.util.KeyMaterial;
 import io.netty.util.NetUtil;
 
 import java.io.IOException;
@@ -73,7 +74,7 @@ public final class BackendTls {
         } catch (IOException e) {
             throw new IllegalArgumentException(name + ": cannot read: " + e + " (expected: a readable PEM file)", e);
         }
-        return new BackendTls(Trust.PEM, CertificateSource.parseCertificates(name, text), name, null);
+        return new BackendTls(Trust.PEM, KeyMaterial.parseCertificates(name, text), name, null);
     }
 
     /**
@@ -84,7 +85,7 @@ public final class BackendTls {
     public static BackendTls trustPem(String pem) {
         Objects.requireNonNull(pem, "trustPem");
         String name = "trustPem <PEM text>";
-        return new BackendTls(Trust.PEM, CertificateSource.parseCertificates(name, pem), name, null);
+        return new BackendTls(Trust.PEM, KeyMaterial.parseCertificates(name, pem), name, null);
     }
 
     /**
@@ -104,11 +105,11 @@ public final class BackendTls {
      */
     public BackendTls sni(String hostName) {
         Objects.requireNonNull(hostName, "sni");
-        String n = DomainPattern.normalize(hostName);
+        String n = DomainNames.normalize(hostName);
         boolean ok = !n.isEmpty() && !n.contains("*") && NetUtil.createByteArrayFromIpAddressString(n) == null;
         if (ok) {
             try {
-                DomainPattern.of(n);
+                ok = DomainNames.hostNameProblem(n) == null;
                 new SNIHostName(n);
             } catch (IllegalArgumentException e) {
                 ok = false;

@@ -5,6 +5,7 @@ import io.netty.util.internal.PlatformDependent;
 
 import java.time.Duration;
 import java.util.Objects;
+import java.util.function.Consumer;
 
 /**
  * The timeouts and limits that govern every connection. Immutable; build one with
@@ -12,7 +13,21 @@ import java.util.Objects;
  *
  * <p>Conventions: durations are {@link Duration}s; where a setting can be turned off,
  * {@link Duration#ZERO} turns it off. The smallest timer is 1 ms, so tests can run the real
- * timers scaled down.
+ * timers scaled down; the exception is {@link TcpKeepAlive}, whose idle time and interval are
+ * kernel options counted in whole seconds.
+ *
+ * <p><b>One way in, one way to copy.</b> Every setting has one setter, on {@link Builder} and
+ * with the same name on {@code SmartProxy.Builder}; {@link #toBuilder()} is the only copy. The
+ * canonical constructor checks every setting and the cross-setting rules, so every path (the
+ * builders, {@link #withOverrides}, a route's or a kind's overrides) goes through the same
+ * validator and no invalid policy can exist.
+ *
+ * <p><b>Overrides by kind and by route.</b> The keepalive treatment, the inactivity timeout and
+ * the maximum lifetime may also be set for one {@code ConnectionKind}
+ * ({@link #passthroughOverrides()}, {@link #terminatedOverrides()}, {@link #plainOverrides()};
+ * {@code SmartProxy.builder().policyFor(kind, p -> ...)}) and for one route
+ * ({@code Route.Builder.policy}). Precedence: <b>route &gt; kind &gt; proxy</b>, per setting: a
+ * route's override wins, else the kind's, else the proxy-wide value.
  *
  * <table>
  *   <caption>Settings</caption>
@@ -36,7 +51,9 @@ import java.util.Objects;
  *       reassembled); when full, connections above 16 KiB stop being read until there is room (backpressure)</td></tr>
  *   <tr><td>{@code halfCloseGraceTls}</td><td>5 min</td><td>a byte on the open direction</td><td>close, reason {@code HALF_CLOSE_GRACE_EXPIRED}</td></tr>
  *   <tr><td>{@code halfCloseGracePlain}</td><td>30 s</td><td>a byte on the open direction</td><td>close, reason {@code HALF_CLOSE_GRACE_EXPIRED}</td></tr>
- *   <tr><td>{@code tcpKeepAlive}</td><td>on, 60 s / 10 s x 6</td><td>kernel</td><td>dead peer found: close</td></tr>
+ *   <tr><td>{@code tcpKeepAlive}</td><td>on, 60 s / 10 s x 6 (whole seconds)</td><td>kernel</td><td>dead peer found: close</td></tr>
+ *   <tr><td>{@code passthroughOverrides}, {@code terminatedOverrides}, {@code plainOverrides}</td><td>none</td><td>-</td>
+ *       <td>treatment, inactivity timeout and lifetime for connections of that kind (route &gt; kind &gt; proxy)</td></tr>
  *   <tr><td>{@code gracefulShutdownTimeout}</td><td>30 s</td><td>-</td><td>{@code close()}: close the rest, reason {@code SHUTDOWN}</td></tr>
  * </table>
  * <pre>{@code
@@ -44,10 +61,47 @@ import java.util.Objects;
  *     .inactivityTimeout(Duration.ofHours(4))
  *     .keepAliveTreatment(KeepAliveTreatment.EXTENDED)
  *     .keepAliveInactivityMultiplier(10)
+ *     .passthroughOverrides(k -> k.keepAliveTreatment(KeepAliveTreatment.EXTENDED))
  *     .build();
  * }</pre>
+ *
+ * @param inactivityTimeout             see {@link #inactivityTimeout()}
+ * @param keepAliveTreatment            see {@link #keepAliveTreatment()}
+ * @param keepAliveInactivityMultiplier see {@link #keepAliveInactivityMultiplier()}
+ * @param extendedKeepAliveGrace        see {@link #extendedKeepAliveGrace()}
+ * @param maxConnectionLifetime         see {@link #maxConnectionLifetime()}
+ * @param extendedKeepAliveLifetime     see {@link #extendedKeepAliveLifetime()}
+ * @param connectTimeout                see {@link #connectTimeout()}
+ * @param initialDataTimeout            see {@link #initialDataTimeout()}
+ * @param maxClientHelloSize            see {@link #maxClientHelloSize()}
+ * @param maxPendingDataSize            see {@link #maxPendingDataSize()}
+ * @param bufferBudget                  see {@link #bufferBudget()}
+ * @param halfCloseGraceTls             see {@link #halfCloseGraceTls()}
+ * @param halfCloseGracePlain           see {@link #halfCloseGracePlain()}
+ * @param tcpKeepAlive                  see {@link #tcpKeepAlive()}
+ * @param gracefulShutdownTimeout       see {@link #gracefulShutdownTimeout()}
+ * @param passthroughOverrides          see {@link #passthroughOverrides()}
+ * @param terminatedOverrides           see {@link #terminatedOverrides()}
+ * @param plainOverrides                see {@link #plainOverrides()}
  */
-public final class ConnectionPolicy {
+public record ConnectionPolicy(Duration inactivityTimeout,
+                               KeepAliveTreatment keepAliveTreatment,
+                               int keepAliveInactivityMultiplier,
+                               Duration extendedKeepAliveGrace,
+                               Duration maxConnectionLifetime,
+                               Duration extendedKeepAliveLifetime,
+                               Duration connectTimeout,
+                               Duration initialDataTimeout,
+                               int maxClientHelloSize,
+                               long maxPendingDataSize,
+                               long bufferBudget,
+                               Duration halfCloseGraceTls,
+                               Duration halfCloseGracePlain,
+                               TcpKeepAlive tcpKeepAlive,
+                               Duration gracefulShutdownTimeout,
+                               RoutePolicy passthroughOverrides,
+                               RoutePolicy terminatedOverrides,
+                               RoutePolicy plainOverrides) {
     static final Duration MIN_TIMER = Duration.ofMillis(1);
     static final Duration MAX_TIMER = Duration.ofDays(365);
     /** The smallest {@link #bufferBudget()}: 64 KiB. */
@@ -58,38 +112,44 @@ public final class ConnectionPolicy {
     public static final long DEFAULT_BUFFER_BUDGET = defaultBufferBudget(PlatformDependent.maxDirectMemory());
     private static final ConnectionPolicy DEFAULTS = builder().build();
 
-    private final Duration inactivityTimeout;
-    private final KeepAliveTreatment keepAliveTreatment;
-    private final int keepAliveInactivityMultiplier;
-    private final Duration extendedKeepAliveGrace;
-    private final Duration maxConnectionLifetime;
-    private final Duration extendedKeepAliveLifetime;
-    private final Duration connectTimeout;
-    private final Duration initialDataTimeout;
-    private final int maxClientHelloSize;
-    private final long maxPendingDataSize;
-    private final long bufferBudget;
-    private final Duration halfCloseGraceTls;
-    private final Duration halfCloseGracePlain;
-    private final TcpKeepAlive tcpKeepAlive;
-    private final Duration gracefulShutdownTimeout;
-
-    private ConnectionPolicy(Builder b) {
-        inactivityTimeout = b.inactivityTimeout;
-        keepAliveTreatment = b.keepAliveTreatment;
-        keepAliveInactivityMultiplier = b.keepAliveInactivityMultiplier;
-        extendedKeepAliveGrace = b.extendedKeepAliveGrace;
-        maxConnectionLifetime = b.maxConnectionLifetime;
-        extendedKeepAliveLifetime = b.extendedKeepAliveLifetime;
-        connectTimeout = b.connectTimeout;
-        initialDataTimeout = b.initialDataTimeout;
-        maxClientHelloSize = b.maxClientHelloSize;
-        maxPendingDataSize = b.maxPendingDataSize;
-        bufferBudget = b.bufferBudget;
-        halfCloseGraceTls = b.halfCloseGraceTls;
-        halfCloseGracePlain = b.halfCloseGracePlain;
-        tcpKeepAlive = b.tcpKeepAlive;
-        gracefulShutdownTimeout = b.gracefulShutdownTimeout;
+    /**
+     * Checks every setting (the same checks as the setters) and the cross-setting rules: the one
+     * validator every path goes through.
+     *
+     * @throws IllegalArgumentException naming the setting, e.g. {@code connectTimeout: 0s (expected: 1ms to 10m)};
+     *         for a rule broken only under a kind's overrides, the message starts with that
+     *         overrides' name, e.g. {@code passthroughOverrides inactivityTimeout: ...}
+     */
+    public ConnectionPolicy {
+        checkInactivityTimeout(inactivityTimeout);
+        Objects.requireNonNull(keepAliveTreatment, "keepAliveTreatment");
+        checkMultiplier(keepAliveInactivityMultiplier);
+        timer("extendedKeepAliveGrace", extendedKeepAliveGrace);
+        timer("maxConnectionLifetime", maxConnectionLifetime);
+        timer("extendedKeepAliveLifetime", extendedKeepAliveLifetime);
+        checkConnectTimeout(connectTimeout);
+        checkInitialDataTimeout(initialDataTimeout);
+        checkMaxClientHelloSize(maxClientHelloSize);
+        checkMaxPendingDataSize(maxPendingDataSize);
+        checkBufferBudget(bufferBudget);
+        timer("halfCloseGraceTls", halfCloseGraceTls);
+        timer("halfCloseGracePlain", halfCloseGracePlain);
+        Objects.requireNonNull(tcpKeepAlive, "tcpKeepAlive");
+        checkGracefulShutdownTimeout(gracefulShutdownTimeout);
+        Objects.requireNonNull(passthroughOverrides, "passthroughOverrides");
+        Objects.requireNonNull(terminatedOverrides, "terminatedOverrides");
+        Objects.requireNonNull(plainOverrides, "plainOverrides");
+        if (maxPendingDataSize < maxClientHelloSize) {
+            throw new IllegalArgumentException("maxPendingDataSize: " + maxPendingDataSize
+                    + " (expected: at least maxClientHelloSize, " + maxClientHelloSize + ")");
+        }
+        checkExtendedProduct("", keepAliveTreatment, inactivityTimeout, keepAliveInactivityMultiplier);
+        checkExtendedProduct("passthroughOverrides ", passthroughOverrides, keepAliveTreatment, inactivityTimeout,
+                keepAliveInactivityMultiplier);
+        checkExtendedProduct("terminatedOverrides ", terminatedOverrides, keepAliveTreatment, inactivityTimeout,
+                keepAliveInactivityMultiplier);
+        checkExtendedProduct("plainOverrides ", plainOverrides, keepAliveTreatment, inactivityTimeout,
+                keepAliveInactivityMultiplier);
     }
 
     /** Every setting at its default. */
@@ -102,9 +162,32 @@ public final class ConnectionPolicy {
         return new Builder();
     }
 
-    /** A builder holding this policy's values. */
+    /** A builder holding this policy's values: the one way to copy a policy. */
     public Builder toBuilder() {
         return new Builder(this);
+    }
+
+    /**
+     * The settings of one class of connections: this policy with {@code layers} applied in
+     * order, a later layer winning over an earlier one (pass the kind's overrides, then the
+     * route's, for route &gt; kind &gt; proxy). An override's {@code maxLifetime} replaces both
+     * {@code maxConnectionLifetime} and {@code extendedKeepAliveLifetime}, so it holds whatever
+     * the treatment. The result has no per-kind overrides left: they are this policy's to apply.
+     *
+     * @throws IllegalArgumentException if the result breaks a cross-setting rule (for example
+     *         {@code EXTENDED} with an inactivity timeout x multiplier above 365 days)
+     */
+    public ConnectionPolicy withOverrides(RoutePolicy... layers) {
+        Builder b = toBuilder();
+        for (RoutePolicy layer : layers) {
+            layer.keepAliveTreatment().ifPresent(b::keepAliveTreatment);
+            layer.inactivityTimeout().ifPresent(b::inactivityTimeout);
+            layer.maxLifetime().ifPresent(l -> b.maxConnectionLifetime(l).extendedKeepAliveLifetime(l));
+        }
+        b.passthroughOverrides = RoutePolicy.none();
+        b.terminatedOverrides = RoutePolicy.none();
+        b.plainOverrides = RoutePolicy.none();
+        return b.build();
     }
 
     /** No byte in either direction for this long closes the connection. Default 4 h; ZERO: off. */
@@ -207,7 +290,10 @@ public final class ConnectionPolicy {
         return halfCloseGracePlain;
     }
 
-    /** TCP keepalive on both legs. Default {@link TcpKeepAlive#defaults()}. */
+    /**
+     * TCP keepalive on both legs. Default {@link TcpKeepAlive#defaults()}. Its idle time and
+     * interval are whole seconds (the kernel's unit), unlike every other timer here.
+     */
     public TcpKeepAlive tcpKeepAlive() {
         return tcpKeepAlive;
     }
@@ -217,27 +303,19 @@ public final class ConnectionPolicy {
         return gracefulShutdownTimeout;
     }
 
-    @Override
-    public boolean equals(Object o) {
-        return o instanceof ConnectionPolicy p && inactivityTimeout.equals(p.inactivityTimeout)
-                && keepAliveTreatment == p.keepAliveTreatment
-                && keepAliveInactivityMultiplier == p.keepAliveInactivityMultiplier
-                && extendedKeepAliveGrace.equals(p.extendedKeepAliveGrace)
-                && maxConnectionLifetime.equals(p.maxConnectionLifetime)
-                && extendedKeepAliveLifetime.equals(p.extendedKeepAliveLifetime)
-                && connectTimeout.equals(p.connectTimeout) && initialDataTimeout.equals(p.initialDataTimeout)
-                && maxClientHelloSize == p.maxClientHelloSize && maxPendingDataSize == p.maxPendingDataSize
-                && bufferBudget == p.bufferBudget
-                && halfCloseGraceTls.equals(p.halfCloseGraceTls) && halfCloseGracePlain.equals(p.halfCloseGracePlain)
-                && tcpKeepAlive.equals(p.tcpKeepAlive) && gracefulShutdownTimeout.equals(p.gracefulShutdownTimeout);
+    /** Overrides for {@code PASSTHROUGH} connections (a route's own overrides win). Default none. */
+    public RoutePolicy passthroughOverrides() {
+        return passthroughOverrides;
     }
 
-    @Override
-    public int hashCode() {
-        return Objects.hash(inactivityTimeout, keepAliveTreatment, keepAliveInactivityMultiplier, extendedKeepAliveGrace,
-                maxConnectionLifetime, extendedKeepAliveLifetime, connectTimeout, initialDataTimeout, maxClientHelloSize,
-                maxPendingDataSize, bufferBudget, halfCloseGraceTls, halfCloseGracePlain, tcpKeepAlive,
-                gracefulShutdownTimeout);
+    /** Overrides for {@code TERMINATED} connections (a route's own overrides win). Default none. */
+    public RoutePolicy terminatedOverrides() {
+        return terminatedOverrides;
+    }
+
+    /** Overrides for {@code PLAIN} connections (a route's own overrides win). Default none. */
+    public RoutePolicy plainOverrides() {
+        return plainOverrides;
     }
 
     @Override
@@ -246,9 +324,65 @@ public final class ConnectionPolicy {
                 + " x" + keepAliveInactivityMultiplier + " grace=" + Checks.format(extendedKeepAliveGrace)
                 + " lifetime=" + Checks.format(maxConnectionLifetime) + "/" + Checks.format(extendedKeepAliveLifetime)
                 + " connect=" + Checks.format(connectTimeout) + " initialData=" + Checks.format(initialDataTimeout)
-                + " pending=" + maxPendingDataSize + " budget=" + bufferBudget
+                + " hello=" + maxClientHelloSize + " pending=" + maxPendingDataSize + " budget=" + bufferBudget
                 + " halfClose=" + Checks.format(halfCloseGraceTls) + "/" + Checks.format(halfCloseGracePlain)
-                + " " + tcpKeepAlive + "]";
+                + " " + tcpKeepAlive + " shutdown=" + Checks.format(gracefulShutdownTimeout)
+                + (passthroughOverrides.isEmpty() ? "" : " passthrough=" + passthroughOverrides)
+                + (terminatedOverrides.isEmpty() ? "" : " terminated=" + terminatedOverrides)
+                + (plainOverrides.isEmpty() ? "" : " plain=" + plainOverrides) + "]";
+    }
+
+    // ---------------------------------------------------------------- the checks, one per setting
+
+    private static Duration timer(String name, Duration d) {
+        return Checks.duration(name, d, MIN_TIMER, MAX_TIMER, true);
+    }
+
+    private static Duration checkInactivityTimeout(Duration d) {
+        return timer("inactivityTimeout", d);
+    }
+
+    private static int checkMultiplier(int multiplier) {
+        return (int) Checks.range("keepAliveInactivityMultiplier", multiplier, 1, 1000);
+    }
+
+    private static Duration checkConnectTimeout(Duration d) {
+        return Checks.duration("connectTimeout", d, MIN_TIMER, Duration.ofMinutes(10), false);
+    }
+
+    private static Duration checkInitialDataTimeout(Duration d) {
+        return Checks.duration("initialDataTimeout", d, MIN_TIMER, Duration.ofHours(1), false);
+    }
+
+    private static int checkMaxClientHelloSize(int bytes) {
+        return (int) Checks.range("maxClientHelloSize", bytes, 512, 0xFFFFFF);
+    }
+
+    private static long checkMaxPendingDataSize(long bytes) {
+        return Checks.range("maxPendingDataSize", bytes, 1024, 1L << 30);
+    }
+
+    private static long checkBufferBudget(long bytes) {
+        return Checks.range("bufferBudget", bytes, MIN_BUFFER_BUDGET, MAX_BUFFER_BUDGET);
+    }
+
+    private static Duration checkGracefulShutdownTimeout(Duration d) {
+        return Checks.duration("gracefulShutdownTimeout", d, MIN_TIMER, Duration.ofHours(1), true);
+    }
+
+    /** The one cross-setting rule on treatment: under {@code EXTENDED}, inactivity x multiplier at most 365 days. */
+    private static void checkExtendedProduct(String prefix, KeepAliveTreatment treatment, Duration inactivity,
+                                             int multiplier) {
+        if (treatment == KeepAliveTreatment.EXTENDED && inactivity.multipliedBy(multiplier).compareTo(MAX_TIMER) > 0) {
+            throw new IllegalArgumentException(prefix + "inactivityTimeout: " + Checks.format(inactivity)
+                    + " x keepAliveInactivityMultiplier " + multiplier + " (expected: a product of at most 365d)");
+        }
+    }
+
+    private static void checkExtendedProduct(String prefix, RoutePolicy layer, KeepAliveTreatment treatment,
+                                             Duration inactivity, int multiplier) {
+        checkExtendedProduct(prefix, layer.keepAliveTreatment().orElse(treatment),
+                layer.inactivityTimeout().orElse(inactivity), multiplier);
     }
 
     /**
@@ -272,6 +406,9 @@ public final class ConnectionPolicy {
         private Duration halfCloseGracePlain = Duration.ofSeconds(30);
         private TcpKeepAlive tcpKeepAlive = TcpKeepAlive.defaults();
         private Duration gracefulShutdownTimeout = Duration.ofSeconds(30);
+        private RoutePolicy passthroughOverrides = RoutePolicy.none();
+        private RoutePolicy terminatedOverrides = RoutePolicy.none();
+        private RoutePolicy plainOverrides = RoutePolicy.none();
 
         Builder() {
         }
@@ -292,15 +429,14 @@ public final class ConnectionPolicy {
             halfCloseGracePlain = p.halfCloseGracePlain;
             tcpKeepAlive = p.tcpKeepAlive;
             gracefulShutdownTimeout = p.gracefulShutdownTimeout;
-        }
-
-        private static Duration timer(String name, Duration d, boolean zeroDisables) {
-            return Checks.duration(name, d, MIN_TIMER, MAX_TIMER, zeroDisables);
+            passthroughOverrides = p.passthroughOverrides;
+            terminatedOverrides = p.terminatedOverrides;
+            plainOverrides = p.plainOverrides;
         }
 
         /** Inactivity timeout: ZERO (off) or 1 ms to 365 days. Default 4 h. */
         public Builder inactivityTimeout(Duration timeout) {
-            inactivityTimeout = timer("inactivityTimeout", timeout, true);
+            inactivityTimeout = checkInactivityTimeout(timeout);
             return this;
         }
 
@@ -312,31 +448,31 @@ public final class ConnectionPolicy {
 
         /** Inactivity multiplier under {@code EXTENDED}: 1..1000. Default 6. */
         public Builder keepAliveInactivityMultiplier(int multiplier) {
-            keepAliveInactivityMultiplier = (int) Checks.range("keepAliveInactivityMultiplier", multiplier, 1, 1000);
+            keepAliveInactivityMultiplier = checkMultiplier(multiplier);
             return this;
         }
 
         /** Grace between the inactivity warning and the close under {@code EXTENDED}: ZERO or 1 ms to 365 days. Default 10 min. */
         public Builder extendedKeepAliveGrace(Duration grace) {
-            extendedKeepAliveGrace = timer("extendedKeepAliveGrace", grace, true);
+            extendedKeepAliveGrace = timer("extendedKeepAliveGrace", grace);
             return this;
         }
 
         /** Maximum age under {@code NORMAL}: ZERO (no limit) or 1 ms to 365 days. Default 24 h. */
         public Builder maxConnectionLifetime(Duration lifetime) {
-            maxConnectionLifetime = timer("maxConnectionLifetime", lifetime, true);
+            maxConnectionLifetime = timer("maxConnectionLifetime", lifetime);
             return this;
         }
 
         /** Maximum age under {@code EXTENDED}: ZERO (no limit) or 1 ms to 365 days. Default 7 days. */
         public Builder extendedKeepAliveLifetime(Duration lifetime) {
-            extendedKeepAliveLifetime = timer("extendedKeepAliveLifetime", lifetime, true);
+            extendedKeepAliveLifetime = timer("extendedKeepAliveLifetime", lifetime);
             return this;
         }
 
         /** Backend connect timeout: 1 ms to 10 min. Default 30 s. */
         public Builder connectTimeout(Duration timeout) {
-            connectTimeout = Checks.duration("connectTimeout", timeout, MIN_TIMER, Duration.ofMinutes(10), false);
+            connectTimeout = checkConnectTimeout(timeout);
             return this;
         }
 
@@ -345,7 +481,7 @@ public final class ConnectionPolicy {
          * routes that terminate TLS: 1 ms to 1 h. Default 60 s. It cannot be turned off.
          */
         public Builder initialDataTimeout(Duration timeout) {
-            initialDataTimeout = Checks.duration("initialDataTimeout", timeout, MIN_TIMER, Duration.ofHours(1), false);
+            initialDataTimeout = checkInitialDataTimeout(timeout);
             return this;
         }
 
@@ -354,13 +490,13 @@ public final class ConnectionPolicy {
          * raise {@link #maxPendingDataSize} too ({@link #build()} checks it).
          */
         public Builder maxClientHelloSize(int bytes) {
-            maxClientHelloSize = (int) Checks.range("maxClientHelloSize", bytes, 512, 0xFFFFFF);
+            maxClientHelloSize = checkMaxClientHelloSize(bytes);
             return this;
         }
 
         /** Client bytes held per connection during the backend connect: 1 KiB to 1 GiB. Default 64 KiB. */
         public Builder maxPendingDataSize(long bytes) {
-            maxPendingDataSize = Checks.range("maxPendingDataSize", bytes, 1024, 1L << 30);
+            maxPendingDataSize = checkMaxPendingDataSize(bytes);
             return this;
         }
 
@@ -369,23 +505,26 @@ public final class ConnectionPolicy {
          * direct memory, 4 MiB to 1 GiB; see {@link ConnectionPolicy#bufferBudget()}.
          */
         public Builder bufferBudget(long bytes) {
-            bufferBudget = Checks.range("bufferBudget", bytes, MIN_BUFFER_BUDGET, MAX_BUFFER_BUDGET);
+            bufferBudget = checkBufferBudget(bytes);
             return this;
         }
 
         /** Half-close grace for TLS connections: ZERO (off) or 1 ms to 365 days. Default 5 min. */
         public Builder halfCloseGraceTls(Duration grace) {
-            halfCloseGraceTls = timer("halfCloseGraceTls", grace, true);
+            halfCloseGraceTls = timer("halfCloseGraceTls", grace);
             return this;
         }
 
         /** Half-close grace for plain connections: ZERO (off) or 1 ms to 365 days. Default 30 s. */
         public Builder halfCloseGracePlain(Duration grace) {
-            halfCloseGracePlain = timer("halfCloseGracePlain", grace, true);
+            halfCloseGracePlain = timer("halfCloseGracePlain", grace);
             return this;
         }
 
-        /** TCP keepalive for both legs. Default {@link TcpKeepAlive#defaults()}. */
+        /**
+         * TCP keepalive for both legs. Default {@link TcpKeepAlive#defaults()}. Its idle time and
+         * interval are whole seconds (the kernel's unit).
+         */
         public Builder tcpKeepAlive(TcpKeepAlive keepAlive) {
             tcpKeepAlive = Objects.requireNonNull(keepAlive, "tcpKeepAlive");
             return this;
@@ -393,29 +532,46 @@ public final class ConnectionPolicy {
 
         /** Drain time on {@code close()}: ZERO (none) or 1 ms to 1 h. Default 30 s. */
         public Builder gracefulShutdownTimeout(Duration timeout) {
-            gracefulShutdownTimeout = Checks.duration("gracefulShutdownTimeout", timeout, MIN_TIMER,
-                    Duration.ofHours(1), true);
+            gracefulShutdownTimeout = checkGracefulShutdownTimeout(timeout);
             return this;
+        }
+
+        /**
+         * Overrides for {@code PASSTHROUGH} connections, edited in place (a route's own overrides
+         * win over them). Default none.
+         */
+        public Builder passthroughOverrides(Consumer<RoutePolicy.Builder> edit) {
+            passthroughOverrides = edit(passthroughOverrides, edit);
+            return this;
+        }
+
+        /** Overrides for {@code TERMINATED} connections, edited in place; see {@link #passthroughOverrides}. */
+        public Builder terminatedOverrides(Consumer<RoutePolicy.Builder> edit) {
+            terminatedOverrides = edit(terminatedOverrides, edit);
+            return this;
+        }
+
+        /** Overrides for {@code PLAIN} connections, edited in place; see {@link #passthroughOverrides}. */
+        public Builder plainOverrides(Consumer<RoutePolicy.Builder> edit) {
+            plainOverrides = edit(plainOverrides, edit);
+            return this;
+        }
+
+        private static RoutePolicy edit(RoutePolicy current, Consumer<RoutePolicy.Builder> edit) {
+            RoutePolicy.Builder b = current.toBuilder();
+            Objects.requireNonNull(edit, "edit").accept(b);
+            return b.build();
         }
 
         /**
          * Builds the policy.
          *
          * @throws IllegalArgumentException if {@code inactivityTimeout x keepAliveInactivityMultiplier}
-         *         exceeds 365 days, or {@code maxPendingDataSize} is smaller than {@code maxClientHelloSize}
+         *         exceeds 365 days under {@code EXTENDED} (also under a kind's overrides), or
+         *         {@code maxPendingDataSize} is smaller than {@code maxClientHelloSize}
          */
         public ConnectionPolicy build() {
-            if (inactivityTimeout.multipliedBy(keepAliveInactivityMultiplier).compareTo(MAX_TIMER) > 0
-                    && keepAliveTreatment == KeepAliveTreatment.EXTENDED) {
-                throw new IllegalArgumentException("keepAliveInactivityMultiplier: " + keepAliveInactivityMultiplier
-                        + " x inactivityTimeout " + Checks.format(inactivityTimeout)
-                        + " (expected: a product of at most 365d)");
-            }
-            if (maxPendingDataSize < maxClientHelloSize) {
-                throw new IllegalArgumentException("maxPendingDataSize: " + maxPendingDataSize
-                        + " (expected: at least maxClientHelloSize, " + maxClientHelloSize + ")");
-            }
-            return new ConnectionPolicy(this);
+            return new ConnectionPolicy(inactivityTimeout, keepAliveTreatment, keepAliveInactivityMultiplier, extendedKeepAliveGrace, maxConnectionLifetime, extendedKeepAliveLifetime, connectTimeout, initialDataTimeout, maxClientHelloSize, maxPendingDataSize, bufferBudget, halfCloseGraceTls, halfCloseGracePlain, tcpKeepAlive, gracefulShutdownTimeout, passthroughOverrides, terminatedOverrides, plainOverrides);
         }
     }
 }

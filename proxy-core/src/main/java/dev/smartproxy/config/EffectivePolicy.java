@@ -1,15 +1,28 @@
 package dev.smartproxy.config;
 
-import dev.smartproxy.event.ConnectionKind;
 import dev.smartproxy.internal.util.Checks;
 
 import java.time.Duration;
 import java.util.Objects;
 
 /**
- * The timeouts one connection lives by, computed once when its route is chosen from the
- * proxy's {@link ConnectionPolicy}, the route's {@link RoutePolicy} and the connection's kind.
- * {@link Duration#ZERO} means "never".
+ * The timeouts one connection lives by, computed once by the proxy when its route is chosen,
+ * from the proxy's {@link ConnectionPolicy}, the overrides for the connection's kind
+ * ({@code policyFor}), and the route's {@link RoutePolicy}, in that order of precedence:
+ * <b>route &gt; kind &gt; proxy</b>, setting by setting. A read-only value: read it from
+ * {@code ConnectionInfo.policy()}. {@link Duration#ZERO} means "never".
+ *
+ * <ul>
+ *   <li>{@code NORMAL}: the inactivity timeout as is; lifetime {@code maxConnectionLifetime};</li>
+ *   <li>{@code EXTENDED}: inactivity x {@code keepAliveInactivityMultiplier}, then a warning and
+ *       {@code extendedKeepAliveGrace}; lifetime {@code extendedKeepAliveLifetime};</li>
+ *   <li>{@code IMMORTAL}: no inactivity close and no lifetime;</li>
+ *   <li>an inactivity or lifetime override (kind or route) replaces the proxy's value before the
+ *       multiplier is applied; a lifetime override holds whatever the treatment;</li>
+ *   <li>half-close grace: {@code halfCloseGraceTls} for {@code PASSTHROUGH} and
+ *       {@code TERMINATED}, {@code halfCloseGracePlain} for {@code PLAIN}, whatever the
+ *       treatment: a connection one side has left is no longer a healthy one.</li>
+ * </ul>
  *
  * @param treatment          the keepalive treatment in force
  * @param inactivityTimeout  no byte either way for this long starts the close; under
@@ -32,41 +45,6 @@ public record EffectivePolicy(KeepAliveTreatment treatment, Duration inactivityT
         Objects.requireNonNull(maxLifetime, "maxLifetime");
         Objects.requireNonNull(halfCloseGrace, "halfCloseGrace");
         Objects.requireNonNull(tcpKeepAlive, "tcpKeepAlive");
-    }
-
-    /**
-     * Computes the policy of a connection of {@code kind} taken by a route with {@code overrides}.
-     *
-     * <ul>
-     *   <li>{@code NORMAL}: the inactivity timeout as is; lifetime {@code maxConnectionLifetime};</li>
-     *   <li>{@code EXTENDED}: inactivity x {@code keepAliveInactivityMultiplier}, then a warning and
-     *       {@code extendedKeepAliveGrace}; lifetime {@code extendedKeepAliveLifetime};</li>
-     *   <li>{@code IMMORTAL}: no inactivity close and no lifetime;</li>
-     *   <li>a route's inactivity and lifetime overrides replace the proxy's values before the
-     *       multiplier is applied;</li>
-     *   <li>half-close grace: {@code halfCloseGraceTls} for {@code PASSTHROUGH} and
-     *       {@code TERMINATED}, {@code halfCloseGracePlain} for {@code PLAIN}, whatever the
-     *       treatment: a connection one side has left is no longer a healthy one.</li>
-     * </ul>
-     */
-    public static EffectivePolicy of(ConnectionPolicy proxy, RoutePolicy overrides, ConnectionKind kind) {
-        KeepAliveTreatment t = overrides.keepAliveTreatment().orElse(proxy.keepAliveTreatment());
-        Duration base = overrides.inactivityTimeout().orElse(proxy.inactivityTimeout());
-        Duration halfClose = kind == ConnectionKind.PLAIN ? proxy.halfCloseGracePlain() : proxy.halfCloseGraceTls();
-        switch (t) {
-            case IMMORTAL:
-                return new EffectivePolicy(t, Duration.ZERO, Duration.ZERO, Duration.ZERO, halfClose,
-                        proxy.tcpKeepAlive());
-            case EXTENDED:
-                return new EffectivePolicy(t, base.multipliedBy(proxy.keepAliveInactivityMultiplier()),
-                        proxy.extendedKeepAliveGrace(),
-                        overrides.maxLifetime().orElse(proxy.extendedKeepAliveLifetime()), halfClose,
-                        proxy.tcpKeepAlive());
-            default:
-                return new EffectivePolicy(t, base, Duration.ZERO,
-                        overrides.maxLifetime().orElse(proxy.maxConnectionLifetime()), halfClose,
-                        proxy.tcpKeepAlive());
-        }
     }
 
     @Override

@@ -53,6 +53,7 @@ import java.util.Objects;
  * HttpSettings http = HttpSettings.builder()
  *     .maxRequestBodySize(10 * 1024 * 1024)
  *     .responseTimeout(Duration.ofSeconds(30))
+ *     .requestTimeout(Duration.ofSeconds(20))
  *     .build();
  * }</pre>
  */

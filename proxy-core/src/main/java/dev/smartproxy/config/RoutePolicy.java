@@ -7,8 +7,10 @@ import java.util.Objects;
 import java.util.Optional;
 
 /**
- * Per-route overrides of the proxy-wide {@link ConnectionPolicy}. Unset values fall back to the
- * proxy's. Immutable.
+ * Overrides of the proxy-wide {@link ConnectionPolicy} for one route ({@code Route.Builder.policy})
+ * or for one kind of connection ({@code SmartProxy.Builder.policyFor}). Unset values fall back:
+ * a route's to its kind's, a kind's to the proxy's (route &gt; kind &gt; proxy, setting by setting).
+ * Immutable.
  * <pre>{@code
  * Route.named("live-feeds")
  *     .match(m -> m.ports(443).domains("feeds.example.com"))
@@ -37,6 +39,20 @@ public final class RoutePolicy {
     /** A builder with no overrides. */
     public static Builder builder() {
         return new Builder();
+    }
+
+    /** A builder holding these overrides. */
+    public Builder toBuilder() {
+        Builder b = new Builder();
+        b.keepAliveTreatment = keepAliveTreatment;
+        b.inactivityTimeout = inactivityTimeout;
+        b.maxLifetime = maxLifetime;
+        return b;
+    }
+
+    /** Whether nothing is overridden. */
+    public boolean isEmpty() {
+        return keepAliveTreatment == null && inactivityTimeout == null && maxLifetime == null;
     }
 
     /** The treatment for this route's connections, if overridden. */

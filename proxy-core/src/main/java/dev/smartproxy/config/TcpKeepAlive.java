@@ -14,6 +14,11 @@ import java.util.Objects;
  * is found within about 2 minutes. {@code userTimeout} ({@code TCP_USER_TIMEOUT}, Linux native
  * transport only) bounds how long sent data may stay unacknowledged; default 2 minutes.
  *
+ * <p><b>Whole seconds.</b> {@code idle} and {@code interval} are kernel socket options counted
+ * in whole seconds (1 s to 32767 s), so unlike the proxy's own timers (1 ms and up) they cannot be
+ * scaled below a second in a test; a value with a fraction of a second is rejected, not rounded.
+ * {@code userTimeout} is in milliseconds.
+ *
  * <p>Probes are answered by the peer's kernel; they are not application bytes and do not reset
  * the proxy's own inactivity timer. Set both consistently.
  * <pre>{@code

@@ -3,142 +3,72 @@ package dev.smartproxy.event;
 import dev.smartproxy.config.EffectivePolicy;
 import java.net.InetSocketAddress;
 import java.time.Instant;
-import java.util.Objects;
 import java.util.Optional;
 
 /**
- * A snapshot of one connection: immutable, taken at one moment.
+ * A snapshot of one connection: immutable, taken at one moment, made by the proxy (read-only
+ * for users: there is nothing to construct; the proxy's implementation is internal).
  *
  * <p>Until a route is chosen, {@link #kind()}, {@link #routeName()}, {@link #policy()} and
  * {@link #backendAddress()} are empty. {@link #closeReason()} is set once the connection is
- * closed (in {@link ProxyEventListener#onClosed}).
+ * closed (in {@link ProxyEventListener#onClosed}). {@code toString()} gives a one-line summary.
  */
-public final class ConnectionInfo {
-    private final long id;
-    private final int routePort;
-    private final InetSocketAddress clientAddress;
-    private final ConnectionKind kind;
-    private final String routeName;
-    private final String sni;
-    private final InetSocketAddress backendAddress;
-    private final long bytesFromClient;
-    private final long bytesFromBackend;
-    private final long bufferedBytes;
-    private final Instant openedAt;
-    private final Instant lastActivityAt;
-    private final EffectivePolicy policy;
-    private final boolean webSocket;
-    private final CloseReason closeReason;
-
-    /** Creates a snapshot; called by the proxy. */
-    public ConnectionInfo(long id, int routePort, InetSocketAddress clientAddress, ConnectionKind kind,
-                          String routeName, String sni, InetSocketAddress backendAddress, long bytesFromClient,
-                          long bytesFromBackend, long bufferedBytes, Instant openedAt, Instant lastActivityAt,
-                          EffectivePolicy policy, boolean webSocket, CloseReason closeReason) {
-        this.id = id;
-        this.routePort = routePort;
-        this.clientAddress = clientAddress;
-        this.kind = kind;
-        this.routeName = routeName;
-        this.sni = sni;
-        this.backendAddress = backendAddress;
-        this.bytesFromClient = bytesFromClient;
-        this.bytesFromBackend = bytesFromBackend;
-        this.bufferedBytes = bufferedBytes;
-        this.openedAt = Objects.requireNonNull(openedAt, "openedAt");
-        this.lastActivityAt = Objects.requireNonNull(lastActivityAt, "lastActivityAt");
-        this.policy = policy;
-        this.webSocket = webSocket;
-        this.closeReason = closeReason;
-    }
-
+public interface ConnectionInfo {
     /** The connection id, unique within a proxy; it prefixes every log line about the connection. */
-    public long id() {
-        return id;
-    }
+    long id();
 
     /** The route port the client connected to (the logical port, even if the listener was bound elsewhere). */
-    public int routePort() {
-        return routePort;
-    }
+    int routePort();
 
     /** The client's address and port. */
-    public InetSocketAddress clientAddress() {
-        return clientAddress;
-    }
+    InetSocketAddress clientAddress();
 
     /** The kind, once the connection is routed. */
-    public Optional<ConnectionKind> kind() {
-        return Optional.ofNullable(kind);
-    }
+    Optional<ConnectionKind> kind();
 
     /** The name of the route that took the connection, once routed. */
-    public Optional<String> routeName() {
-        return Optional.ofNullable(routeName);
-    }
+    Optional<String> routeName();
 
     /** The SNI name of the ClientHello, if one was read and carried a name. */
-    public Optional<String> sni() {
-        return Optional.ofNullable(sni);
-    }
+    Optional<String> sni();
 
     /** The backend address, once a target was chosen. */
-    public Optional<InetSocketAddress> backendAddress() {
-        return Optional.ofNullable(backendAddress);
-    }
+    Optional<InetSocketAddress> backendAddress();
 
     /** Bytes read from the client (ClientHello included). */
-    public long bytesFromClient() {
-        return bytesFromClient;
-    }
+    long bytesFromClient();
 
     /** Bytes read from the backend. */
-    public long bytesFromBackend() {
-        return bytesFromBackend;
-    }
+    long bytesFromBackend();
 
     /**
      * Bytes the proxy holds for this connection right now: read but not yet written to the
      * other side's socket. Bounded by backpressure.
      */
-    public long bufferedBytes() {
-        return bufferedBytes;
-    }
+    long bufferedBytes();
 
     /** When the connection was accepted. */
-    public Instant openedAt() {
-        return openedAt;
-    }
+    Instant openedAt();
 
     /** When a byte last moved in either direction (or the accept time). */
-    public Instant lastActivityAt() {
-        return lastActivityAt;
-    }
-
-    /** The timeouts this connection lives by, once routed (see {@link EffectivePolicy#of}). */
-    public Optional<EffectivePolicy> policy() {
-        return Optional.ofNullable(policy);
-    }
+    Instant lastActivityAt();
 
     /**
-     * Whether the proxy saw this connection upgrade to a WebSocket. Only terminated connections
-     * can say so: a WebSocket inside a passthrough connection is invisible to the proxy.
+     * The timeouts this connection lives by, once routed: the proxy's policy, the overrides for
+     * its kind, then its route's (route &gt; kind &gt; proxy); see {@link EffectivePolicy}.
      */
-    public boolean webSocket() {
-        return webSocket;
-    }
+    Optional<EffectivePolicy> policy();
+
+    /**
+     * Whether the proxy saw this connection upgrade to a WebSocket, which also says whether the
+     * proxy's WebSocket heartbeat can touch it: the heartbeat runs exactly where the proxy reads
+     * frames, that is on connections for which this is true. They are {@code TERMINATED}
+     * connections (TLS ended at the proxy) and cleartext HTTP connections upgraded through the
+     * proxy (kind {@code PLAIN}); see {@link ConnectionKind}. A WebSocket inside a passthrough
+     * connection, or inside a raw TCP relay, is invisible to the proxy: false, never pinged.
+     */
+    boolean webSocket();
 
     /** Why the connection closed; empty while it is open. */
-    public Optional<CloseReason> closeReason() {
-        return Optional.ofNullable(closeReason);
-    }
-
-    @Override
-    public String toString() {
-        return "Connection#" + id + "[" + (kind == null ? "unrouted" : kind) + " port=" + routePort
-                + " client=" + clientAddress + (routeName == null ? "" : " route=" + routeName)
-                + (sni == null ? "" : " sni=" + sni) + (backendAddress == null ? "" : " backend=" + backendAddress)
-                + (webSocket ? " websocket" : "") + " in=" + bytesFromClient + " out=" + bytesFromBackend
-                + (closeReason == null ? "" : " closed=" + closeReason) + "]";
-    }
+    Optional<CloseReason> closeReason();
 }

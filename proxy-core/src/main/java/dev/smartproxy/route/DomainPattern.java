@@ -1,5 +1,7 @@
 package dev.smartproxy.route;
 
+import dev.smartproxy.internal.util.DomainNames;
+
 import java.util.Objects;
 
 /**
@@ -22,9 +24,6 @@ import java.util.Objects;
  * }</pre>
  */
 public final class DomainPattern {
-    private static final int MAX_NAME_LENGTH = 253;
-    private static final int MAX_LABEL_LENGTH = 63;
-
     private final String pattern;
     /** For {@code *.example.com}: {@code .example.com}; null otherwise. */
     private final String suffix;
@@ -57,53 +56,14 @@ public final class DomainPattern {
         return new DomainPattern(p);
     }
 
-    /** Lower-cases a name and drops one trailing dot. */
+    /** Lower-cases a name (ASCII letters only) and drops one trailing dot. */
     public static String normalize(String name) {
-        String n = name.strip();
-        // Lower-case ASCII only: Unicode case folding would turn the Kelvin sign into 'k'.
-        StringBuilder lower = null;
-        for (int i = 0; i < n.length(); i++) {
-            char c = n.charAt(i);
-            if (c >= 'A' && c <= 'Z') {
-                if (lower == null) {
-                    lower = new StringBuilder(n);
-                }
-                lower.setCharAt(i, (char) (c + 32));
-            }
-        }
-        n = lower == null ? n : lower.toString();
-        return n.endsWith(".") ? n.substring(0, n.length() - 1) : n;
+        return DomainNames.normalize(name);
     }
 
     /** Returns why {@code name} is not a valid host name, or null if it is one. */
     static String hostNameProblem(String name) {
-        if (name.isEmpty()) {
-            return "is empty";
-        }
-        if (name.length() > MAX_NAME_LENGTH) {
-            return "is longer than " + MAX_NAME_LENGTH + " characters";
-        }
-        for (String label : name.split("\\.", -1)) {
-            if (label.isEmpty()) {
-                return "has an empty label";
-            }
-            if (label.length() > MAX_LABEL_LENGTH) {
-                return "has a label longer than " + MAX_LABEL_LENGTH + " characters";
-            }
-            if (label.startsWith("-") || label.endsWith("-")) {
-                return "has a label that starts or ends with '-'";
-            }
-            for (int i = 0; i < label.length(); i++) {
-                char c = label.charAt(i);
-                boolean ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
-                if (!ok) {
-                    return c == '*' ? "has a wildcard that is not the whole leftmost label"
-                            : c > 127 ? "is not ASCII (write it in its xn-- form)"
-                            : "has the character '" + c + "'";
-                }
-            }
-        }
-        return null;
+        return DomainNames.hostNameProblem(name);
     }
 
     /**

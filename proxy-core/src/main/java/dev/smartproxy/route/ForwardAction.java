@@ -12,8 +12,10 @@ import java.util.Optional;
  * Forward the connection to one of the targets.
  *
  * <p>With several targets, connections are spread over them round-robin. The TLS mode decides
- * what the proxy sees: {@link TlsMode#PASSTHROUGH} relays the encrypted stream as is; no TLS
- * mode relays raw TCP.
+ * what the proxy sees: {@link TlsMode#PASSTHROUGH} relays the encrypted stream as is;
+ * {@link TlsMode#TERMINATE} and {@link TlsMode#TERMINATE_AND_REENCRYPT} end TLS at the proxy and
+ * forward HTTP requests (and WebSockets) one by one; no TLS mode relays raw TCP, or plain HTTP
+ * request by request when marked {@link Builder#http()}.
  * <pre>{@code
  * Route.named("api")
  *     .match(m -> m.ports(443).domains("api.example.com"))

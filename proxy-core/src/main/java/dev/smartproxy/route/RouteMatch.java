@@ -97,8 +97,11 @@ public final class RouteMatch {
         return !domains.isEmpty();
     }
 
-    /** Whether a connection on {@code port} from {@code client} passes the port and IP conditions. */
-    boolean matchesPortAndClient(int port, InetAddress client) {
+    /**
+     * Whether a connection on {@code port} from {@code client} passes the port and IP conditions
+     * (a null client passes only when the route names no client addresses).
+     */
+    public boolean matchesPortAndClient(int port, InetAddress client) {
         if (!ports.contains(port)) {
             return false;
         }

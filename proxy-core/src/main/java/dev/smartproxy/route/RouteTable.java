@@ -1,6 +1,5 @@
 package dev.smartproxy.route;
 
-import java.net.InetAddress;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashSet;
@@ -37,7 +36,7 @@ import java.util.Set;
  *       and blocks take both.</li>
  *   <li>At the connection level, path and header conditions are left for the requests: a route
  *       that has them can win a connection whatever its requests will be. What the proxy then
- *       does with the connection depends on the winner ({@link #appliesPerRequest(Route)}):
+ *       does with the connection depends on the winner:
  *       <ul>
  *         <li>a raw TCP or passthrough forward, a handler, or a block <em>without</em> path or
  *             header conditions acts on the whole connection (a block closes it at once with
@@ -47,15 +46,17 @@ import java.util.Set;
  *             connection is read: a connection that opened with a TLS ClientHello is
  *             terminated with the certificate chosen for its SNI (no certificate: the handshake
  *             fails, reason {@code TLS_HANDSHAKE_FAILED}), a cleartext one is read as plain
- *             HTTP ({@link #servesPlainHttp}; a cleartext client of a port without such routes
+ *             HTTP (where a route on the port reads cleartext HTTP; a cleartext client of a port without such routes
  *             fails the TLS handshake of a terminating winner), and then each request is
  *             routed by rule 6, so
  *             {@code paths("/admin/").block()} before a {@code TERMINATE} route for the same
  *             domain answers {@code /admin/x} with 403 and forwards {@code /public}, and a TLS
  *             client of a redirect route gets its redirect over TLS.</li>
  *       </ul>
- *       A route that applies per request is never chosen when the connection is accepted
- *       ({@link #decideAtAccept}): the proxy reads the first bytes to tell TLS from plain HTTP.
+ *       A route that applies per request is never chosen when the connection is accepted:
+ *       the proxy reads the first bytes to tell TLS from plain HTTP. A route without domains
+ *       that acts on the whole connection, and is the first on its port to admit the client,
+ *       is chosen at accept time, before a byte is read (so server-speaks-first protocols work).
  *       {@code SmartProxy.Builder#build()} rejects combinations that cannot work this way, such
  *       as path conditions in front of a passthrough route for the same names.</li>
  * </ol>
@@ -139,105 +140,18 @@ public final class RouteTable {
         return !(route.action() instanceof ForwardAction f) || f.tlsMode().isPresent() == tls;
     }
 
-    /** Whether the route reads HTTP: a forward that terminates TLS or is marked http(), a redirect, a block. */
-    public static boolean readsHttp(Route route) {
+    /**
+     * Whether the route reads HTTP: a forward that terminates TLS or is marked http(), a redirect,
+     * a block (the accept path's {@code AcceptPlan.readsHttp} is the same rule).
+     */
+    private static boolean readsHttp(Route route) {
         RouteAction a = route.action();
         return a instanceof RedirectAction || a instanceof BlockAction
                 || (a instanceof ForwardAction f && f.readsHttp());
     }
 
-    /**
-     * Whether a connection this route wins is read as HTTP and each of its requests routed on its
-     * own (rule 7): true for forwards that read HTTP ({@code TERMINATE},
-     * {@code TERMINATE_AND_REENCRYPT}, {@code http()}), redirects, and blocks with path or header
-     * conditions; false for raw TCP and passthrough forwards, handlers, and blocks without
-     * conditions, which act on the connection as a whole.
-     */
-    public static boolean appliesPerRequest(Route route) {
-        RouteAction a = route.action();
-        if (a instanceof BlockAction) {
-            return route.match().needsHttpRequest();
-        }
-        return readsHttp(route);
-    }
-
-    /** Whether any route on {@code port} reads plain HTTP (not TLS): HTTP forwards without TLS, redirects, blocks. */
-    public boolean servesPlainHttp(int port) {
-        return ordered.stream().anyMatch(r -> r.match().ports().contains(port) && readsHttp(r)
-                && !(r.action() instanceof ForwardAction f && f.tlsMode().isPresent()));
-    }
-
-    /**
-     * What can be decided when a connection is accepted, before a byte is read.
-     *
-     * <p>The first route in evaluation order that passes the port and client conditions decides:
-     * <ul>
-     *   <li>if it has no domains and acts on the whole connection (a raw TCP or passthrough
-     *       forward, a handler, a block without path or header conditions), it takes the
-     *       connection whatever the client sends: the connection is routed at once, so
-     *       server-speaks-first protocols work;</li>
-     *   <li>if it has domains, or applies per request ({@link #appliesPerRequest(Route)}: it
-     *       must know whether the client speaks TLS or plain HTTP), the first bytes are read
-     *       first: a ClientHello is matched by its SNI, other bytes are served as plain HTTP
-     *       when the port {@linkplain #servesPlainHttp serves it};</li>
-     *   <li>if no route passes, nothing can match.</li>
-     * </ul>
-     */
-    public AcceptDecision decideAtAccept(int port, InetAddress client) {
-        for (Route r : ordered) {
-            if (r.match().matchesPortAndClient(port, client)) {
-                return r.match().needsSni() || appliesPerRequest(r) ? AcceptDecision.NEEDS_CLIENT_HELLO
-                        : new AcceptDecision(r);
-            }
-        }
-        return AcceptDecision.NO_ROUTE;
-    }
-
-    /** Whether any route on {@code port} looks at SNI, so connections on it may be peeked. */
-    public boolean mayNeedSni(int port) {
-        return ordered.stream().anyMatch(r -> r.match().ports().contains(port) && r.match().needsSni());
-    }
-
     @Override
     public String toString() {
         return "RouteTable" + ordered;
-    }
-
-    /**
-     * The outcome of {@link #decideAtAccept}: a route, "read the first bytes (a ClientHello)
-     * first", or "no route".
-     */
-    public static final class AcceptDecision {
-        static final AcceptDecision NEEDS_CLIENT_HELLO = new AcceptDecision(null);
-        static final AcceptDecision NO_ROUTE = new AcceptDecision(null);
-
-        private final Route route;
-
-        private AcceptDecision(Route route) {
-            this.route = route;
-        }
-
-        /** The route chosen at accept time, if one could be. */
-        public Optional<Route> route() {
-            return Optional.ofNullable(route);
-        }
-
-        /**
-         * Whether the first bytes must be read before a route can be chosen: a ClientHello (for
-         * its SNI, or to terminate TLS), or plain HTTP.
-         */
-        public boolean needsClientHello() {
-            return this == NEEDS_CLIENT_HELLO;
-        }
-
-        /** Whether no route can take a connection on this port from this client. */
-        public boolean noRoute() {
-            return this == NO_ROUTE;
-        }
-
-        @Override
-        public String toString() {
-            return route != null ? "route " + route.name() : this == NEEDS_CLIENT_HELLO ? "needs ClientHello" : "no route";
-        }
     }
 }

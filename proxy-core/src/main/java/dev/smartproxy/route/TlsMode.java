@@ -14,8 +14,19 @@ public enum TlsMode {
      * {@link dev.smartproxy.event.ConnectionKind#PASSTHROUGH}.
      */
     PASSTHROUGH,
-    /** TLS ends at the proxy; the backend leg is plain. Not yet carried: {@code build()} rejects it. */
+    /**
+     * TLS ends at the proxy, with the certificate chosen for the SNI name
+     * ({@code SmartProxy.Builder.certificate}); the proxy reads HTTP/1.1 (and WebSocket frames
+     * after an upgrade) and forwards each request over a plain backend leg. Connections are
+     * tagged {@link dev.smartproxy.event.ConnectionKind#TERMINATED}. {@code build()} requires a
+     * certificate (or a default one) on the proxy.
+     */
     TERMINATE,
-    /** TLS ends at the proxy and a new TLS session is opened to the backend. Not yet carried: {@code build()} rejects it. */
+    /**
+     * As {@link #TERMINATE}, and the backend leg is TLS again: SNI set to the target host, the
+     * backend's certificate verified as {@link ForwardAction#backendTls()} says (default: the
+     * system trust store). Connections are tagged
+     * {@link dev.smartproxy.event.ConnectionKind#TERMINATED}.
+     */
     TERMINATE_AND_REENCRYPT
 }

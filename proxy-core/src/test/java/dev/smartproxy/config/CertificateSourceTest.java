@@ -138,12 +138,12 @@ class CertificateSourceTest {
         assertThat(CertificateSource.keyStore(jksNoExt, "JKS", PASSWORD).domains()).contains("store.test");
         // Not a key store at all: the message names the type that was tried.
         Path notAStore = write("junk.p12", "junk");
-        assertThatThrownBy(() -> CertificateSource.keyStore(notAStore, PASSWORD))
+        assertThatThrownBy(() -> CertificateSource.keyStore(notAStore, PASSWORD).load())
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageStartingWith("keyStore " + notAStore + ": cannot read the PKCS12 key store: ")
                 .hasMessageEndingWith("(expected: a PKCS12 key store and its password)");
         Path junkJks = write("junk.jks", "junk");
-        assertThatThrownBy(() -> CertificateSource.keyStore(junkJks, PASSWORD))
+        assertThatThrownBy(() -> CertificateSource.keyStore(junkJks, PASSWORD).load())
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageStartingWith("keyStore " + junkJks + ": cannot read the JKS key store: ");
     }
@@ -198,18 +198,54 @@ class CertificateSourceTest {
     }
 
     @Test
+    void filesAreReadWhenFirstNeededAndOnceForEveryCopy() throws Exception {
+        Path missing = dir.resolve("later.pem");
+        Path missingKey = dir.resolve("later.key");
+        // Creating the source reads nothing: a configuration can name files this machine lacks.
+        CertificateSource s = CertificateSource.pemFiles(missing, missingKey);
+        CertificateSource named = s.domains("later.test");
+        assertThat(named.domains()).containsExactly("later.test");
+        assertThat(s.toString()).contains("not read yet");
+        assertThatThrownBy(s::load).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("certificate " + missing + ": no such file (expected: an existing, readable file)");
+        assertThatThrownBy(s::domains).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith("certificate " + missing + ": no such file");
+        // Once the files exist they are read, once: the copy shares what the original read.
+        X509Bundle leaf = PKI.leaf("later.test");
+        Files.writeString(missing, leaf.getCertificatePathPEM());
+        Files.writeString(missingKey, leaf.getPrivateKeyPEM());
+        assertThat(s.load()).isSameAs(s);
+        Files.delete(missing);
+        Files.delete(missingKey);
+        assertThat(named.certificateChain()).containsExactly(leaf.getCertificatePath());
+        assertThat(named.privateKey()).isPresent();
+        assertThat(s.toString()).contains("later.test").doesNotContain("PRIVATE");
+        assertThat(s.providedContext()).isEmpty();
+    }
+
+    @Test
+    void aKeyStoreIsReadLaterWithACopyOfThePassword() throws Exception {
+        Path p12 = keyStoreFile(PKI.leaf("store.test"), "PKCS12", "late.p12");
+        char[] password = PASSWORD.clone();
+        CertificateSource s = CertificateSource.keyStore(p12, password);
+        java.util.Arrays.fill(password, 'x'); // the caller wipes its array at once
+        assertThat(s.domains()).contains("store.test");
+        assertThat(s.privateKey()).isPresent();
+    }
+
+    @Test
     void rejectsMissingFiles() throws Exception {
         X509Bundle leaf = PKI.leaf("orig.test");
         Path key = write("k.pem", leaf.getPrivateKeyPEM());
         Path missing = dir.resolve("missing.pem");
-        assertThatThrownBy(() -> CertificateSource.pemFiles(missing, key))
+        assertThatThrownBy(() -> CertificateSource.pemFiles(missing, key).load())
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("certificate " + missing + ": no such file (expected: an existing, readable file)");
         Path cert = write("c.pem", leaf.getCertificatePEM());
-        assertThatThrownBy(() -> CertificateSource.pemFiles(cert, missing))
+        assertThatThrownBy(() -> CertificateSource.pemFiles(cert, missing).load())
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("privateKey " + missing + ": no such file (expected: an existing, readable file)");
-        assertThatThrownBy(() -> CertificateSource.keyStore(dir.resolve("missing.p12"), PASSWORD))
+        assertThatThrownBy(() -> CertificateSource.keyStore(dir.resolve("missing.p12"), PASSWORD).load())
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageStartingWith("keyStore " + dir.resolve("missing.p12") + ": no such file");
     }
@@ -219,7 +255,7 @@ class CertificateSourceTest {
         X509Bundle leaf = PKI.leaf("orig.test");
         Path garbage = write("garbage.pem", "not a certificate");
         Path key = write("k.pem", leaf.getPrivateKeyPEM());
-        assertThatThrownBy(() -> CertificateSource.pemFiles(garbage, key))
+        assertThatThrownBy(() -> CertificateSource.pemFiles(garbage, key).load())
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("certificate " + garbage + ": no certificate found"
                         + " (expected: PEM text with -----BEGIN CERTIFICATE----- blocks)");
@@ -248,7 +284,7 @@ class CertificateSourceTest {
         X509Bundle two = PKI.leaf("two.test");
         Path cert = write("one.pem", one.getCertificatePathPEM());
         Path otherKey = write("two.key", two.getPrivateKeyPEM());
-        assertThatThrownBy(() -> CertificateSource.pemFiles(cert, otherKey))
+        assertThatThrownBy(() -> CertificateSource.pemFiles(cert, otherKey).load())
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageStartingWith("certificate " + cert + ": the private key (privateKey " + otherKey
                         + ") does not match the certificate CN=one.test")
@@ -269,11 +305,11 @@ class CertificateSourceTest {
     @Test
     void rejectsAWrongKeyStorePasswordOrType() throws Exception {
         Path p12 = keyStoreFile(PKI.leaf("store.test"), "PKCS12", "pw.p12");
-        assertThatThrownBy(() -> CertificateSource.keyStore(p12, "wrong".toCharArray()))
+        assertThatThrownBy(() -> CertificateSource.keyStore(p12, "wrong".toCharArray()).load())
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("keyStore " + p12 + ": wrong password (expected: a PKCS12 key store and its password)");
         Path jks = keyStoreFile(PKI.leaf("store.test"), "JKS", "pw.jks");
-        assertThatThrownBy(() -> CertificateSource.keyStore(jks, "wrong".toCharArray()))
+        assertThatThrownBy(() -> CertificateSource.keyStore(jks, "wrong".toCharArray()).load())
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageStartingWith("keyStore " + jks + ": wrong password");
         assertThatThrownBy(() -> CertificateSource.keyStore(p12, "NOPE", PASSWORD))
@@ -290,7 +326,7 @@ class CertificateSourceTest {
         try (OutputStream out = Files.newOutputStream(p)) {
             ks.store(out, PASSWORD);
         }
-        assertThatThrownBy(() -> CertificateSource.keyStore(p, PASSWORD))
+        assertThatThrownBy(() -> CertificateSource.keyStore(p, PASSWORD).load())
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageStartingWith("keyStore " + p + ": no private key entry with an X.509 certificate (expected: ");
     }

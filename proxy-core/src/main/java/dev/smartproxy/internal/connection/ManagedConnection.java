@@ -346,7 +346,7 @@ public final class ManagedConnection {
     /** A snapshot. */
     public ConnectionInfo info() {
         long elapsed = lastActivityNanos - openedNanos;
-        return new ConnectionInfo(id, routePort, clientAddress, kind, routeName, sni, backendAddress,
+        return new ConnectionSnapshot(id, routePort, clientAddress, kind, routeName, sni, backendAddress,
                 bytesFromClient, bytesFromBackend, bufferedBytes.getAsLong() + heldBytes, openedAt,
                 openedAt.plusNanos(elapsed), policy, webSocket, closeReason);
     }

@@ -8,6 +8,7 @@ import dev.smartproxy.event.CloseReason;
 import dev.smartproxy.event.ConnectionKind;
 import dev.smartproxy.internal.connection.BufferBudget;
 import dev.smartproxy.internal.connection.ConnectionActions;
+import dev.smartproxy.internal.connection.EffectivePolicies;
 import dev.smartproxy.internal.connection.ManagedConnection;
 import dev.smartproxy.route.BlockAction;
 import dev.smartproxy.route.ForwardAction;
@@ -96,7 +97,7 @@ final class ClientHandler extends ChannelInboundHandlerAdapter
 
     /**
      * Routes the connection by its route's action. A route that applies per request
-     * ({@link RouteTable#appliesPerRequest}) gets the HTTP branch, which terminates TLS when the
+     * ({@link AcceptPlan#appliesPerRequest}) gets the HTTP branch, which terminates TLS when the
      * route is a TLS-terminating forward or the connection opened with a ClientHello
      * ({@code clientHello}): a redirect or a conditional block is then answered over TLS, per
      * request, never in plaintext to a TLS client.
@@ -105,7 +106,7 @@ final class ClientHandler extends ChannelInboundHandlerAdapter
     public void routeTo(Route route, String sni, boolean clientHello) {
         routed = true;
         RouteAction action = route.action();
-        if (RouteTable.appliesPerRequest(route)) {
+        if (AcceptPlan.appliesPerRequest(route)) {
             boolean tls = clientHello || action instanceof ForwardAction f && f.tlsMode().isPresent();
             httpBranch(tls, sni, route);
         } else if (action instanceof ForwardAction f) {
@@ -140,7 +141,7 @@ final class ClientHandler extends ChannelInboundHandlerAdapter
     /** A block without path or header conditions: recorded, then closed with reason BLOCKED; nothing is forwarded. */
     private void block(Route route, String sni) {
         ConnectionKind kind = sni != null ? ConnectionKind.PASSTHROUGH : ConnectionKind.PLAIN;
-        px.registry().routed(conn, kind, route.name(), sni, EffectivePolicy.of(px.policy(), route.policy(), kind),
+        px.registry().routed(conn, kind, route.name(), sni, EffectivePolicies.of(px.policy(), route.policy(), kind),
                 new EventLoopScheduler(client.eventLoop()), this);
         log.debug("{}blocked by route '{}'", conn.log(), route.name());
         conn.closeReason(CloseReason.BLOCKED);
@@ -153,7 +154,7 @@ final class ClientHandler extends ChannelInboundHandlerAdapter
      */
     private void handOver(Route route, HandlerAction action, String sni) {
         ConnectionKind kind = ConnectionKind.PLAIN;
-        px.registry().routed(conn, kind, route.name(), sni, EffectivePolicy.of(px.policy(), route.policy(), kind),
+        px.registry().routed(conn, kind, route.name(), sni, EffectivePolicies.of(px.policy(), route.policy(), kind),
                 new EventLoopScheduler(client.eventLoop()), this);
         passThrough = true;
         client.pipeline().addAfter(PipelineNames.CLIENT, PipelineNames.USER, action.factory().newHandler(conn.info()));
@@ -166,7 +167,7 @@ final class ClientHandler extends ChannelInboundHandlerAdapter
         Target target = px.nextTarget(route, action);
         InetSocketAddress address = Transport.targetAddress(target.host(), target.portFor(conn.routePort()));
         conn.backendAddress(address);
-        EffectivePolicy policy = EffectivePolicy.of(px.policy(), route.policy(), kind);
+        EffectivePolicy policy = EffectivePolicies.of(px.policy(), route.policy(), kind);
         px.registry().routed(conn, kind, route.name(), sni, policy, new EventLoopScheduler(client.eventLoop()), this);
         log.debug("{}route '{}' ({}) -> {}", conn.log(), route.name(), kind, address);
 

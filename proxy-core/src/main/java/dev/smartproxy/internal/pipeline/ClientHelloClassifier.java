@@ -186,12 +186,12 @@ final class ClientHelloClassifier extends SslClientHelloHandler<ClientHelloClass
     private Decision decide(ByteBuf clientHello) {
         String sni = null;
         boolean helloRead = clientHello != null;
-        if (!helloRead && px.routes().servesPlainHttp(conn.routePort())) {
+        if (!helloRead && AcceptPlan.servesPlainHttp(px.routes(), conn.routePort())) {
             // Not TLS, on a port that serves HTTP: requests are routed one by one. The connection
             // is recorded under the route that takes cleartext HTTP here, if one does without a name.
             Route connectionRoute = px.routes()
                     .match(new RouteRequest(conn.routePort(), conn.clientAddress().getAddress(), null))
-                    .filter(r -> RouteTable.appliesPerRequest(r)
+                    .filter(r -> AcceptPlan.appliesPerRequest(r)
                             && !(r.action() instanceof dev.smartproxy.route.ForwardAction f && f.tlsMode().isPresent()))
                     .orElse(null);
             return new Decision(connectionRoute, null, null, true, false);

@@ -8,6 +8,7 @@ import dev.smartproxy.config.WebSocketSettings;
 import dev.smartproxy.event.CloseReason;
 import dev.smartproxy.event.ConnectionKind;
 import dev.smartproxy.internal.connection.ConnectionActions;
+import dev.smartproxy.internal.connection.EffectivePolicies;
 import dev.smartproxy.internal.connection.ManagedConnection;
 import dev.smartproxy.internal.http.HttpProxyHandler;
 import dev.smartproxy.internal.http.HttpRoute;
@@ -61,7 +62,7 @@ final class HttpBranch {
         ConnectionKind kind = tls ? ConnectionKind.TERMINATED : ConnectionKind.PLAIN;
         RoutePolicy overrides = connectionRoute == null ? RoutePolicy.none() : connectionRoute.policy();
         px.registry().routed(conn, kind, connectionRoute == null ? "(http)" : connectionRoute.name(), sni,
-                EffectivePolicy.of(px.policy(), overrides, kind), new EventLoopScheduler(client.eventLoop()), actions);
+                EffectivePolicies.of(px.policy(), overrides, kind), new EventLoopScheduler(client.eventLoop()), actions);
         ChannelPipeline p = client.pipeline();
         if (tls) {
             SslContext ctx = px.certificates().select(sni);

@@ -36,7 +36,7 @@ public final class ProxyChannelInitializer extends ChannelInitializer<SocketChan
         p.addLast(PipelineNames.BYTES, ByteCounter.client(conn));
         p.addLast(PipelineNames.CLIENT, client);
 
-        RouteTable.AcceptDecision decision = px.routes().decideAtAccept(routePort, ch.remoteAddress().getAddress());
+        AcceptPlan.Decision decision = AcceptPlan.decide(px.routes(), routePort, ch.remoteAddress().getAddress());
         if (decision.needsClientHello()) {
             p.addBefore(PipelineNames.CLIENT, PipelineNames.CLIENT_HELLO, new ClientHelloClassifier(px, conn, client));
         } else if (decision.noRoute()) {

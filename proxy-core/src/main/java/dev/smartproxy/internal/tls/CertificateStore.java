@@ -39,34 +39,10 @@ public final class CertificateStore implements Mapping<String, SslContext> {
     /** The protocols of contexts built here. */
     static final String[] PROTOCOLS = {"TLSv1.3", "TLSv1.2"};
 
-    private static volatile SourceAccess access;
-
     private final Map<String, SslContext> exact;
     /** Keyed by the part after {@code *.}. */
     private final Map<String, SslContext> wildcard;
     private final SslContext defaultContext;
-
-    /**
-     * Lets this package read what {@link CertificateSource} keeps out of the public API (its
-     * private key, its user context). Installed once, by {@code CertificateSource} itself.
-     */
-    public interface SourceAccess {
-        /** The private key, or null for a user context. */
-        PrivateKey privateKey(CertificateSource source);
-
-        /** The user context, or null. */
-        SslContext sslContext(CertificateSource source);
-    }
-
-    /** Called once by {@link CertificateSource}'s class initializer. */
-    public static void installAccess(SourceAccess a) {
-        synchronized (CertificateStore.class) {
-            if (access != null) {
-                throw new IllegalStateException("certificate source access is already installed");
-            }
-            access = Objects.requireNonNull(a, "access");
-        }
-    }
 
     private CertificateStore(Map<String, SslContext> exact, Map<String, SslContext> wildcard,
                              SslContext defaultContext) {
@@ -82,8 +58,8 @@ public final class CertificateStore implements Mapping<String, SslContext> {
      * @param defaultCertificate presented when no name matches or the client sends no SNI; null
      *        for none (such handshakes fail). It need not have domains; if it has, they are
      *        matched too, after {@code sources}.
-     * @throws IllegalArgumentException if a source in {@code sources} has no domains, or a
-     *         context cannot be built
+     * @throws IllegalArgumentException if a source in {@code sources} has no domains, its files
+     *         cannot be read (they are read here if not before), or a context cannot be built
      */
     public static CertificateStore of(List<CertificateSource> sources, CertificateSource defaultCertificate) {
         Objects.requireNonNull(sources, "certificates");
@@ -120,11 +96,10 @@ public final class CertificateStore implements Mapping<String, SslContext> {
 
     /** The server context for a source: the user's as is, or a new one from the key and chain. */
     static SslContext serverContext(CertificateSource source) {
-        SslContext user = access.sslContext(source);
-        if (user != null) {
-            return user;
+        if (source.providedContext().isPresent()) {
+            return source.providedContext().get();
         }
-        PrivateKey key = access.privateKey(source);
+        PrivateKey key = source.privateKey().orElseThrow();
         List<X509Certificate> chain = source.certificateChain();
         try {
             return SslContextBuilder.forServer(key, chain.toArray(new X509Certificate[0]))

@@ -67,7 +67,7 @@ class ConnectionTimersTest {
     /** Registers and routes a connection under the proxy policy and route overrides. */
     private ManagedConnection open(ConnectionPolicy proxy, RoutePolicy route, ConnectionKind kind) {
         ManagedConnection c = registry.register(443, new InetSocketAddress("127.0.0.1", 50000));
-        registry.routed(c, kind, "r", null, EffectivePolicy.of(proxy, route, kind), clock, reason -> {
+        registry.routed(c, kind, "r", null, EffectivePolicies.of(proxy, route, kind), clock, reason -> {
             closes.add(reason);
             registry.closed(c);
         });

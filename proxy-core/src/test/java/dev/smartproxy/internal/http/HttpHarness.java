@@ -77,7 +77,7 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 final class HttpHarness implements AutoCloseable {
     /** The effective policy of every harness connection: the proxy's defaults, as a plain-HTTP route gets them. */
-    static final EffectivePolicy POLICY = EffectivePolicy.of(ConnectionPolicy.defaults(), RoutePolicy.none(),
+    static final EffectivePolicy POLICY = dev.smartproxy.internal.connection.EffectivePolicies.of(ConnectionPolicy.defaults(), RoutePolicy.none(),
             ConnectionKind.PLAIN);
     final EventLoopGroup group = new MultiThreadIoEventLoopGroup(2, NioIoHandler.newFactory());
     final ConnectionRegistry registry = new ConnectionRegistry(List.of(), Clock.systemUTC(), Ticker.SYSTEM);

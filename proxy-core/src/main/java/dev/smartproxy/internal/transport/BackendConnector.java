@@ -37,9 +37,6 @@ public final class BackendConnector {
      */
     public static final WriteBufferWaterMark WATER_MARK = new WriteBufferWaterMark(64 * 1024, 256 * 1024);
 
-    /** The name of the backend TLS handler, first in a re-encrypting backend pipeline. */
-    public static final String BACKEND_TLS = "backend-tls";
-
     private final Transport transport;
     private final int connectTimeoutMillis;
 
@@ -78,7 +75,6 @@ public final class BackendConnector {
                 .channel(transport.socketChannelClass())
                 .resolver(transport.resolver())
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, connectTimeoutMillis)
-                .option(ChannelOption.TCP_NODELAY, true)
                 .option(ChannelOption.WRITE_BUFFER_WATER_MARK, WATER_MARK)
                 .handler(new ChannelInitializer<Channel>() {
                     @Override
@@ -87,17 +83,20 @@ public final class BackendConnector {
                             ch.pipeline().addLast(PipelineNames.BYTES, rawCounter);
                         }
                         if (tls != null) {
-                            ch.pipeline().addLast(BACKEND_TLS, tls.newHandler(ch.alloc(), sni, address.getPort()));
+                            ch.pipeline().addLast(PipelineNames.BACKEND_TLS, tls.newHandler(ch.alloc(), sni, address.getPort()));
                         }
                         handlers.accept(ch.pipeline());
                     }
                 });
-        if (allowHalfClosure) {
-            b.option(ChannelOption.ALLOW_HALF_CLOSURE, true);
+        if (transport.hasSockets()) { // local channels have neither option
+            b.option(ChannelOption.TCP_NODELAY, true);
+            if (allowHalfClosure) {
+                b.option(ChannelOption.ALLOW_HALF_CLOSURE, true);
+            }
         }
         if (keepAlive != null) {
             transport.applyKeepAlive(keepAlive, Transport.optionSetter(b));
         }
-        return b.connect(address);
+        return b.connect(transport.channelAddress(address));
     }
 }

@@ -27,7 +27,7 @@ import java.util.function.Consumer;
  * <p>Thread-safe; one per proxy.
  * <pre>{@code
  * ChannelFuture f = connector.connect(client, address, policy.tcpKeepAlive(), true, counter, null, null,
- *     p -> p.addLast(PipelineNames.BACKEND, new BackendHandler(conn, relay)));
+ *     p -> p.addLast(PipelineNames.BACKEND, new BackendRelay(conn, relay)));
  * }</pre>
  */
 public final class BackendConnector {

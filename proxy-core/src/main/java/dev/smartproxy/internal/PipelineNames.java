@@ -1,19 +1,28 @@
 package dev.smartproxy.internal;
 
-import dev.smartproxy.internal.transport.BackendConnector;
-import dev.smartproxy.internal.transport.ByteCounter;
 /**
- * The names of the handlers in a connection's pipelines, in pipeline order.
+ * The names of the handlers in a connection's pipelines, in pipeline order: every name, client
+ * and backend side; no other string names a handler.
+ *
+ * <p>Each stage of the accept path does one job and replaces itself with the next: the accept
+ * stage (not a handler) registers the connection, admits it and either routes it at once or
+ * installs the ClientHello peek; the router (not a handler either) registers the route and
+ * installs exactly one branch. No handler stays in a pipeline to forward events for another.
  *
  * <pre>
- * PASSTHROUGH / PLAIN (relayed)               backend channel
+ * while undecided (a port whose routes need the first bytes)
+ * ---------------------------------
+ * bytes             counts raw bytes read
+ * client-hello      the ClientHello peek; replaced by the branch once routed
+ * client-unrouted   only with client-hello: records why Netty's peek rejected a
+ *                   hello, closes on a FIN or an error before any route
+ *
+ * PASSTHROUGH / PLAIN relayed (TCP relay)     backend channel
  * ---------------------------------           ----------------------------
- * bytes         counts raw bytes read
- * client-hello  only while peeking SNI;
- *               removes itself once routed
- * client        routing, connect, relay  ---&gt;  backend   relay back, FINs, errors
- *               half-close, errors      &lt;---
- * user          only for handler routes
+ * bytes         counts raw bytes read         backend   relay back, FINs, resets
+ * relay         connect, pending bytes,  ---&gt;
+ *               backpressure, half-close,
+ *               resets both ways         &lt;---
  *
  * TERMINATED / plain HTTP                     backend channel (one per target, reused)
  * ---------------------------------           ----------------------------
@@ -24,23 +33,37 @@ import dev.smartproxy.internal.transport.ByteCounter;
  * http-gate     decoding paused with reads
  * http-codec    HttpServerCodec               backend-http-codec
  * http-proxy    per-request routing    ---&gt;   backend-http
- * client        lifecycle, errors
+ * client-errors a client error that passes
+ *               the HTTP handlers: a reason,
+ *               then close (exceptions only)
  *
  * after a WebSocket upgrade, on both channels: the HTTP handlers are gone, and
  * ws-encoder, ws-decoder, ws-relay (frame relay and the heartbeat) follow
+ *
+ * handler route                               block (no conditions)
+ * ---------------------------------           ----------------------------
+ * bytes         counts raw bytes read         nothing: recorded, closed with BLOCKED
+ * client-errors socket errors: a reason,
+ *               then a reset (exceptions only)
+ * user          the route's handler
  * </pre>
  *
  * <p>The heartbeat lives only in {@code ws-relay}, which exists only after an HTTP upgrade the
  * proxy itself relayed: a passthrough or plain connection carries opaque bytes and can never
- * be pinged.
+ * be pinged. Connection close accounting is not a handler: it runs on each leg's close future.
  */
 public final class PipelineNames {
-    /** Counts raw bytes read ({@link ByteCounter}); first in every client pipeline. */
+    /** Counts raw bytes read ({@code ByteCounter}); first in every client pipeline. */
     public static final String BYTES = "bytes";
-    /** The ClientHello peek ({@link ClientHelloClassifier}). */
+    /** The ClientHello peek ({@code ClientHelloClassifier}); replaced by the branch once routed. */
     public static final String CLIENT_HELLO = "client-hello";
-    /** The client-side relay ({@link ClientHandler}). */
-    public static final String CLIENT = "client";
+    /**
+     * Right after {@link #CLIENT_HELLO} and removed with it: what ends a connection before it is
+     * routed (the peek's rejection event, a FIN, a socket error).
+     */
+    public static final String CLIENT_UNROUTED = "client-unrouted";
+    /** The TCP relay's client side ({@code TcpRelay}); forward routes that relay bytes only. */
+    public static final String RELAY = "relay";
     /**
      * Just before {@link #TLS}: follows the client's TLS records, refuses client-initiated
      * renegotiation and records a handshake timeout ({@code ClientTlsGuard}); removes itself
@@ -55,15 +78,27 @@ public final class PipelineNames {
     public static final String HTTP_CODEC = "http-codec";
     /** The HTTP reverse proxy; terminated and plain-HTTP branches only. */
     public static final String HTTP_PROXY = "http-proxy";
-    /** A user's handler, for routes with a handler action; after {@link #CLIENT}. */
+    /**
+     * The client errors of the HTTP and handler branches ({@code ClientErrors}): after the HTTP
+     * handlers, before a user's handler. Handles exceptions only, so Netty skips it for every
+     * other event.
+     */
+    public static final String CLIENT_ERRORS = "client-errors";
+    /** A user's handler, for routes with a handler action; last. */
     public static final String USER = "user";
-    /** Backend TLS for re-encryption ({@link BackendConnector}); first after the byte counter. */
-    public static final String BACKEND_TLS = BackendConnector.BACKEND_TLS;
+    /** WebSocket frame encoder, on both legs after an upgrade ({@code WebSocketRelay}). */
+    public static final String WS_ENCODER = "ws-encoder";
+    /** WebSocket frame decoder, on both legs after an upgrade ({@code WebSocketRelay}). */
+    public static final String WS_DECODER = "ws-decoder";
+    /** The WebSocket frame relay and heartbeat, on both legs after an upgrade ({@code WebSocketRelay}). */
+    public static final String WS_RELAY = "ws-relay";
+    /** Backend TLS for re-encryption ({@code BackendConnector}); first after the byte counter. */
+    public static final String BACKEND_TLS = "backend-tls";
     /** The HTTP/1.1 client codec on a backend channel of the HTTP proxy. */
     public static final String BACKEND_HTTP_CODEC = "backend-http-codec";
     /** The HTTP proxy's backend leg handler. */
     public static final String BACKEND_HTTP = "backend-http";
-    /** The backend-side relay ({@link BackendHandler}). */
+    /** The TCP relay's backend side ({@code BackendRelay}). */
     public static final String BACKEND = "backend";
 
     private PipelineNames() {

@@ -6,6 +6,7 @@ import dev.smartproxy.event.ConnectionInfo;
 import dev.smartproxy.event.ConnectionKind;
 import dev.smartproxy.event.ProxyEventListener;
 import dev.smartproxy.event.ProxyStats;
+import io.netty.channel.Channel;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -24,7 +25,8 @@ import java.util.function.Consumer;
 /**
  * Every open connection of a proxy, and the counters of all that have closed.
  *
- * <p>A connection is registered when accepted and leaves when both its legs are closed, with
+ * <p>A connection is registered when accepted and leaves when all its legs are closed
+ * ({@link #watchLeg}: accounted on the close future of its last leg), with
  * exactly one {@link CloseReason}; the counters are updated in the same step, so
  * {@code accepted == open + closed} holds whenever no registration is in flight.
  */
@@ -89,6 +91,20 @@ public final class ConnectionRegistry {
             log.debug("{}half-closed by the {}", c.log(), side.name().toLowerCase(java.util.Locale.ROOT));
         }
         notify(c, (l, info) -> l.onHalfClosed(info, side));
+    }
+
+    /**
+     * Counts {@code leg} as one of the connection's channels: when the last open leg's close
+     * future completes, the connection is {@linkplain #closed closed} (counted, reported). The
+     * accept stage watches the client leg, the TCP relay its backend leg. Event loop only.
+     */
+    public void watchLeg(ManagedConnection c, Channel leg) {
+        c.addLeg(leg);
+        leg.closeFuture().addListener(f -> {
+            if (c.allLegsClosed()) {
+                closed(c);
+            }
+        });
     }
 
     /** Removes a connection whose legs are all closed; idempotent. */

@@ -6,8 +6,12 @@ import dev.smartproxy.event.CloseReason;
 import dev.smartproxy.event.ConnectionInfo;
 import dev.smartproxy.event.ConnectionKind;
 
+import io.netty.channel.Channel;
+
 import java.net.InetSocketAddress;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.function.LongSupplier;
 
 /**
@@ -62,6 +66,9 @@ public final class ManagedConnection {
     private boolean backendInputClosed;
     private CloseReason.Side firstFin;
     private boolean finished;
+
+    /** The channels of the connection (client first); copied on write by its event loop. */
+    private volatile List<Channel> legs = List.of();
 
     private final ConnectionRegistry registry;
 
@@ -325,6 +332,32 @@ public final class ManagedConnection {
     /** The normal-close reason implied by who sent the first FIN. */
     public CloseReason orderlyCloseReason() {
         return firstFin == CloseReason.Side.BACKEND ? CloseReason.BACKEND_CLOSED : CloseReason.CLIENT_CLOSED;
+    }
+
+    /**
+     * The connection's channels, client leg first, then the backend leg of a TCP relay once its
+     * connect starts: what close accounting waits on ({@link ConnectionRegistry#watchLeg}).
+     */
+    public List<Channel> legs() {
+        return legs;
+    }
+
+    /** Adds a leg. Event loop only. */
+    void addLeg(Channel leg) {
+        List<Channel> next = new ArrayList<>(legs.size() + 1);
+        next.addAll(legs);
+        next.add(leg);
+        legs = List.copyOf(next);
+    }
+
+    /** Whether every leg is closed: the connection is over. */
+    boolean allLegsClosed() {
+        for (Channel leg : legs) {
+            if (leg.isOpen()) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** Marks the connection finished and cancels its timer; returns true the first time only. */

@@ -1,6 +1,9 @@
 package dev.smartproxy.internal.pipeline;
 
 import dev.smartproxy.event.CloseReason;
+import dev.smartproxy.internal.PipelineNames;
+import dev.smartproxy.internal.connection.CloseReasons;
+import dev.smartproxy.internal.relay.Legs;
 import dev.smartproxy.internal.connection.BufferBudget;
 import dev.smartproxy.internal.connection.ManagedConnection;
 import dev.smartproxy.route.Route;
@@ -8,13 +11,17 @@ import dev.smartproxy.route.RouteRequest;
 import dev.smartproxy.route.RouteTable;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.handler.codec.TooLongFrameException;
+import io.netty.handler.ssl.SniCompletionEvent;
 import io.netty.handler.ssl.SslClientHelloHandler;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ScheduledFuture;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.io.IOException;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
@@ -24,8 +31,14 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>Netty's {@link SslClientHelloHandler} reassembles a ClientHello split across TCP segments
  * and TLS records and enforces the size cap; this handler parses the result strictly, matches
- * the route table and hands over to {@link ClientHandler}. It consumes nothing: once it
- * removes itself, every byte it buffered (the ClientHello included) flows on unchanged.
+ * the route table and hands the outcome to the {@link Router}, which installs the branch. It
+ * consumes nothing: once it removes itself, every byte it buffered (the ClientHello included)
+ * flows on unchanged to the branch.
+ *
+ * <p>While it decides, a companion handler ({@code client-unrouted}, {@link Unrouted}) sits right
+ * after it and ends the connection on what can arrive before a route: the rejection event
+ * Netty's peek fires just before it closes the channel (so the reason is recorded before the
+ * close is accounted), a FIN, a socket error. Both leave together.
  *
  * <p>Outcomes: a route (hand over, saying whether a ClientHello was read); plain HTTP on a port
  * that serves it (non-TLS first bytes); a malformed or non-TLS first flight with no route that
@@ -58,19 +71,14 @@ final class ClientHelloClassifier extends SslClientHelloHandler<ClientHelloClass
         }
     }
 
-    /** Receives the route once the ClientHello has been read ({@link ClientHandler} in the proxy). */
+    /** Receives the outcome once the first bytes are read ({@link ConnectionRouter} in the proxy). */
     interface Router {
-        /** Takes the connection; the bytes read so far follow as channelRead calls. */
-        void routeTo(Route route, String sni);
-
         /**
          * Takes the connection, knowing whether it opened with a TLS ClientHello
-         * ({@code clientHello}): a route that applies per request then terminates TLS. Defaults
-         * to {@link #routeTo(Route, String)}.
+         * ({@code clientHello}): a route that applies per request then terminates TLS. The
+         * bytes read so far follow as channelRead calls.
          */
-        default void routeTo(Route route, String sni, boolean clientHello) {
-            routeTo(route, sni);
-        }
+        void routeTo(Route route, String sni, boolean clientHello);
 
         /**
          * Serves the connection as plain HTTP, routing each request; the bytes read so far follow.
@@ -111,6 +119,7 @@ final class ClientHelloClassifier extends SslClientHelloHandler<ClientHelloClass
 
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
+        ctx.pipeline().addAfter(ctx.name(), PipelineNames.CLIENT_UNROUTED, new Unrouted());
         long millis = px.policy().initialDataTimeout().toMillis();
         timeout = ctx.executor().schedule(() -> {
             if (ctx.channel().isActive()) {
@@ -221,6 +230,7 @@ final class ClientHelloClassifier extends SslClientHelloHandler<ClientHelloClass
             conn.sni(d.sni());
         }
         if (d.plainHttp()) {
+            removeUnrouted(ctx);
             client.serveHttp(d.route());
             ctx.pipeline().remove(this);
             return;
@@ -231,24 +241,82 @@ final class ClientHelloClassifier extends SslClientHelloHandler<ClientHelloClass
             ctx.close();
             return;
         }
+        removeUnrouted(ctx);
         client.routeTo(d.route(), d.sni(), d.clientHello());
-        ctx.pipeline().remove(this); // forwards the buffered bytes, ClientHello included, to the client handler
+        ctx.pipeline().remove(this); // forwards the buffered bytes, ClientHello included, to the branch
+    }
+
+    private static void removeUnrouted(ChannelHandlerContext ctx) {
+        if (ctx.pipeline().context(PipelineNames.CLIENT_UNROUTED) != null) {
+            ctx.pipeline().remove(PipelineNames.CLIENT_UNROUTED);
+        }
+    }
+
+    /**
+     * Why a ClientHello was refused, for the failures Netty's peek raises: too large, or not TLS
+     * (a record that is not a handshake); null for anything else. The one place this is decided.
+     */
+    static CloseReason rejection(Throwable cause) {
+        Throwable root = cause instanceof io.netty.handler.codec.DecoderException && cause.getCause() != null
+                ? cause.getCause() : cause;
+        if (root instanceof TooLongFrameException) {
+            return CloseReason.CLIENT_HELLO_TOO_LARGE;
+        }
+        if (root instanceof io.netty.handler.ssl.NotSslRecordException) {
+            return CloseReason.CLIENT_HELLO_INVALID;
+        }
+        return null;
     }
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        // Netty's peek closes the channel itself on these; record why before the close completes.
-        Throwable root = cause instanceof io.netty.handler.codec.DecoderException && cause.getCause() != null
-                ? cause.getCause() : cause;
-        if (root instanceof TooLongFrameException) {
-            conn.closeReason(CloseReason.CLIENT_HELLO_TOO_LARGE);
-        } else if (root instanceof io.netty.handler.ssl.NotSslRecordException) {
-            conn.closeReason(CloseReason.CLIENT_HELLO_INVALID);
-        } else {
+        // Netty's peek has closed the channel on its own failures (the reason was recorded from
+        // its rejection event, by Unrouted); the wire cap closes here.
+        CloseReason why = rejection(cause);
+        if (why == null) {
             ctx.fireExceptionCaught(cause);
             return;
         }
-        log.debug("{}ClientHello rejected: {}", conn.log(), root.getMessage());
+        conn.closeReason(why);
+        log.debug("{}ClientHello rejected: {}", conn.log(), cause.getMessage());
         ctx.close();
+    }
+
+    /**
+     * What ends a connection that no route has taken yet; after the peek, removed with it.
+     * Netty's {@link SslClientHelloHandler} fires its rejection as an {@link SniCompletionEvent}
+     * to the next handler and then closes the channel before it throws, so the reason can only
+     * be recorded here, in time for the close to be accounted with it. A FIN before a route
+     * closes (nothing to forward to); a socket error resets, any other error is a defect.
+     */
+    private final class Unrouted extends ChannelInboundHandlerAdapter {
+        @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+            if (evt instanceof SniCompletionEvent sni && sni.cause() != null) {
+                CloseReason why = rejection(sni.cause());
+                if (why != null) {
+                    conn.closeReason(why);
+                }
+            } else if (evt instanceof ChannelInputShutdownEvent) {
+                conn.clientInputClosed();
+                log.debug("{}client sent FIN", conn.log());
+                ctx.close(); // nothing to forward to: the client gave up before being routed
+            } else {
+                ctx.fireUserEventTriggered(evt);
+            }
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            if (cause instanceof IOException) {
+                log.debug("{}client error: {}", conn.log(), cause.toString());
+                conn.closeReason(CloseReasons.of(cause, CloseReasons.Leg.CLIENT));
+                Legs.reset(ctx.channel());
+            } else {
+                log.warn("{}unexpected error on the client leg", conn.log(), cause);
+                conn.closeReason(CloseReason.PROXY_ERROR);
+                ctx.close();
+            }
+        }
     }
 }

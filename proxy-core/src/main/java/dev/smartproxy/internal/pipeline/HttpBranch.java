@@ -2,13 +2,9 @@ package dev.smartproxy.internal.pipeline;
 
 import dev.smartproxy.internal.PipelineNames;
 import dev.smartproxy.config.BackendTls;
-import dev.smartproxy.config.EffectivePolicy;
-import dev.smartproxy.config.RoutePolicy;
 import dev.smartproxy.config.WebSocketSettings;
 import dev.smartproxy.event.CloseReason;
-import dev.smartproxy.event.ConnectionKind;
 import dev.smartproxy.internal.connection.ConnectionActions;
-import dev.smartproxy.internal.connection.EffectivePolicies;
 import dev.smartproxy.internal.connection.ManagedConnection;
 import dev.smartproxy.internal.http.HttpProxyHandler;
 import dev.smartproxy.internal.http.HttpRoute;
@@ -50,7 +46,8 @@ final class HttpBranch {
     }
 
     /**
-     * Installs the branch on {@code client} before the {@code client} handler.
+     * Installs the branch at the end of {@code client}'s pipeline; the connection is already
+     * registered ({@link ConnectionRouter}).
      *
      * @param tls             whether the client speaks TLS that the proxy terminates
      * @param sni             the SNI name, if any
@@ -59,10 +56,6 @@ final class HttpBranch {
      */
     static void install(ProxyContext px, ManagedConnection conn, Channel client, boolean tls, String sni,
                         Route connectionRoute, ConnectionActions actions) {
-        ConnectionKind kind = tls ? ConnectionKind.TERMINATED : ConnectionKind.PLAIN;
-        RoutePolicy overrides = connectionRoute == null ? RoutePolicy.none() : connectionRoute.policy();
-        px.registry().routed(conn, kind, connectionRoute == null ? "(http)" : connectionRoute.name(), sni,
-                EffectivePolicies.of(px.policy(), overrides, kind), new EventLoopScheduler(client.eventLoop()), actions);
         ChannelPipeline p = client.pipeline();
         if (tls) {
             SslContext ctx = px.certificates().select(sni);
@@ -76,12 +69,12 @@ final class HttpBranch {
             // (Netty's own default would be a fixed 10 s); set before the handler starts its timer.
             SslHandler ssl = ctx.newHandler(client.alloc());
             ssl.setHandshakeTimeoutMillis(px.policy().initialDataTimeout().toMillis());
-            p.addBefore(PipelineNames.CLIENT, PipelineNames.TLS, ssl);
+            p.addLast(PipelineNames.TLS, ssl);
             p.addBefore(PipelineNames.TLS, PipelineNames.TLS_GUARD, new ClientTlsGuard(conn, ssl));
         }
         var http = px.httpSettings();
-        p.addBefore(PipelineNames.CLIENT, PipelineNames.HTTP_GATE, new RequestGate());
-        p.addBefore(PipelineNames.CLIENT, PipelineNames.HTTP_CODEC, HttpProxyHandler.newServerCodec(http));
+        p.addLast(PipelineNames.HTTP_GATE, new RequestGate());
+        p.addLast(PipelineNames.HTTP_CODEC, HttpProxyHandler.newServerCodec(http));
         // Requests are served one at a time, so the route of the last request is the one an
         // upgrade belongs to: its WebSocket settings apply, else the proxy's.
         Route[] lastRoute = new Route[1];
@@ -97,7 +90,7 @@ final class HttpBranch {
                 return HttpBranch.route(px, conn, sni, secure, host, path, pathAndQuery, headers, lastRoute);
             }
         };
-        p.addBefore(PipelineNames.CLIENT, PipelineNames.HTTP_PROXY, new HttpProxyHandler(http, conn, tls, router,
+        p.addLast(PipelineNames.HTTP_PROXY, new HttpProxyHandler(http, conn, tls, router,
                 px.connector(), (clientCh, backendCh) -> {
                     WebSocketSettings ws = lastRoute[0] != null && lastRoute[0].action() instanceof ForwardAction f
                             ? f.webSocket().orElse(px.webSocketSettings()) : px.webSocketSettings();

@@ -4,47 +4,61 @@ import dev.smartproxy.internal.transport.ByteCounter;
 import dev.smartproxy.internal.PipelineNames;
 import dev.smartproxy.event.CloseReason;
 import dev.smartproxy.internal.connection.ManagedConnection;
+import dev.smartproxy.internal.relay.Legs;
 import dev.smartproxy.route.RouteTable;
+import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelPipeline;
-import io.netty.channel.socket.SocketChannel;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Sets up each accepted connection on one route port: registers it, then either routes it at
- * once (when no SNI can change the outcome), installs the ClientHello peek, or closes it with
- * {@code NO_ROUTE}. One instance per listener; stateless apart from its configuration.
+ * The accept stage, for each connection accepted on one route port: registers it (close
+ * accounting waits on its close future from here), runs {@link Admission}, then classifies:
+ * routes it at once through the {@link ConnectionRouter} when no byte can change the outcome,
+ * installs the ClientHello peek ({@link ClientHelloClassifier}, which calls the router), or
+ * closes it with {@code NO_ROUTE}. One instance per listener; stateless apart from its
+ * configuration.
  */
-public final class ProxyChannelInitializer extends ChannelInitializer<SocketChannel> {
+public final class ProxyChannelInitializer extends ChannelInitializer<Channel> {
     private static final Logger log = LoggerFactory.getLogger(ProxyChannelInitializer.class);
 
     private final ProxyContext px;
     private final int routePort;
 
+    /** The accept stage of {@code px}'s listener for {@code routePort}. */
     public ProxyChannelInitializer(ProxyContext px, int routePort) {
         this.px = px;
         this.routePort = routePort;
     }
 
     @Override
-    protected void initChannel(SocketChannel ch) {
-        ManagedConnection conn = px.registry().register(routePort, ch.remoteAddress());
+    protected void initChannel(Channel ch) {
+        ManagedConnection conn = px.registry().register(routePort, px.transport().clientAddress(ch));
+        px.registry().watchLeg(conn, ch);
+        conn.bufferedBytes(() -> Legs.queued(ch)); // a relay adds its backend leg's
         log.debug("{}accepted from {} on port {}", conn.log(), ch.remoteAddress(), routePort);
-        ClientHandler client = new ClientHandler(px, conn);
         ChannelPipeline p = ch.pipeline();
         p.addLast(PipelineNames.BYTES, ByteCounter.client(conn));
-        p.addLast(PipelineNames.CLIENT, client);
 
-        AcceptPlan.Decision decision = AcceptPlan.decide(px.routes(), routePort, ch.remoteAddress().getAddress());
+        CloseReason refused = Admission.refusal(px, conn);
+        if (refused != null) {
+            log.debug("{}refused: {}", conn.log(), refused);
+            conn.closeReason(refused);
+            ch.close();
+            return;
+        }
+
+        ConnectionRouter router = new ConnectionRouter(px, conn, ch);
+        AcceptPlan.Decision decision = AcceptPlan.decide(px.routes(), routePort, conn.clientAddress().getAddress());
         if (decision.needsClientHello()) {
-            p.addBefore(PipelineNames.CLIENT, PipelineNames.CLIENT_HELLO, new ClientHelloClassifier(px, conn, client));
+            p.addLast(PipelineNames.CLIENT_HELLO, new ClientHelloClassifier(px, conn, router));
         } else if (decision.noRoute()) {
             log.debug("{}no route for port {} from {}", conn.log(), routePort, ch.remoteAddress());
             conn.closeReason(CloseReason.NO_ROUTE);
             ch.close();
         } else {
-            client.routeTo(decision.route().orElseThrow(), null);
+            router.routeAtAccept(decision.route().orElseThrow());
         }
     }
 }

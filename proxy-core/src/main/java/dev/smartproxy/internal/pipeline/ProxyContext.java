@@ -15,14 +15,12 @@ import dev.smartproxy.route.ForwardAction;
 import dev.smartproxy.route.Route;
 import dev.smartproxy.route.RouteTable;
 import dev.smartproxy.route.Target;
-import io.netty.channel.Channel;
 import io.netty.channel.WriteBufferWaterMark;
 
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.function.Consumer;
 
 /** What every connection of one proxy shares: routes, policy, registry, transport. Thread-safe. */
 public final class ProxyContext {
@@ -32,7 +30,6 @@ public final class ProxyContext {
     private final ConnectionRegistry registry;
     private final Transport transport;
     private final Map<String, AtomicInteger> roundRobin = new ConcurrentHashMap<>();
-    private volatile Consumer<Channel> legObserver;
     private final CertificateStore certificates;
     private final HttpSettings httpSettings;
     private final WebSocketSettings webSocketSettings;
@@ -114,21 +111,6 @@ public final class ProxyContext {
     /** The client TLS context for a backend TLS configuration, built once and shared. */
     SslContext backendContext(BackendTls tls) {
         return backendContexts.computeIfAbsent(tls, BackendTlsContexts::clientContext);
-    }
-
-    /**
-     * Sees every client channel when accepted and every backend channel when connected; for
-     * tests that inspect live sockets (their options, for instance). Null in production.
-     */
-    public void legObserver(Consumer<Channel> observer) {
-        this.legObserver = observer;
-    }
-
-    void observe(Channel leg) {
-        Consumer<Channel> o = legObserver;
-        if (o != null) {
-            o.accept(leg);
-        }
     }
 
     /** The next target of a forwarding route, round-robin over its targets. */

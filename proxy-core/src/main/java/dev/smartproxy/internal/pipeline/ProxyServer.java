@@ -12,6 +12,7 @@ import org.slf4j.LoggerFactory;
 import java.io.UncheckedIOException;
 import java.net.BindException;
 import java.net.InetSocketAddress;
+import java.net.SocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -38,7 +39,8 @@ public final class ProxyServer {
      * Binds every listener and returns once all are bound; on any failure releases what was
      * bound and throws.
      *
-     * @param binds route port to the socket address to bind for it
+     * @param binds route port to the socket address to bind for it (on the local transport,
+     *              {@code host:port} names the local address; see {@code Transport.channelAddress})
      */
     public static ProxyServer start(ProxyContext px, int ioThreads, Map<Integer, InetSocketAddress> binds) {
         ProxyServer s = new ProxyServer(px, ioThreads);
@@ -50,7 +52,7 @@ public final class ProxyServer {
             s.shutdown(Duration.ZERO);
             throw e;
         }
-        log.info("SmartProxy started on {} ({} transport): {}", s.boundAddresses().values(), px.transport().name(),
+        log.info("SmartProxy started on {} ({} transport): {}", s.listenAddresses().values(), px.transport().name(),
                 px.routes().routes().stream().map(r -> r.name()).toList());
         return s;
     }
@@ -59,15 +61,17 @@ public final class ProxyServer {
         ServerBootstrap b = new ServerBootstrap()
                 .group(boss, workers)
                 .channel(px.transport().serverChannelClass())
-                .option(ChannelOption.SO_BACKLOG, 4096)
-                .option(ChannelOption.SO_REUSEADDR, true)
-                .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                .childOption(ChannelOption.TCP_NODELAY, true)
                 .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, BackendConnector.WATER_MARK)
                 .childHandler(new ProxyChannelInitializer(px, routePort));
+        if (px.transport().hasSockets()) { // local channels have none of these
+            b.option(ChannelOption.SO_BACKLOG, 4096)
+                    .option(ChannelOption.SO_REUSEADDR, true)
+                    .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                    .childOption(ChannelOption.TCP_NODELAY, true);
+        }
         px.transport().applyKeepAlive(px.policy().tcpKeepAlive(), (o, v) -> childOption(b, o, v));
         try {
-            Channel ch = b.bind(address).syncUninterruptibly().channel();
+            Channel ch = b.bind(px.transport().channelAddress(address)).syncUninterruptibly().channel();
             listeners.put(routePort, ch);
         } catch (Exception e) {
             String msg = "cannot listen for route port " + routePort + " on " + address + ": " + e.getMessage();
@@ -83,10 +87,21 @@ public final class ProxyServer {
         b.childOption((ChannelOption) o, v);
     }
 
-    /** The bound address of each route port's listener. */
+    /** The bound address of each route port's listener (sockets only; empty on the local transport). */
     public Map<Integer, InetSocketAddress> boundAddresses() {
         Map<Integer, InetSocketAddress> out = new LinkedHashMap<>();
-        listeners.forEach((port, ch) -> out.put(port, (InetSocketAddress) ch.localAddress()));
+        listeners.forEach((port, ch) -> {
+            if (ch.localAddress() instanceof InetSocketAddress a) {
+                out.put(port, a);
+            }
+        });
+        return out;
+    }
+
+    /** The address of each route port's listener, whatever the transport (a {@code LocalAddress} on the local one). */
+    public Map<Integer, SocketAddress> listenAddresses() {
+        Map<Integer, SocketAddress> out = new LinkedHashMap<>();
+        listeners.forEach((port, ch) -> out.put(port, ch.localAddress()));
         return out;
     }
 

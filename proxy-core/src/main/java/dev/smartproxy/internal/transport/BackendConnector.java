@@ -27,7 +27,7 @@ import java.util.function.Consumer;
  * <p>Thread-safe; one per proxy.
  * <pre>{@code
  * ChannelFuture f = connector.connect(client, address, policy.tcpKeepAlive(), true, counter, null, null,
- *     p -> p.addLast(PipelineNames.BACKEND, new BackendHandler(conn, relay)));
+ *     p -> p.addLast(PipelineNames.BACKEND, new BackendRelay(conn, relay)));
  * }</pre>
  */
 public final class BackendConnector {
@@ -36,9 +36,6 @@ public final class BackendConnector {
      * much is queued for the other side (low 64 KiB, high 256 KiB).
      */
     public static final WriteBufferWaterMark WATER_MARK = new WriteBufferWaterMark(64 * 1024, 256 * 1024);
-
-    /** The name of the backend TLS handler, first in a re-encrypting backend pipeline. */
-    public static final String BACKEND_TLS = "backend-tls";
 
     private final Transport transport;
     private final int connectTimeoutMillis;
@@ -78,7 +75,6 @@ public final class BackendConnector {
                 .channel(transport.socketChannelClass())
                 .resolver(transport.resolver())
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, connectTimeoutMillis)
-                .option(ChannelOption.TCP_NODELAY, true)
                 .option(ChannelOption.WRITE_BUFFER_WATER_MARK, WATER_MARK)
                 .handler(new ChannelInitializer<Channel>() {
                     @Override
@@ -87,17 +83,20 @@ public final class BackendConnector {
                             ch.pipeline().addLast(PipelineNames.BYTES, rawCounter);
                         }
                         if (tls != null) {
-                            ch.pipeline().addLast(BACKEND_TLS, tls.newHandler(ch.alloc(), sni, address.getPort()));
+                            ch.pipeline().addLast(PipelineNames.BACKEND_TLS, tls.newHandler(ch.alloc(), sni, address.getPort()));
                         }
                         handlers.accept(ch.pipeline());
                     }
                 });
-        if (allowHalfClosure) {
-            b.option(ChannelOption.ALLOW_HALF_CLOSURE, true);
+        if (transport.hasSockets()) { // local channels have neither option
+            b.option(ChannelOption.TCP_NODELAY, true);
+            if (allowHalfClosure) {
+                b.option(ChannelOption.ALLOW_HALF_CLOSURE, true);
+            }
         }
         if (keepAlive != null) {
             transport.applyKeepAlive(keepAlive, Transport.optionSetter(b));
         }
-        return b.connect(address);
+        return b.connect(transport.channelAddress(address));
     }
 }

@@ -3,12 +3,16 @@ package dev.smartproxy.internal.transport;
 import dev.smartproxy.config.IoTransport;
 import dev.smartproxy.config.TcpKeepAlive;
 import io.netty.bootstrap.AbstractBootstrap;
+import io.netty.channel.Channel;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.ServerChannel;
-import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.local.LocalAddress;
+import io.netty.channel.local.LocalChannel;
+import io.netty.channel.local.LocalIoHandler;
+import io.netty.channel.local.LocalServerChannel;
 import io.netty.channel.epoll.Epoll;
 import io.netty.channel.epoll.EpollChannelOption;
 import io.netty.channel.epoll.EpollIoHandler;
@@ -25,17 +29,43 @@ import jdk.net.ExtendedSocketOptions;
 
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.SocketAddress;
 import java.net.UnknownHostException;
 
 import java.util.function.BiConsumer;
 
-/** The chosen Netty transport: event loops, channel classes and the socket options it supports. */
+/**
+ * The chosen Netty transport: event loops, channel classes, addresses and the socket options it
+ * supports. Injected into the proxy: {@link #of(IoTransport)} for the public choice (epoll or
+ * NIO), {@link #local()} for in-VM tests over Netty's local transport.
+ *
+ * <p>The local transport is not an {@link IoTransport} value (users cannot pick it by mistake);
+ * on it, an {@link InetSocketAddress} {@code host:port} names the {@link LocalAddress}
+ * {@code "host:port"} (so a route's target {@code ("echo", 7)} reaches a test server bound at
+ * {@code new LocalAddress("echo:7")}), socket options that local channels lack (keepalive,
+ * {@code TCP_NODELAY}, half-closure, backlog) are skipped, and a client's address reads as the
+ * loopback address with port 0.
+ */
 public final class Transport {
-    private final boolean epoll;
+    private enum Kind { EPOLL, NIO, LOCAL }
+
+    /** What a local client's address reads as: local channels have no IP address. */
+    private static final InetSocketAddress LOCAL_CLIENT = new InetSocketAddress(InetAddress.getLoopbackAddress(), 0);
+
+    private final Kind kind;
     private final OffLoopResolverGroup resolver = new OffLoopResolverGroup();
 
-    private Transport(boolean epoll) {
-        this.epoll = epoll;
+    private Transport(Kind kind) {
+        this.kind = kind;
+    }
+
+    /**
+     * The in-VM transport ({@code LocalChannel}, {@code LocalServerChannel} on
+     * {@code LocalIoHandler} loops): for tests of the accept path without sockets. Half-close,
+     * resets and socket options do not exist on it.
+     */
+    public static Transport local() {
+        return new Transport(Kind.LOCAL);
     }
 
     /** Resolves backend host names off the event loops; set it on every backend bootstrap. */
@@ -56,15 +86,15 @@ public final class Transport {
     public static Transport of(IoTransport choice) {
         switch (choice) {
             case NIO:
-                return new Transport(false);
+                return new Transport(Kind.NIO);
             case EPOLL:
                 if (!epollAvailable()) {
                     throw new IllegalStateException("transport: EPOLL is unavailable here ("
                             + Epoll.unavailabilityCause() + "); use AUTO or NIO");
                 }
-                return new Transport(true);
+                return new Transport(Kind.EPOLL);
             default:
-                return new Transport(epollAvailable());
+                return new Transport(epollAvailable() ? Kind.EPOLL : Kind.NIO);
         }
     }
 
@@ -78,28 +108,65 @@ public final class Transport {
 
     /** Whether this is the native epoll transport. */
     public boolean isEpoll() {
-        return epoll;
+        return kind == Kind.EPOLL;
     }
 
-    /** {@code epoll} or {@code nio}. */
+    /** Whether channels are sockets (epoll, NIO) with socket options; false on the local transport. */
+    public boolean hasSockets() {
+        return kind != Kind.LOCAL;
+    }
+
+    /** {@code epoll}, {@code nio} or {@code local}. */
     public String name() {
-        return epoll ? "epoll" : "nio";
+        return kind.name().toLowerCase(java.util.Locale.ROOT);
     }
 
     /** A new event loop group of {@code threads} threads named after {@code poolName}. */
     public EventLoopGroup newGroup(int threads, String poolName) {
-        IoHandlerFactory factory = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
+        IoHandlerFactory factory = switch (kind) {
+            case EPOLL -> EpollIoHandler.newFactory();
+            case NIO -> NioIoHandler.newFactory();
+            case LOCAL -> LocalIoHandler.newFactory();
+        };
         return new MultiThreadIoEventLoopGroup(threads, new DefaultThreadFactory(poolName, true), factory);
     }
 
     /** The server channel class. */
     public Class<? extends ServerChannel> serverChannelClass() {
-        return epoll ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
+        return switch (kind) {
+            case EPOLL -> EpollServerSocketChannel.class;
+            case NIO -> NioServerSocketChannel.class;
+            case LOCAL -> LocalServerChannel.class;
+        };
     }
 
-    /** The client socket channel class. */
-    public Class<? extends SocketChannel> socketChannelClass() {
-        return epoll ? EpollSocketChannel.class : NioSocketChannel.class;
+    /** The client (connecting) channel class. */
+    public Class<? extends Channel> socketChannelClass() {
+        return switch (kind) {
+            case EPOLL -> EpollSocketChannel.class;
+            case NIO -> NioSocketChannel.class;
+            case LOCAL -> LocalChannel.class;
+        };
+    }
+
+    /**
+     * The address a channel of this transport connects to or binds for {@code address}: the
+     * address itself on sockets; on the local transport the {@link LocalAddress}
+     * {@code "host:port"}, or an ephemeral one for port 0.
+     */
+    public SocketAddress channelAddress(InetSocketAddress address) {
+        if (kind != Kind.LOCAL) {
+            return address;
+        }
+        if (address.getPort() == 0) {
+            return LocalAddress.ANY;
+        }
+        return new LocalAddress(address.getHostString() + ":" + address.getPort());
+    }
+
+    /** The client's address of an accepted channel, as the proxy records it (loopback:0 on the local transport). */
+    public InetSocketAddress clientAddress(Channel accepted) {
+        return accepted.remoteAddress() instanceof InetSocketAddress a ? a : LOCAL_CLIENT;
     }
 
     /**
@@ -118,15 +185,18 @@ public final class Transport {
         return InetSocketAddress.createUnresolved(host, port);
     }
 
-    /** Applies TCP keepalive to a bootstrap's (child) channel options. */
+    /** Applies TCP keepalive to a bootstrap's (child) channel options; nothing on the local transport. */
     public void applyKeepAlive(TcpKeepAlive ka, BiConsumer<ChannelOption<?>, Object> option) {
+        if (kind == Kind.LOCAL) {
+            return; // no socket, no keepalive
+        }
         option.accept(ChannelOption.SO_KEEPALIVE, ka.enabled());
         if (!ka.enabled()) {
             return;
         }
         int idle = (int) ka.idle().toSeconds();
         int interval = (int) ka.interval().toSeconds();
-        if (epoll) {
+        if (kind == Kind.EPOLL) {
             option.accept(EpollChannelOption.TCP_KEEPIDLE, idle);
             option.accept(EpollChannelOption.TCP_KEEPINTVL, interval);
             option.accept(EpollChannelOption.TCP_KEEPCNT, ka.probes());

@@ -2,6 +2,7 @@ package dev.smartproxy.internal.websocket;
 
 import dev.smartproxy.config.WebSocketSettings;
 import dev.smartproxy.event.CloseReason;
+import dev.smartproxy.internal.PipelineNames;
 import dev.smartproxy.internal.util.Checks;
 import dev.smartproxy.internal.connection.BufferBudget;
 import dev.smartproxy.internal.connection.CloseReasons;
@@ -100,11 +101,11 @@ public final class WebSocketRelay {
     private static final Logger log = LoggerFactory.getLogger(WebSocketRelay.class);
 
     /** Name of the frame encoder in each pipeline. */
-    public static final String ENCODER = "ws-encoder";
+    public static final String ENCODER = PipelineNames.WS_ENCODER;
     /** Name of the frame decoder in each pipeline. */
-    public static final String DECODER = "ws-decoder";
+    public static final String DECODER = PipelineNames.WS_DECODER;
     /** Name of the relay handler in each pipeline. */
-    public static final String HANDLER = "ws-relay";
+    public static final String HANDLER = PipelineNames.WS_RELAY;
     /** Every payload of the proxy's Pings starts with this, then a per-connection nonce and a counter. */
     public static final String PING_MARKER = "smartproxy-ping:";
 

@@ -5,6 +5,8 @@ import dev.smartproxy.internal.transport.ByteCounter;
 import dev.smartproxy.config.ConnectionPolicy;
 import dev.smartproxy.config.IoTransport;
 import dev.smartproxy.event.CloseReason;
+import dev.smartproxy.event.ConnectionInfo;
+import dev.smartproxy.event.ProxyEventListener;
 import dev.smartproxy.internal.connection.BufferBudget;
 import dev.smartproxy.internal.connection.ConnectionRegistry;
 import dev.smartproxy.internal.connection.ManagedConnection;
@@ -17,6 +19,8 @@ import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
+import dev.smartproxy.internal.PipelineNames;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -46,6 +50,8 @@ class ClientHelloClassifierTest {
             .forward(f -> f.target("10.0.0.9", 443).tls(TlsMode.PASSTHROUGH)).build();
 
     private final List<Route> routedTo = new ArrayList<>();
+    /** The reasons the registry accounted closes with (from the channel's close future). */
+    private final List<CloseReason> closedWith = new ArrayList<>();
     private final ByteArrayOutputStream forwarded = new ByteArrayOutputStream();
     private EmbeddedChannel ch;
     private ManagedConnection conn;
@@ -64,16 +70,22 @@ class ClientHelloClassifierTest {
     }
 
     private void setUp(ConnectionPolicy policy, Route... routes) {
-        ConnectionRegistry registry = new ConnectionRegistry(List.of(), Clock.systemUTC(), Ticker.SYSTEM);
+        ConnectionRegistry registry = new ConnectionRegistry(List.of(new ProxyEventListener() {
+            @Override
+            public void onClosed(ConnectionInfo info) {
+                closedWith.add(info.closeReason().orElseThrow());
+            }
+        }), Clock.systemUTC(), Ticker.SYSTEM);
         px = new ProxyContext(RouteTable.of(List.of(routes)), policy, registry,
                 Transport.of(IoTransport.NIO));
         conn = registry.register(443, new InetSocketAddress("127.0.0.1", 40000));
         ch = new EmbeddedChannel();
         ch.freezeTime();
+        registry.watchLeg(conn, ch); // close accounting, as the accept stage sets it up
         ch.pipeline().addLast(ByteCounter.client(conn));
         ch.pipeline().addLast(new ClientHelloClassifier(px, conn, new ClientHelloClassifier.Router() {
             @Override
-            public void routeTo(Route route, String sni) {
+            public void routeTo(Route route, String sni, boolean clientHello) {
                 routedTo.add(route);
             }
 
@@ -317,5 +329,53 @@ class ClientHelloClassifierTest {
         ch.runScheduledPendingTasks();
         assertThat(ch.isOpen()).isTrue();
         assertThat(conn.closeReason()).isNull();
+    }
+
+    @Test
+    void netty_sOwnRejectionIsAccountedWithItsReasonThoughNettyClosesBeforeItThrows() throws Exception {
+        setUp(Duration.ofSeconds(60), 1024, A);
+        byte[] hello = clientHello("a.test", 2400);
+        ch.writeInbound(Unpooled.wrappedBuffer(splitRecords(hello, 256), 0, 5 + 256));
+        assertThat(ch.isOpen()).isFalse();
+        assertThat(closedWith).as("the close future saw the reason").containsExactly(CloseReason.CLIENT_HELLO_TOO_LARGE);
+    }
+
+    @Test
+    void aRecordThatIsNotTlsIsAccountedAsAnInvalidHello() {
+        setUp(Duration.ofSeconds(60), 1024, A);
+        // An alert record with no TLS version: Netty's peek refuses it as not TLS at all.
+        ch.writeInbound(Unpooled.wrappedBuffer(new byte[] {21, (byte) 0x99, (byte) 0x99, 0, 0, 0}));
+        assertThat(ch.isOpen()).isFalse();
+        assertThat(closedWith).containsExactly(CloseReason.CLIENT_HELLO_INVALID);
+    }
+
+    @Test
+    void aFinBeforeAnyRouteClosesTheConnectionAndTheCompanionLeavesWithThePeek() throws Exception {
+        setUp(Duration.ofSeconds(60), 64 * 1024, A);
+        assertThat(ch.pipeline().get(PipelineNames.CLIENT_UNROUTED)).isNotNull();
+        byte[] hello = clientHello("a.test", 0);
+        ch.writeInbound(Unpooled.wrappedBuffer(hello, 0, 20));
+        ch.pipeline().fireUserEventTriggered(ChannelInputShutdownEvent.INSTANCE);
+        assertThat(conn.isClientInputClosed()).isTrue();
+        assertThat(ch.isOpen()).isFalse();
+        assertThat(closedWith).containsExactly(CloseReason.CLIENT_CLOSED);
+        assertThat(routedTo).isEmpty();
+    }
+
+    @Test
+    void onceRoutedNeitherThePeekNorItsCompanionStays() throws Exception {
+        setUp(Duration.ofSeconds(60), 64 * 1024, A);
+        ch.writeInbound(Unpooled.wrappedBuffer(clientHello("a.test", 0)));
+        assertThat(routedTo).containsExactly(A);
+        assertThat(ch.pipeline().get(PipelineNames.CLIENT_UNROUTED)).isNull();
+        assertThat(ch.pipeline().get(ClientHelloClassifier.class)).isNull();
+    }
+
+    @Test
+    void aSocketErrorBeforeAnyRouteIsAClientReset() {
+        setUp(Duration.ofSeconds(60), 64 * 1024, A);
+        ch.pipeline().fireExceptionCaught(new java.io.IOException("Connection reset by peer"));
+        assertThat(ch.isOpen()).isFalse();
+        assertThat(closedWith).containsExactly(CloseReason.CLIENT_RESET);
     }
 }

@@ -31,14 +31,17 @@ import java.util.concurrent.CopyOnWriteArrayList;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** TCP keepalive is set on both legs: read back from the live sockets (getsockopt), per transport. */
+/**
+ * TCP keepalive is set on both legs: read back from the live sockets (getsockopt), per
+ * transport. The sockets are the connection's legs, as the registry holds them for close
+ * accounting.
+ */
 class SocketOptionsTest {
     @ParameterizedTest
     @EnumSource(value = IoTransport.class, names = {"EPOLL", "NIO"})
     void keepAliveOptionsAreSetOnTheClientAndBackendLegs(IoTransport choice) throws Exception {
         TcpKeepAlive ka = TcpKeepAlive.builder().idle(Duration.ofSeconds(7)).interval(Duration.ofSeconds(3)).probes(4)
                 .userTimeout(Duration.ofSeconds(19)).build();
-        List<Channel> legs = new CopyOnWriteArrayList<>();
         try (TestServer backend = TestServer.plain("b", s -> s.getInputStream().transferTo(OutputStream.nullOutputStream()))) {
             Route route = Route.named("r").match(m -> m.ports(25)).forward(f -> f.target("127.0.0.1", backend.port()))
                     .build();
@@ -46,12 +49,13 @@ class SocketOptionsTest {
             ProxyContext px = new ProxyContext(RouteTable.of(List.of(route)),
                     ConnectionPolicy.builder().tcpKeepAlive(ka).build(),
                     new ConnectionRegistry(List.of(), Clock.systemUTC(), Ticker.SYSTEM), transport);
-            px.legObserver(legs::add);
+            ConnectionRegistry registry = px.registry();
             ProxyServer server = ProxyServer.start(px, 1,
                     Map.of(25, new InetSocketAddress(InetAddress.getLoopbackAddress(), 0)));
             try (Socket c = TlsClients.plain(server.boundAddresses().get(25).getPort())) {
                 TlsClients.writeLine(c, "hi");
-                Await.until("both legs", () -> legs.size() == 2);
+                Await.until("both legs connected", () -> connectedLegs(registry).size() == 2);
+                List<Channel> legs = connectedLegs(registry);
                 for (Channel leg : legs) {
                     assertThat(leg.config().getOption(ChannelOption.SO_KEEPALIVE)).isTrue();
                     if (transport.isEpoll()) {
@@ -72,5 +76,12 @@ class SocketOptionsTest {
                 server.shutdown(Duration.ZERO);
             }
         }
+    }
+
+    /** The legs of the one open connection once both are connected; empty before. */
+    private static List<Channel> connectedLegs(ConnectionRegistry registry) {
+        List<Channel> legs = new CopyOnWriteArrayList<>();
+        registry.forEachOpen(c -> legs.addAll(c.legs()));
+        return legs.size() == 2 && legs.stream().allMatch(Channel::isActive) ? legs : List.of();
     }
 }

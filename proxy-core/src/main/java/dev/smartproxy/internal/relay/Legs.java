@@ -1,4 +1,4 @@
-package dev.smartproxy.internal.pipeline;
+package dev.smartproxy.internal.relay;
 
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
@@ -6,9 +6,12 @@ import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.socket.DuplexChannel;
 
-/** Small channel operations shared by both relay directions. */
-final class Relay {
-    private Relay() {
+/**
+ * Small channel operations shared by both relay directions. On the local transport (no
+ * sockets) a FIN is not sent and a reset is a plain close.
+ */
+public final class Legs {
+    private Legs() {
     }
 
     /**
@@ -39,10 +42,10 @@ final class Relay {
     }
 
     /** Closes {@code ch} with a reset (RST) instead of a FIN, mirroring a reset on the other leg. */
-    static void reset(Channel ch) {
+    public static void reset(Channel ch) {
         if (ch.isOpen()) {
             try {
-                ch.config().setOption(ChannelOption.SO_LINGER, 0);
+                ch.config().setOption(ChannelOption.SO_LINGER, 0); // ignored where there is no socket
             } catch (RuntimeException ignored) {
                 // the socket is already gone; a plain close is all that is left
             }
@@ -51,7 +54,7 @@ final class Relay {
     }
 
     /** Bytes queued on {@code ch}'s outbound buffer, not yet written to its socket. */
-    static long queued(Channel ch) {
+    public static long queued(Channel ch) {
         if (ch == null) {
             return 0;
         }

@@ -1,4 +1,4 @@
-package dev.smartproxy.internal.pipeline;
+package dev.smartproxy.internal.relay;
 
 import dev.smartproxy.event.CloseReason;
 import dev.smartproxy.internal.connection.CloseReasons;
@@ -19,7 +19,7 @@ import java.nio.channels.ClosedChannelException;
 
 /**
  * The backend side of a connection: relays backend to client with backpressure and reports
- * FINs, resets and closes to the {@link ClientHandler}. Created per backend connection.
+ * FINs, resets and closes to the {@link TcpRelay}. Created per backend connection.
  *
  * <p>A reset can reach the proxy through a write as well as a read: when the backend resets
  * before the proxy's first bytes reach it, the write fails, the kernel hands the reset to that
@@ -28,21 +28,21 @@ import java.nio.channels.ClosedChannelException;
  * the others (the bytes held during the connect, the flushes before a FIN or a close) are
  * watched here, so the reset is recorded and mirrored like any other.
  */
-final class BackendHandler extends ChannelDuplexHandler {
-    private static final Logger log = LoggerFactory.getLogger(BackendHandler.class);
+final class BackendRelay extends ChannelDuplexHandler {
+    private static final Logger log = LoggerFactory.getLogger(BackendRelay.class);
 
     private final ManagedConnection conn;
-    private final ClientHandler clientSide;
+    private final TcpRelay clientSide;
 
     private final ChannelFutureListener writeWatcher = f -> {
         Throwable cause = f.cause();
         if (cause instanceof IOException && !(cause instanceof ClosedChannelException)) {
             backendFailed(cause);
-            Relay.reset(f.channel()); // Netty closes it too; a no-op then
+            Legs.reset(f.channel()); // Netty closes it too; a no-op then
         }
     };
 
-    BackendHandler(ManagedConnection conn, ClientHandler clientSide) {
+    BackendRelay(ManagedConnection conn, TcpRelay clientSide) {
         this.conn = conn;
         this.clientSide = clientSide;
     }
@@ -104,7 +104,7 @@ final class BackendHandler extends ChannelDuplexHandler {
             log.warn("{}unexpected error on the backend leg", conn.log(), cause);
             conn.closeReason(CloseReason.PROXY_ERROR);
         }
-        Relay.reset(ctx.channel());
+        Legs.reset(ctx.channel());
     }
 
     /** A socket error on the backend leg: recorded before the leg closes, so the client is reset. */

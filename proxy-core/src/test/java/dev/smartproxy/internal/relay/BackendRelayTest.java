@@ -1,14 +1,11 @@
-package dev.smartproxy.internal.pipeline;
+package dev.smartproxy.internal.relay;
 
-import dev.smartproxy.internal.transport.Transport;
+import dev.smartproxy.internal.connection.BufferBudget;
 import dev.smartproxy.config.ConnectionPolicy;
-import dev.smartproxy.config.IoTransport;
 import dev.smartproxy.event.CloseReason;
 import dev.smartproxy.internal.connection.ConnectionRegistry;
 import dev.smartproxy.internal.connection.ManagedConnection;
 import dev.smartproxy.internal.connection.Ticker;
-import dev.smartproxy.route.Route;
-import dev.smartproxy.route.RouteTable;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
@@ -32,7 +29,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  * a failed write (the kernel reports it to that write only; later reads see an end of stream)
  * is a reset, whichever promise the write carried.
  */
-class BackendHandlerTest {
+class BackendRelayTest {
     private ManagedConnection conn;
     private EmbeddedChannel client;
     private EmbeddedChannel backend;
@@ -40,11 +37,9 @@ class BackendHandlerTest {
     @BeforeEach
     void setUp() {
         ConnectionRegistry registry = new ConnectionRegistry(List.of(), Clock.systemUTC(), Ticker.SYSTEM);
-        Route tcp = Route.named("tcp").match(m -> m.ports(25)).forward(f -> f.target("127.0.0.1", 2525)).build();
-        ProxyContext px = new ProxyContext(RouteTable.of(List.of(tcp)), ConnectionPolicy.builder().build(), registry,
-                Transport.of(IoTransport.NIO));
+        ConnectionPolicy policy = ConnectionPolicy.builder().build();
         conn = registry.register(25, new InetSocketAddress("127.0.0.1", 40000));
-        ClientHandler clientSide = new ClientHandler(px, conn);
+        TcpRelay clientSide = new TcpRelay(conn, new BufferBudget(policy.bufferBudget()), policy.maxPendingDataSize());
         client = new EmbeddedChannel(clientSide);
         // As Netty does when the socket refuses a write with an IOException: the write's promise
         // fails with it, and the channel closes (auto-close).
@@ -55,7 +50,7 @@ class BackendHandlerTest {
                 promise.tryFailure(new IOException("writevAddresses(..) failed: Connection reset by peer"));
                 ctx.close();
             }
-        }, new BackendHandler(conn, clientSide));
+        }, new BackendRelay(conn, clientSide));
     }
 
     @AfterEach

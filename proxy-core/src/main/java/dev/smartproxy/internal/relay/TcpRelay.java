@@ -1,0 +1,308 @@
+package dev.smartproxy.internal.relay;
+
+import dev.smartproxy.config.TcpKeepAlive;
+import dev.smartproxy.event.CloseReason;
+import dev.smartproxy.internal.PipelineNames;
+import dev.smartproxy.internal.connection.BufferBudget;
+import dev.smartproxy.internal.connection.CloseReasons;
+import dev.smartproxy.internal.connection.ConnectionActions;
+import dev.smartproxy.internal.connection.ConnectionRegistry;
+import dev.smartproxy.internal.connection.ManagedConnection;
+import dev.smartproxy.internal.transport.BackendConnector;
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
+import io.netty.util.ReferenceCountUtil;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.util.ArrayDeque;
+
+/**
+ * The TCP relay, client side: the branch of a forward route that relays bytes (passthrough and
+ * plain TCP). It connects to the chosen target, holds the client's bytes (capped) while the
+ * connect is in flight, relays client to backend with backpressure, propagates half-close and
+ * mirrors resets, and asks the connection record to close both legs when a timer expires.
+ * {@link BackendRelay} is its other half, on the backend channel.
+ *
+ * <p>Pending data (client bytes read while the backend connect is in flight) is capped per
+ * connection by {@code maxPendingDataSize} and counted in the proxy's {@link BufferBudget}; at
+ * either limit the client stops being read (auto-read off) until the connect completes or,
+ * for the budget, until it has room again. The bytes are released from the budget when they
+ * are written to the backend or dropped (connect failed, client closed, handler removed).
+ *
+ * <p>Installed by the router once the connection is routed and registered, then
+ * {@link #connect started}; the bytes a ClientHello peek read arrive next, as channel reads.
+ * Created per connection; runs on the client channel's event loop, which the backend channel
+ * shares, so no state here needs synchronisation.
+ * <pre>{@code
+ * TcpRelay relay = new TcpRelay(conn, budget, policy.maxPendingDataSize());
+ * client.pipeline().addLast(PipelineNames.RELAY, relay);
+ * relay.connect(connector, address, conn.policy().tcpKeepAlive(), registry);
+ * }</pre>
+ */
+public final class TcpRelay extends ChannelInboundHandlerAdapter implements ConnectionActions {
+    private static final Logger log = LoggerFactory.getLogger(TcpRelay.class);
+
+    private final ManagedConnection conn;
+    private final BufferBudget budget;
+    private final long maxPendingDataSize;
+    private final ArrayDeque<ByteBuf> pending = new ArrayDeque<>();
+    private long pendingBytes;
+    /** The pending data's account in the proxy's budget. */
+    private BufferBudget.Holder pendingHold;
+    /** Reading stopped because the budget is full (resumed by {@link #budgetAvailable()}). */
+    private boolean starved;
+    private Channel client;
+    private Channel backend;
+    private boolean backendReady;
+    private boolean backendOutputShut;
+    private boolean clientOutputShut;
+
+    /**
+     * @param conn               the connection, already registered with its route
+     * @param budget             the proxy's account of bytes held for clients
+     * @param maxPendingDataSize the most client bytes held while the connect is in flight
+     */
+    public TcpRelay(ManagedConnection conn, BufferBudget budget, long maxPendingDataSize) {
+        this.conn = conn;
+        this.budget = budget;
+        this.maxPendingDataSize = maxPendingDataSize;
+    }
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        client = ctx.channel();
+        pendingHold = budget.holder(client.eventLoop(), conn, this::budgetAvailable);
+        // pending bytes are counted through pendingHold
+        conn.bufferedBytes(() -> Legs.queued(client) + Legs.queued(backend));
+    }
+
+    /**
+     * Starts the backend connect; called once, right after the relay joins the pipeline. The
+     * backend channel is a leg of the connection from now on: close accounting waits for it.
+     *
+     * @param keepAlive TCP keepalive for the backend socket (the connection's effective policy)
+     */
+    public void connect(BackendConnector connector, InetSocketAddress address, TcpKeepAlive keepAlive,
+                        ConnectionRegistry registry) {
+        ChannelFuture connect = connector.connect(client, address, keepAlive, true, null, null, null,
+                p -> p.addLast(PipelineNames.BACKEND, new BackendRelay(conn, this)));
+        backend = connect.channel();
+        registry.watchLeg(conn, backend);
+        connect.addListener((ChannelFuture f) -> {
+            if (f.isSuccess()) {
+                backendConnected();
+            } else {
+                connectFailed(f.cause());
+            }
+        });
+    }
+
+    private void backendConnected() {
+        if (!client.isActive()) {
+            backend.close();
+            return;
+        }
+        backendReady = true;
+        if (backend.remoteAddress() instanceof InetSocketAddress remote) {
+            conn.backendAddress(remote);
+        }
+        log.debug("{}connected to {}", conn.log(), backend.remoteAddress());
+        while (!pending.isEmpty()) {
+            backend.write(pending.poll());
+        }
+        pendingBytes = 0;
+        pendingHold.close(); // nothing is pending after the connect
+        starved = false;
+        backend.flush();
+        if (conn.isClientInputClosed()) {
+            propagateClientFin();
+        } else if (!client.config().isAutoRead()) {
+            client.config().setAutoRead(backend.isWritable());
+        }
+    }
+
+    private void connectFailed(Throwable cause) {
+        CloseReason why = CloseReasons.connectFailure(cause);
+        log.debug("{}connect to {} failed: {} ({})", conn.log(), conn.info().backendAddress().orElse(null), why,
+                cause.toString());
+        conn.closeReason(why);
+        releasePending();
+        if (why == CloseReason.BACKEND_RESET) {
+            Legs.reset(client); // the backend accepted and reset: mirrored as a reset, not a FIN
+        } else {
+            client.close();
+        }
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (!(msg instanceof ByteBuf buf)) {
+            ReferenceCountUtil.release(msg);
+            return;
+        }
+        if (backendReady) {
+            backend.write(buf, backend.voidPromise());
+            if (!backend.isWritable()) {
+                client.config().setAutoRead(false);
+            }
+        } else if (backend != null && backend.isOpen()) {
+            pending.add(buf);
+            pendingBytes += buf.readableBytes();
+            starved = !pendingHold.hold(pendingBytes);
+            if (starved || pendingBytes >= maxPendingDataSize) {
+                client.config().setAutoRead(false);
+            }
+        } else {
+            buf.release();
+        }
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+        if (backendReady) {
+            backend.flush();
+        }
+    }
+
+    /** The client can take more: resume reading from the backend. */
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+        if (backendReady && client.isWritable() && !conn.isBackendInputClosed()) {
+            backend.config().setAutoRead(true);
+        }
+        ctx.fireChannelWritabilityChanged();
+    }
+
+    /** The budget may have room again: resume reading unless the connection waits for something else. */
+    private void budgetAvailable() {
+        if (starved) {
+            starved = false;
+            if (!backendReady && client.isActive() && !conn.isClientInputClosed()
+                    && pendingBytes < maxPendingDataSize) {
+                client.config().setAutoRead(true);
+            }
+        }
+    }
+
+    /** Called by the backend handler when the backend can take more. */
+    void backendWritable() {
+        if (!conn.isClientInputClosed() && client.isActive()) {
+            client.config().setAutoRead(true);
+        }
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        if (evt instanceof ChannelInputShutdownEvent) {
+            conn.clientInputClosed();
+            log.debug("{}client sent FIN", conn.log());
+            if (backendReady) {
+                propagateClientFin();
+            }
+            return;
+        }
+        ctx.fireUserEventTriggered(evt);
+    }
+
+    private void propagateClientFin() {
+        Legs.shutdownOutputAfterFlush(backend, () -> {
+            backendOutputShut = true;
+            closeIfBothHalvesDone();
+        });
+    }
+
+    /** Called by the backend handler on a FIN from the backend. */
+    void propagateBackendFin() {
+        Legs.shutdownOutputAfterFlush(client, () -> {
+            clientOutputShut = true;
+            closeIfBothHalvesDone();
+        });
+    }
+
+    /** A timer expired (inactivity, lifetime, half-close grace): close both legs. */
+    @Override
+    public void close(CloseReason reason) {
+        log.debug("{}closing: {}", conn.log(), reason);
+        client.close();
+        if (backend != null) {
+            backend.close();
+        }
+    }
+
+    private void closeIfBothHalvesDone() {
+        if (conn.bothInputsClosed() && backendOutputShut && clientOutputShut) {
+            conn.closeReason(conn.orderlyCloseReason());
+            client.close();
+            backend.close();
+        }
+    }
+
+    /** Called by the backend handler when the backend leg is gone (error or full close). */
+    void backendGone(boolean reset) {
+        if (reset) {
+            Legs.reset(client);
+        } else {
+            Legs.closeAfterFlush(client);
+        }
+    }
+
+    Channel client() {
+        return client;
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        if (cause instanceof IOException) {
+            log.debug("{}client error: {}", conn.log(), cause.toString());
+            conn.closeReason(CloseReasons.of(cause, CloseReasons.Leg.CLIENT));
+            Legs.reset(client);
+            if (backend != null) {
+                Legs.reset(backend);
+            }
+        } else {
+            log.warn("{}unexpected error on the client leg", conn.log(), cause);
+            conn.closeReason(CloseReason.PROXY_ERROR);
+            client.close();
+            if (backend != null) {
+                backend.close();
+            }
+        }
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        conn.closeReason(CloseReason.CLIENT_CLOSED); // kept only if nothing else closed it first
+        releasePending();
+        if (backend != null && backend.isOpen()) {
+            if (conn.closeReason() == CloseReason.CLIENT_RESET || conn.closeReason() == CloseReason.CLIENT_UNREACHABLE) {
+                Legs.reset(backend);
+            } else {
+                Legs.closeAfterFlush(backend);
+            }
+        }
+        ctx.fireChannelInactive();
+    }
+
+    @Override
+    public void handlerRemoved(ChannelHandlerContext ctx) {
+        releasePending();
+    }
+
+    private void releasePending() {
+        ByteBuf b;
+        while ((b = pending.poll()) != null) {
+            b.release();
+        }
+        pendingBytes = 0;
+        if (pendingHold != null) {
+            pendingHold.close();
+        }
+    }
+}

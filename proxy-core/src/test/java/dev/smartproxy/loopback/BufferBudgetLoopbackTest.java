@@ -202,7 +202,11 @@ class BufferBudgetLoopbackTest {
                 () -> taken(proxy, 0, kept) > before);
         Await.settled("bytes taken from the clients kept", Duration.ofMillis(300), Duration.ofSeconds(3),
                 () -> taken(proxy, 0, kept));
-        assertThat(proxy.bufferedBytes()).as("still bounded by the budget").isLessThanOrEqualTo(budget + kept * 64L * 1024);
+        // Each kept client may pass the limit by a socket read at each wake-up that found room
+        // (two at most here: one as the budget drains, one as the others' bytes go): a bound of
+        // the budget's size, where the clients alone could hold 2 MiB.
+        assertThat(proxy.bufferedBytes()).as("still bounded by the budget")
+                .isLessThanOrEqualTo(budget + kept * 2 * 64L * 1024);
         assertThat(buffered(proxy)).isEqualTo(proxy.bufferedBytes());
         assertThat(proxy.stats().open()).isEqualTo(kept);
 

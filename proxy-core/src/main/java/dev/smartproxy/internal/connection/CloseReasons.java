@@ -19,7 +19,8 @@ import java.net.ConnectException;
  *   <tr><th>cause (anywhere in the chain)</th><th>client leg</th><th>backend leg</th></tr>
  *   <tr><td>{@link SslHandshakeTimeoutException}</td><td>{@code TLS_HANDSHAKE_TIMEOUT}</td><td>{@code CONNECT_TIMEOUT}</td></tr>
  *   <tr><td>{@link SSLException} (plaintext on a TLS port included)</td><td>{@code TLS_HANDSHAKE_FAILED}</td>
- *       <td>{@code CONNECT_FAILED}</td></tr>
+ *       <td>{@code BACKEND_PROTOCOL_ERROR} (a handshake that fails is a connect failure:
+ *       {@link #connectFailure})</td></tr>
  *   <tr><td>any other {@link DecoderException} (bad HTTP, a frame too long)</td>
  *       <td>{@code PROTOCOL_ERROR}</td><td>{@code BACKEND_PROTOCOL_ERROR}</td></tr>
  *   <tr><td>{@link IOException} whose message says "timed out" (keepalive probes,
@@ -45,7 +46,9 @@ public final class CloseReasons {
             return client ? CloseReason.TLS_HANDSHAKE_TIMEOUT : CloseReason.CONNECT_TIMEOUT;
         }
         if (has(cause, SSLException.class)) {
-            return client ? CloseReason.TLS_HANDSHAKE_FAILED : CloseReason.CONNECT_FAILED;
+            // A backend's TLS failing on a leg that is up is the backend breaking the protocol; one
+            // failing its handshake is a failed connect, which connectFailure reports.
+            return client ? CloseReason.TLS_HANDSHAKE_FAILED : CloseReason.BACKEND_PROTOCOL_ERROR;
         }
         if (cause instanceof DecoderException) {
             return client ? CloseReason.PROTOCOL_ERROR : CloseReason.BACKEND_PROTOCOL_ERROR;
@@ -60,9 +63,10 @@ public final class CloseReasons {
     }
 
     /**
-     * The reason for a backend connect that failed: timed out, refused, reset (the backend
-     * accepted, then reset before the proxy saw the connect complete), a TLS handshake that
-     * failed (re-encryption), or anything else.
+     * The reason for a backend connect that failed: timed out (TCP, or a re-encrypting TLS
+     * handshake the backend never finished), refused, reset (the backend accepted, then reset
+     * before the proxy saw the connect complete), a TLS handshake that failed (an untrusted
+     * certificate), or anything else.
      */
     public static CloseReason connectFailure(Throwable cause) {
         if (has(cause, ConnectTimeoutException.class) || has(cause, SslHandshakeTimeoutException.class)) {

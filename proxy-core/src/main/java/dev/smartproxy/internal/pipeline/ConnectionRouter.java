@@ -76,9 +76,9 @@ final class ConnectionRouter implements ClientHelloClassifier.Router {
             boolean tls = clientHello || action instanceof ForwardAction f && f.tlsMode().isPresent();
             httpBranch(tls, sni, route);
         } else if (action instanceof ForwardAction f) {
-            relay(route, f, sni, clientHello);
+            relay(route, f, sni);
         } else if (action instanceof BlockAction) {
-            block(route, sni, clientHello);
+            block(route, sni);
         } else if (action instanceof HandlerAction h) {
             handOver(route, h, sni);
         } else {
@@ -108,9 +108,14 @@ final class ConnectionRouter implements ClientHelloClassifier.Router {
         client.close();
     }
 
-    /** What the connection is when the proxy does not open it: TLS (a ClientHello, a passthrough route) or not. */
-    private static ConnectionKind unopenedKind(boolean clientHello, ForwardAction f) {
-        return clientHello || f != null && f.tlsMode().filter(m -> m == TlsMode.PASSTHROUGH).isPresent()
+    /**
+     * The kind of a connection the proxy does not open is what its route does with the bytes: a
+     * {@code PASSTHROUGH} forward relays TLS unopened; a forward with no TLS mode is raw TCP
+     * ({@code PLAIN}, with the plain half-close grace) whatever the client sent, ClientHello
+     * included; a block relays nothing and is {@code PLAIN}, never passthrough.
+     */
+    private static ConnectionKind unopenedKind(ForwardAction f) {
+        return f != null && f.tlsMode().filter(m -> m == TlsMode.PASSTHROUGH).isPresent()
                 ? ConnectionKind.PASSTHROUGH : ConnectionKind.PLAIN;
     }
 
@@ -124,8 +129,8 @@ final class ConnectionRouter implements ClientHelloClassifier.Router {
     }
 
     /** A forward route that relays bytes: records it, picks a target, installs the relay and starts the connect. */
-    private void relay(Route route, ForwardAction action, String sni, boolean clientHello) {
-        ConnectionKind kind = unopenedKind(clientHello, action);
+    private void relay(Route route, ForwardAction action, String sni) {
+        ConnectionKind kind = unopenedKind(action);
         Target target = px.nextTarget(route, action);
         InetSocketAddress address = Transport.targetAddress(target.host(), target.portFor(conn.routePort()));
         conn.backendAddress(address);
@@ -137,8 +142,8 @@ final class ConnectionRouter implements ClientHelloClassifier.Router {
     }
 
     /** A block without path or header conditions: recorded, then closed with reason BLOCKED; nothing is forwarded. */
-    private void block(Route route, String sni, boolean clientHello) {
-        register(unopenedKind(clientHello, null), route.name(), route.policy(), sni, this::closeClient);
+    private void block(Route route, String sni) {
+        register(unopenedKind(null), route.name(), route.policy(), sni, this::closeClient);
         log.debug("{}blocked by route '{}'", conn.log(), route.name());
         conn.closeReason(CloseReason.BLOCKED);
         client.close();

@@ -26,8 +26,11 @@ class CloseReasonsTest {
     static Stream<Arguments> table() {
         return Stream.of(
                 row(new SslHandshakeTimeoutException("handshake timed out after 10000ms"), TLS_HANDSHAKE_TIMEOUT, CONNECT_TIMEOUT),
-                row(new DecoderException(new SSLHandshakeException("PKIX path building failed")), TLS_HANDSHAKE_FAILED, CONNECT_FAILED),
-                row(new NotSslRecordException("not an SSL/TLS record"), TLS_HANDSHAKE_FAILED, CONNECT_FAILED),
+                row(new DecoderException(new SSLHandshakeException("PKIX path building failed")), TLS_HANDSHAKE_FAILED,
+                        BACKEND_PROTOCOL_ERROR),
+                row(new DecoderException(new javax.net.ssl.SSLException("bad record MAC")), TLS_HANDSHAKE_FAILED,
+                        BACKEND_PROTOCOL_ERROR),
+                row(new NotSslRecordException("not an SSL/TLS record"), TLS_HANDSHAKE_FAILED, BACKEND_PROTOCOL_ERROR),
                 row(new DecoderException("bad chunk"), PROTOCOL_ERROR, BACKEND_PROTOCOL_ERROR),
                 row(new TooLongFrameException("frame too long"), PROTOCOL_ERROR, BACKEND_PROTOCOL_ERROR),
                 row(new CorruptedWebSocketFrameException(), PROTOCOL_ERROR, BACKEND_PROTOCOL_ERROR),

@@ -69,8 +69,8 @@ class ConnectionRouterTest {
     }
 
     @ParameterizedTest
-    @CsvSource(value = {"a.test,true,PASSTHROUGH", "null,true,PASSTHROUGH", "null,false,PLAIN"}, nullValues = "null")
-    void aBlockIsTaggedByWhatTheConnectionIsAndClosedWithBlocked(String sni, boolean clientHello, ConnectionKind kind) {
+    @CsvSource(value = {"a.test,true,PLAIN", "null,true,PLAIN", "null,false,PLAIN"}, nullValues = "null")
+    void aBlockIsNeverPassthroughAndIsClosedWithBlocked(String sni, boolean clientHello, ConnectionKind kind) {
         setUp(BLOCK);
         router.routeTo(BLOCK, sni, clientHello);
         assertThat(classified).singleElement().satisfies(c -> assertThat(c.kind()).contains(kind));
@@ -79,8 +79,8 @@ class ConnectionRouterTest {
     }
 
     @ParameterizedTest
-    @CsvSource(value = {"a.test,true,PASSTHROUGH", "null,true,PASSTHROUGH", "null,false,PLAIN"}, nullValues = "null")
-    void aRawForwardIsPassthroughWhenItCarriesAClientHello(String sni, boolean clientHello, ConnectionKind kind) {
+    @CsvSource(value = {"a.test,true,PLAIN", "null,true,PLAIN", "null,false,PLAIN"}, nullValues = "null")
+    void aRawForwardIsPlainWhateverItCarries(String sni, boolean clientHello, ConnectionKind kind) {
         setUp(RAW);
         router.routeTo(RAW, sni, clientHello);
         assertThat(classified).singleElement().satisfies(c -> assertThat(c.kind()).contains(kind));

@@ -22,6 +22,7 @@ import dev.smartproxy.config.HttpSettings;
 import dev.smartproxy.config.WebSocketSettings;
 import dev.smartproxy.internal.tls.CertificateStore;
 import dev.smartproxy.route.ForwardAction;
+import dev.smartproxy.route.IpPattern;
 import dev.smartproxy.route.TlsMode;
 import dev.smartproxy.route.Route;
 import dev.smartproxy.route.RouteTable;
@@ -79,6 +80,7 @@ public final class SmartProxy implements AutoCloseable {
     private final CertificateSource defaultCertificate;
     private final HttpSettings httpSettings;
     private final WebSocketSettings webSocketSettings;
+    private final Map<Integer, List<IpPattern>> proxyProtocol;
     private State state = State.BUILT;
     private ProxyServer server;
 
@@ -87,6 +89,7 @@ public final class SmartProxy implements AutoCloseable {
         this.defaultCertificate = b.defaultCertificate;
         this.httpSettings = b.httpSettings;
         this.webSocketSettings = b.webSocketSettings;
+        this.proxyProtocol = Map.copyOf(b.proxyProtocol);
         this.routes = routes;
         this.policy = policy;
         this.binds = binds;
@@ -119,7 +122,7 @@ public final class SmartProxy implements AutoCloseable {
         }
         CertificateStore certificates = CertificateStore.of(certificateSources, defaultCertificate);
         ProxyContext px = new ProxyContext(routes, policy, registry, Transport.of(transportChoice), certificates,
-                httpSettings, webSocketSettings, budget);
+                httpSettings, webSocketSettings, budget).acceptProxyProtocol(proxyProtocol);
         server = ProxyServer.start(px, ioThreads, binds);
         state = State.STARTED;
         return this;
@@ -224,6 +227,7 @@ public final class SmartProxy implements AutoCloseable {
         private CertificateSource defaultCertificate;
         private HttpSettings httpSettings = HttpSettings.defaults();
         private WebSocketSettings webSocketSettings = WebSocketSettings.defaults();
+        private final Map<Integer, List<IpPattern>> proxyProtocol = new LinkedHashMap<>();
 
         private Builder() {
         }
@@ -445,6 +449,61 @@ public final class SmartProxy implements AutoCloseable {
             return this;
         }
 
+        /**
+         * Accepts a PROXY protocol header (v1 or v2, as HAProxy's {@code send-proxy} and
+         * {@code send-proxy-v2}, AWS NLB, GCP and most balancers send it) on the listener of
+         * {@code routePort}, from the peers in {@code trustedProxies} only (IP addresses or CIDR
+         * blocks, IPv4 or IPv6; v4-mapped addresses folded). Default: no listener accepts one.
+         *
+         * <p>The client address a trusted proxy's header carries becomes THE client address of
+         * the connection: admission (IP rules, limits), route {@code clientIps} matching,
+         * {@code X-Forwarded-For}, {@code ConnectionInfo.clientAddress()}, events from
+         * {@code onClassified} on, and log lines all see it ({@code onAccepted} fires before the
+         * header is read, with the proxy's address). On such a listener:
+         * <ul>
+         *   <li>a trusted peer must open with a header: none closes with
+         *       {@code PROXY_PROTOCOL_MISSING}; a malformed one with {@code PROXY_PROTOCOL_INVALID};
+         *       a v1 line over 108 bytes or a v2 header (TLVs included) over 1 KiB with
+         *       {@code PROXY_PROTOCOL_TOO_LARGE}; no complete header within
+         *       {@code initialDataTimeout} with {@code PROXY_PROTOCOL_TIMEOUT}; nothing is forwarded
+         *       for any of them;</li>
+         *   <li>the LOCAL command (a balancer's health check), UNKNOWN and unspecified families
+         *       keep the peer's own address; v2 TLVs are skipped;</li>
+         *   <li>any other peer is a direct client, with its own address; if it sends a PROXY
+         *       header anyway, it is closed with {@code PROXY_PROTOCOL_UNTRUSTED}.</li>
+         * </ul>
+         * Calling it again for the same port replaces its list.
+         * <pre>{@code
+         * SmartProxy.builder().acceptProxyProtocol(443, "10.0.0.0/8")   // behind an NLB in 10/8
+         * }</pre>
+         *
+         * @throws IllegalArgumentException if the port is out of range, the list is empty or an
+         *         entry is not an IP literal or CIDR block; {@link #build()} if no route uses the port
+         */
+        public Builder acceptProxyProtocol(int routePort, String... trustedProxies) {
+            Checks.range("acceptProxyProtocol routePort", routePort, 1, 65535);
+            Objects.requireNonNull(trustedProxies, "acceptProxyProtocol trustedProxies");
+            if (trustedProxies.length == 0) {
+                throw new IllegalArgumentException("acceptProxyProtocol trustedProxies: [] (expected: at least one "
+                        + "IP address or CIDR block of the proxies in front, such as 10.0.0.0/8)");
+            }
+            List<IpPattern> trusted = new ArrayList<>();
+            for (String t : trustedProxies) {
+                if (t == null) {
+                    throw new IllegalArgumentException("acceptProxyProtocol trustedProxies: null (expected: an IP "
+                            + "address or CIDR block such as 10.0.0.0/8)");
+                }
+                try {
+                    trusted.add(IpPattern.of(t));
+                } catch (IllegalArgumentException e) {
+                    throw new IllegalArgumentException("acceptProxyProtocol trustedProxies: '" + t
+                            + "' (expected: an IP address or CIDR block such as 10.0.0.0/8)", e);
+                }
+            }
+            proxyProtocol.put(routePort, List.copyOf(trusted));
+            return this;
+        }
+
         /** Adds an event listener; see {@link ProxyEventListener} for the order and threading. */
         public Builder listener(ProxyEventListener listener) {
             listeners.add(Objects.requireNonNull(listener, "listener"));
@@ -476,7 +535,7 @@ public final class SmartProxy implements AutoCloseable {
          *         route terminates TLS with no certificate, a block or redirect route can never act
          *         as written (path or header conditions in front of a passthrough route for the
          *         same names; on ports of passthrough routes with no certificate at all), a
-         *         {@code listen} override names a port no route uses, or the policy's
+         *         {@code listen} override or {@code acceptProxyProtocol} names a port no route uses, or the policy's
          *         cross-setting rules fail
          */
         public SmartProxy build() {
@@ -511,6 +570,12 @@ public final class SmartProxy implements AutoCloseable {
                 if (!binds.containsKey(port)) {
                     throw new IllegalArgumentException("listen routePort: " + port + " (expected: a port some route uses: "
                             + table.ports() + ")");
+                }
+            }
+            for (int port : proxyProtocol.keySet()) {
+                if (!binds.containsKey(port)) {
+                    throw new IllegalArgumentException("acceptProxyProtocol routePort: " + port
+                            + " (expected: a port some route uses: " + table.ports() + ")");
                 }
             }
             return new SmartProxy(this, table, built, Map.copyOf(binds));

@@ -57,6 +57,22 @@ public enum CloseReason {
      * no renegotiation.
      */
     TLS_RENEGOTIATION_REFUSED(Side.CLIENT),
+    /**
+     * A peer that is not a trusted proxy sent a PROXY protocol header on a listener that accepts
+     * them ({@code acceptProxyProtocol}): it may not say who the client is.
+     */
+    PROXY_PROTOCOL_UNTRUSTED(Side.CLIENT),
+    /** A trusted proxy's connection did not open with a PROXY protocol header (v1 or v2). */
+    PROXY_PROTOCOL_MISSING(Side.CLIENT),
+    /** A trusted proxy's PROXY protocol header was malformed (v1 or v2, strictly parsed). */
+    PROXY_PROTOCOL_INVALID(Side.CLIENT),
+    /**
+     * A trusted proxy's PROXY protocol header was larger than allowed: a v1 line longer than 108
+     * bytes, or a v2 header (with its TLVs) longer than its cap.
+     */
+    PROXY_PROTOCOL_TOO_LARGE(Side.CLIENT),
+    /** A trusted proxy's PROXY protocol header did not arrive complete within the initial data timeout. */
+    PROXY_PROTOCOL_TIMEOUT(Side.CLIENT),
     /** The ClientHello carried no SNI and no route without domains took the connection. */
     NO_SNI(Side.PROXY),
     /** No route matched. */

@@ -10,6 +10,16 @@ package dev.smartproxy.internal;
  * installs exactly one branch. No handler stays in a pipeline to forward events for another.
  *
  * <pre>
+ * on a listener that accepts the PROXY protocol, first (all three leave after the header)
+ * ---------------------------------
+ * bytes             counts raw bytes read
+ * proxy-protocol    from a trusted peer: signature check, size cap, timeout; then
+ *                   admission and classification on the client address it carried
+ * proxy-decoder     Netty's HAProxyMessageDecoder (strict v1/v2 parse)
+ * proxy-header      receives the decoded header or the decoder's failure
+ * proxy-untrusted   from anyone else, instead of the three: a PROXY signature in the
+ *                   first bytes closes; anything else flows on (leaves at once)
+ *
  * while undecided (a port whose routes need the first bytes)
  * ---------------------------------
  * bytes             counts raw bytes read
@@ -55,6 +65,17 @@ package dev.smartproxy.internal;
 public final class PipelineNames {
     /** Counts raw bytes read ({@code ByteCounter}); first in every client pipeline. */
     public static final String BYTES = "bytes";
+    /**
+     * The PROXY protocol stage's front ({@code ProxyProtocolStage}), from a trusted peer: checks the
+     * signature, caps the size, times out, then admits and classifies on the real client address.
+     */
+    public static final String PROXY_PROTOCOL = "proxy-protocol";
+    /** Netty's {@code HAProxyMessageDecoder}, right after {@link #PROXY_PROTOCOL}; leaves after the header. */
+    public static final String PROXY_DECODER = "proxy-decoder";
+    /** Right after {@link #PROXY_DECODER}: takes the decoded header or its failure; leaves with the stage. */
+    public static final String PROXY_HEADER = "proxy-header";
+    /** From an untrusted peer on a PROXY protocol listener: refuses a PROXY header, else leaves at once. */
+    public static final String PROXY_UNTRUSTED = "proxy-untrusted";
     /** The ClientHello peek ({@code ClientHelloClassifier}); replaced by the branch once routed. */
     public static final String CLIENT_HELLO = "client-hello";
     /**

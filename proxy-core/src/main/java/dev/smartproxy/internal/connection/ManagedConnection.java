@@ -32,7 +32,11 @@ import java.util.function.LongSupplier;
 public final class ManagedConnection {
     private final long id;
     private final int routePort;
-    private final InetSocketAddress clientAddress;
+    /** The address the socket came from: the client, or a proxy in front of it. */
+    private final InetSocketAddress peerAddress;
+    /** The client: the peer, or the address a trusted proxy's PROXY protocol header carried. */
+    private volatile InetSocketAddress clientAddress;
+    private boolean clientAddressSet;
     private final Instant openedAt;
     private final long openedNanos;
     private final Ticker ticker;
@@ -77,6 +81,7 @@ public final class ManagedConnection {
         this.registry = registry;
         this.id = id;
         this.routePort = routePort;
+        this.peerAddress = clientAddress;
         this.clientAddress = clientAddress;
         this.openedAt = openedAt;
         this.ticker = ticker;
@@ -100,9 +105,33 @@ public final class ManagedConnection {
         return routePort;
     }
 
-    /** The client's address. */
+    /**
+     * The client's address: THE client everywhere (admission, route matching, limits,
+     * forwarded headers, snapshots, events, logs). The peer's address, unless a trusted proxy's
+     * PROXY protocol header named another ({@link #clientAddress(InetSocketAddress)}).
+     */
     public InetSocketAddress clientAddress() {
         return clientAddress;
+    }
+
+    /** The address the socket came from: the client, or the proxy in front of it. */
+    public InetSocketAddress peerAddress() {
+        return peerAddress;
+    }
+
+    /**
+     * Replaces the client address by the one a trusted proxy's PROXY protocol header carried.
+     * Called at most once, by the accept path, before admission and before the connection is
+     * routed; event loop only.
+     *
+     * @throws IllegalStateException if it was set before or the connection is routed
+     */
+    public void clientAddress(InetSocketAddress client) {
+        if (clientAddressSet || kind != null) {
+            throw new IllegalStateException(logPrefix + "client address already set or connection routed");
+        }
+        clientAddressSet = true;
+        this.clientAddress = java.util.Objects.requireNonNull(client, "client");
     }
 
     /** The kind, or null while unrouted. */

@@ -6,15 +6,22 @@ import dev.smartproxy.event.CloseReason;
 import dev.smartproxy.internal.connection.ManagedConnection;
 import dev.smartproxy.internal.relay.Legs;
 import dev.smartproxy.route.RouteTable;
+import dev.smartproxy.route.IpPattern;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelPipeline;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.net.InetAddress;
+import java.util.List;
+
 /**
  * The accept stage, for each connection accepted on one route port: registers it (close
- * accounting waits on its close future from here), runs {@link Admission}, then classifies:
+ * accounting waits on its close future from here), reads a trusted proxy's PROXY protocol
+ * header where the listener accepts one ({@link ProxyProtocolStage}: admission and everything
+ * after it then wait for the header, and see the client address it carries), runs
+ * {@link Admission}, then classifies:
  * routes it at once through the {@link ConnectionRouter} when no byte can change the outcome,
  * installs the ClientHello peek ({@link ClientHelloClassifier}, which calls the router), or
  * closes it with {@code NO_ROUTE}. One instance per listener; stateless apart from its
@@ -41,9 +48,25 @@ public final class ProxyChannelInitializer extends ChannelInitializer<Channel> {
         ChannelPipeline p = ch.pipeline();
         p.addLast(PipelineNames.BYTES, ByteCounter.client(conn));
 
+        List<IpPattern> trusted = px.proxyProtocolTrust(routePort);
+        if (trusted != null) {
+            InetAddress peer = conn.peerAddress().getAddress();
+            if (trusted.stream().anyMatch(t -> t.matches(peer))) {
+                // The client is who the header says: admission and classification wait for it.
+                p.addLast(PipelineNames.PROXY_PROTOCOL, new ProxyProtocolStage(conn,
+                        px.policy().initialDataTimeout().toMillis(), () -> admitAndClassify(conn, ch)));
+                return;
+            }
+            p.addLast(PipelineNames.PROXY_UNTRUSTED, new ProxyProtocolStage.Untrusted(conn));
+        }
+        admitAndClassify(conn, ch);
+    }
+
+    /** Admission, then classification, on the connection's client address (the header's, after one). */
+    private void admitAndClassify(ManagedConnection conn, Channel ch) {
         CloseReason refused = Admission.refusal(px, conn);
         if (refused != null) {
-            log.debug("{}refused: {}", conn.log(), refused);
+            log.debug("{}refused: {} (client {})", conn.log(), refused, conn.clientAddress());
             conn.closeReason(refused);
             ch.close();
             return;
@@ -52,9 +75,9 @@ public final class ProxyChannelInitializer extends ChannelInitializer<Channel> {
         ConnectionRouter router = new ConnectionRouter(px, conn, ch);
         AcceptPlan.Decision decision = AcceptPlan.decide(px.routes(), routePort, conn.clientAddress().getAddress());
         if (decision.needsClientHello()) {
-            p.addLast(PipelineNames.CLIENT_HELLO, new ClientHelloClassifier(px, conn, router));
+            ch.pipeline().addLast(PipelineNames.CLIENT_HELLO, new ClientHelloClassifier(px, conn, router));
         } else if (decision.noRoute()) {
-            log.debug("{}no route for port {} from {}", conn.log(), routePort, ch.remoteAddress());
+            log.debug("{}no route for port {} from {}", conn.log(), routePort, conn.clientAddress());
             conn.closeReason(CloseReason.NO_ROUTE);
             ch.close();
         } else {

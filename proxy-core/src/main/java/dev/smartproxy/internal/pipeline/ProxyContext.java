@@ -36,6 +36,8 @@ public final class ProxyContext {
     private final Map<BackendTls, SslContext> backendContexts = new ConcurrentHashMap<>();
     private final BufferBudget budget;
     private final BackendConnector connector;
+    /** Route port to the proxies trusted to send a PROXY protocol header there; absent: not accepted. */
+    private volatile Map<Integer, List<dev.smartproxy.route.IpPattern>> proxyProtocol = Map.of();
 
     public ProxyContext(RouteTable routes, ConnectionPolicy policy, ConnectionRegistry registry, Transport transport) {
         this(routes, policy, registry, transport, CertificateStore.of(List.of(), null), HttpSettings.defaults(),
@@ -62,6 +64,20 @@ public final class ProxyContext {
         this.registry = registry;
         this.transport = transport;
         this.connector = new BackendConnector(transport, policy.connectTimeout());
+    }
+
+    /**
+     * Accepts a PROXY protocol header (v1 or v2) on each listed route port, from the peers its
+     * patterns match only. Set before the listeners start.
+     */
+    public ProxyContext acceptProxyProtocol(Map<Integer, List<dev.smartproxy.route.IpPattern>> trustedByPort) {
+        this.proxyProtocol = Map.copyOf(trustedByPort);
+        return this;
+    }
+
+    /** The proxies trusted to send a PROXY protocol header on {@code routePort}, or null if it takes none. */
+    List<dev.smartproxy.route.IpPattern> proxyProtocolTrust(int routePort) {
+        return proxyProtocol.get(routePort);
     }
 
     /** Makes every backend connection of this proxy. */

@@ -117,6 +117,33 @@ class SmartProxyBuilderTest {
     }
 
     @Test
+    void acceptProxyProtocolValidatesAtOnceAndAtBuild() {
+        for (int bad : new int[] {0, -1, 65536}) {
+            assertThatThrownBy(() -> SmartProxy.builder().acceptProxyProtocol(bad, "10.0.0.0/8"))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("acceptProxyProtocol routePort")
+                    .hasMessageContaining("expected: 1..65535");
+        }
+        assertThatThrownBy(() -> SmartProxy.builder().acceptProxyProtocol(443))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("acceptProxyProtocol trustedProxies: []")
+                .hasMessageContaining("expected: at least one");
+        for (String bad : new String[] {"lb.example.com", "10.0.0.0/33", "", null}) {
+            assertThatThrownBy(() -> SmartProxy.builder().acceptProxyProtocol(443, "10.0.0.1", bad))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("acceptProxyProtocol trustedProxies: ")
+                    .hasMessageContaining("expected: an IP address or CIDR block");
+        }
+        assertThatThrownBy(minimal().acceptProxyProtocol(9999, "10.0.0.0/8")::build)
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("acceptProxyProtocol routePort: 9999")
+                .hasMessageContaining("expected: a port some route uses")
+                .hasMessageContaining("7000");
+        assertThat(minimal().acceptProxyProtocol(7000, "10.0.0.0/8", "2001:db8::/32", "::ffff:192.0.2.1").build())
+                .isNotNull();
+    }
+
+    @Test
     void listenValidatesAtOnce() {
         InetSocketAddress lo = new InetSocketAddress(InetAddress.getLoopbackAddress(), 0);
         for (int bad : new int[] {0, -1, 65536}) {

@@ -16,6 +16,7 @@ module dev.smartproxy {
     requires transitive io.netty.handler;
     requires io.netty.codec;
     requires io.netty.codec.http;
+    requires io.netty.codec.haproxy;
     requires io.netty.transport.classes.epoll;
     requires io.netty.transport.unix.common;
     requires jdk.net;

@@ -29,11 +29,8 @@ final class ProxyHeaderWriter extends ChannelDuplexHandler {
 
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
+        // Added when the channel registers, before it connects: the earliest event below sends.
         ctx.pipeline().addBefore(ctx.name(), PipelineNames.BACKEND_PROXY_HEADER_ENCODER, HAProxyMessageEncoder.INSTANCE);
-        if (ctx.channel().isActive()) {
-            send(ctx);
-            ctx.flush();
-        }
     }
 
     @Override

@@ -50,6 +50,9 @@ package dev.smartproxy.internal;
  * after a WebSocket upgrade, on both channels: the HTTP handlers are gone, and
  * ws-encoder, ws-decoder, ws-relay (frame relay and the heartbeat) follow
  *
+ * a route that sends the PROXY protocol: backend-proxy-header-encoder and
+ * backend-proxy-header lead its backend channels (after bytes, if any) until the header is out
+ *
  * handler route                               block (no conditions)
  * ---------------------------------           ----------------------------
  * bytes         counts raw bytes read         nothing: recorded, closed with BLOCKED
@@ -113,6 +116,16 @@ public final class PipelineNames {
     public static final String WS_DECODER = "ws-decoder";
     /** The WebSocket frame relay and heartbeat, on both legs after an upgrade ({@code WebSocketRelay}). */
     public static final String WS_RELAY = "ws-relay";
+    /**
+     * Netty's {@code HAProxyMessageEncoder}, on a backend channel of a route that sends the PROXY
+     * protocol, just before {@link #BACKEND_PROXY_HEADER}; both leave once the header is written.
+     */
+    public static final String BACKEND_PROXY_HEADER_ENCODER = "backend-proxy-header-encoder";
+    /**
+     * Writes the PROXY protocol header before any other byte ({@code ProxyHeaderWriter}): after
+     * the byte counter, before backend TLS; gone once the header is written.
+     */
+    public static final String BACKEND_PROXY_HEADER = "backend-proxy-header";
     /** Backend TLS for re-encryption ({@code BackendConnector}); first after the byte counter. */
     public static final String BACKEND_TLS = "backend-tls";
     /** The HTTP/1.1 client codec on a backend channel of the HTTP proxy. */

@@ -28,8 +28,10 @@ public final class ForwardAction implements RouteAction {
     private final boolean http;
     private final BackendTls backendTls;
     private final WebSocketSettings webSocket;
+    private final ProxyProtocol sendProxyProtocol;
 
     private ForwardAction(Builder b) {
+        this.sendProxyProtocol = b.sendProxyProtocol;
         this.backendTls = b.backendTls;
         this.webSocket = b.webSocket;
         this.targets = List.copyOf(b.targets);
@@ -63,6 +65,14 @@ public final class ForwardAction implements RouteAction {
     }
 
     /**
+     * The PROXY protocol header sent to the backend before the first byte of each backend
+     * connection, or empty (the default) for none. See {@link Builder#sendProxyProtocol}.
+     */
+    public Optional<ProxyProtocol> sendProxyProtocol() {
+        return Optional.ofNullable(sendProxyProtocol);
+    }
+
+    /**
      * Whether the proxy reads HTTP on these connections: true for {@code TERMINATE} and
      * {@code TERMINATE_AND_REENCRYPT}, and for plain routes marked {@link Builder#http()}.
      */
@@ -73,17 +83,18 @@ public final class ForwardAction implements RouteAction {
     @Override
     public boolean equals(Object o) {
         return o instanceof ForwardAction other && targets.equals(other.targets) && tlsMode == other.tlsMode
-                && http == other.http;
+                && http == other.http && sendProxyProtocol == other.sendProxyProtocol;
     }
 
     @Override
     public int hashCode() {
-        return Objects.hash(targets, tlsMode, http);
+        return Objects.hash(targets, tlsMode, http, sendProxyProtocol);
     }
 
     @Override
     public String toString() {
-        return "forward" + targets + (tlsMode == null ? (http ? " (http)" : " (tcp)") : " (" + tlsMode + ")");
+        return "forward" + targets + (tlsMode == null ? (http ? " (http)" : " (tcp)") : " (" + tlsMode + ")")
+                + (sendProxyProtocol == null ? "" : " (proxy protocol " + sendProxyProtocol + ")");
     }
 
     /** Builds a {@link ForwardAction}. Not thread-safe. */
@@ -93,8 +104,30 @@ public final class ForwardAction implements RouteAction {
         private boolean http;
         private BackendTls backendTls = BackendTls.systemTrust();
         private WebSocketSettings webSocket;
+        private ProxyProtocol sendProxyProtocol;
 
         private Builder() {
+        }
+
+        /**
+         * Sends a PROXY protocol header of {@code version} to the backend before the first byte
+         * of every backend connection, so that a backend that accepts it (HAProxy
+         * {@code accept-proxy}, nginx {@code proxy_protocol}) sees the real client; default: none
+         * ({@code null} turns it off again). The header names the client (source) and the
+         * proxy's address the client connected to (destination); {@link ProxyProtocol#V2} adds
+         * the SNI and the client's TLS. It applies to every route kind: passthrough and raw TCP
+         * (one header per connection, before the ClientHello or the first client byte) and routes
+         * that read HTTP (one header per backend connection; backend connections are never
+         * shared between client connections, so each header describes exactly the client whose
+         * requests it carries). A setting of the route, for all its targets. Only for backends
+         * that expect the header: any other reads it as the start of the client's bytes.
+         * <pre>{@code
+         * .forward(f -> f.target("10.0.0.5", 8443).tls(TlsMode.PASSTHROUGH).sendProxyProtocol(ProxyProtocol.V2))
+         * }</pre>
+         */
+        public Builder sendProxyProtocol(ProxyProtocol version) {
+            this.sendProxyProtocol = version;
+            return this;
         }
 
         /** TLS towards the backend for {@code TERMINATE_AND_REENCRYPT}; default: the system trust store. */

@@ -7,6 +7,7 @@ import dev.smartproxy.internal.connection.CloseReasons;
 import dev.smartproxy.internal.connection.ManagedConnection;
 import dev.smartproxy.internal.transport.BackendConnector;
 import dev.smartproxy.internal.transport.ByteCounter;
+import dev.smartproxy.internal.transport.ProxyHeader;
 import dev.smartproxy.internal.transport.Transport;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
@@ -106,8 +107,10 @@ final class BackendLeg extends ChannelInboundHandlerAdapter {
         int maxHeaders = Math.max(settings.maxHeaderSize(), 64 * 1024);
         int maxLine = Math.max(settings.maxInitialLineLength(), 8 * 1024);
         String sni = target.backendSni() != null ? target.backendSni() : target.host();
+        // One header per backend connection, for the client connection that owns the leg (legs are never shared).
+        ProxyHeader header = target.proxyProtocol() == null ? null : ProxyHeader.of(target.proxyProtocol(), conn, client);
         ChannelFuture cf = connector.connect(client, Transport.targetAddress(target.host(), target.port()),
-                conn.policy().tcpKeepAlive(), false, ByteCounter.backend(conn), target.backendTls(), sni, p -> {
+                conn.policy().tcpKeepAlive(), false, ByteCounter.backend(conn), target.backendTls(), sni, header, p -> {
                     p.addLast(PipelineNames.BACKEND_HTTP_CODEC, new HttpClientCodec(
                             HttpProxyHandler.strictConfig(maxLine, maxHeaders), false, false));
                     p.addLast(PipelineNames.BACKEND_HTTP, l);
@@ -156,6 +159,7 @@ final class BackendLeg extends ChannelInboundHandlerAdapter {
     boolean reusableFor(HttpRoute.Forward f) {
         return target.port() == f.port() && target.host().equalsIgnoreCase(f.host())
                 && target.backendTls() == f.backendTls() && Objects.equals(target.backendSni(), f.backendSni())
+                && target.proxyProtocol() == f.proxyProtocol()
                 && !(ready && !ch.isActive());
     }
 

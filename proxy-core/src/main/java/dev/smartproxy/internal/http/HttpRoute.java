@@ -1,5 +1,6 @@
 package dev.smartproxy.internal.http;
 
+import dev.smartproxy.route.ProxyProtocol;
 import io.netty.handler.ssl.SslContext;
 
 import java.util.Objects;
@@ -11,10 +12,11 @@ public sealed interface HttpRoute {
 
     /**
      * Forward the request to {@code host:port}; with {@code backendTls} non-null the backend leg
-     * is TLS, sending SNI {@code backendSni} (null: the host name).
+     * is TLS, sending SNI {@code backendSni} (null: the host name); with {@code proxyProtocol}
+     * non-null each backend connection opens with that PROXY protocol header.
      */
-    record Forward(String routeName, String host, int port, SslContext backendTls, String backendSni)
-            implements HttpRoute {
+    record Forward(String routeName, String host, int port, SslContext backendTls, String backendSni,
+                   ProxyProtocol proxyProtocol) implements HttpRoute {
         public Forward {
             Objects.requireNonNull(routeName, "routeName");
             Objects.requireNonNull(host, "host");
@@ -23,9 +25,14 @@ public sealed interface HttpRoute {
             }
         }
 
+        /** A backend without a PROXY protocol header. */
+        public Forward(String routeName, String host, int port, SslContext backendTls, String backendSni) {
+            this(routeName, host, port, backendTls, backendSni, null);
+        }
+
         /** A plain-HTTP backend. */
         public Forward(String routeName, String host, int port) {
-            this(routeName, host, port, null, null);
+            this(routeName, host, port, null, null, null);
         }
     }
 

@@ -134,7 +134,8 @@ final class ConnectionRouter implements ClientHelloClassifier.Router {
         Target target = px.nextTarget(route, action);
         InetSocketAddress address = Transport.targetAddress(target.host(), target.portFor(conn.routePort()));
         conn.backendAddress(address);
-        TcpRelay relay = new TcpRelay(conn, px.budget(), px.policy().maxPendingDataSize());
+        TcpRelay relay = new TcpRelay(conn, px.budget(), px.policy().maxPendingDataSize(),
+                action.sendProxyProtocol().orElse(null));
         register(kind, route.name(), route.policy(), sni, relay);
         log.debug("{}route '{}' ({}) -> {}", conn.log(), route.name(), kind, address);
         client.pipeline().addLast(PipelineNames.RELAY, relay);

@@ -141,8 +141,9 @@ final class HttpBranch {
             BackendTls btls = f.backendTls();
             String backendSni = btls.sni().orElse(NetUtil.isValidIpV4Address(t.host())
                     || NetUtil.isValidIpV6Address(t.host()) ? null : t.host());
-            return new HttpRoute.Forward(r.name(), t.host(), port, px.backendContext(btls), backendSni);
+            return new HttpRoute.Forward(r.name(), t.host(), port, px.backendContext(btls), backendSni,
+                    f.sendProxyProtocol().orElse(null));
         }
-        return new HttpRoute.Forward(r.name(), t.host(), port);
+        return new HttpRoute.Forward(r.name(), t.host(), port, null, null, f.sendProxyProtocol().orElse(null));
     }
 }

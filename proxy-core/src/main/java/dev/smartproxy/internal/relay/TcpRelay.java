@@ -9,6 +9,8 @@ import dev.smartproxy.internal.connection.ConnectionActions;
 import dev.smartproxy.internal.connection.ConnectionRegistry;
 import dev.smartproxy.internal.connection.ManagedConnection;
 import dev.smartproxy.internal.transport.BackendConnector;
+import dev.smartproxy.internal.transport.ProxyHeader;
+import dev.smartproxy.route.ProxyProtocol;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
@@ -41,7 +43,7 @@ import java.util.ArrayDeque;
  * Created per connection; runs on the client channel's event loop, which the backend channel
  * shares, so no state here needs synchronisation.
  * <pre>{@code
- * TcpRelay relay = new TcpRelay(conn, budget, policy.maxPendingDataSize());
+ * TcpRelay relay = new TcpRelay(conn, budget, policy.maxPendingDataSize(), action.sendProxyProtocol().orElse(null));
  * client.pipeline().addLast(PipelineNames.RELAY, relay);
  * relay.connect(connector, address, conn.policy().tcpKeepAlive(), registry);
  * }</pre>
@@ -52,6 +54,8 @@ public final class TcpRelay extends ChannelInboundHandlerAdapter implements Conn
     private final ManagedConnection conn;
     private final BufferBudget budget;
     private final long maxPendingDataSize;
+    /** The PROXY protocol header the backend connection opens with, or null. */
+    private final ProxyProtocol proxyProtocol;
     private final ArrayDeque<ByteBuf> pending = new ArrayDeque<>();
     private long pendingBytes;
     /** The pending data's account in the proxy's budget. */
@@ -68,9 +72,11 @@ public final class TcpRelay extends ChannelInboundHandlerAdapter implements Conn
      * @param conn               the connection, already registered with its route
      * @param budget             the proxy's account of bytes held for clients
      * @param maxPendingDataSize the most client bytes held while the connect is in flight
+     * @param proxyProtocol      the PROXY protocol header to open the backend connection with (null: none)
      */
-    public TcpRelay(ManagedConnection conn, BufferBudget budget, long maxPendingDataSize) {
+    public TcpRelay(ManagedConnection conn, BufferBudget budget, long maxPendingDataSize, ProxyProtocol proxyProtocol) {
         this.conn = conn;
+        this.proxyProtocol = proxyProtocol;
         this.budget = budget;
         this.maxPendingDataSize = maxPendingDataSize;
     }
@@ -91,7 +97,9 @@ public final class TcpRelay extends ChannelInboundHandlerAdapter implements Conn
      */
     public void connect(BackendConnector connector, InetSocketAddress address, TcpKeepAlive keepAlive,
                         ConnectionRegistry registry) {
-        ChannelFuture connect = connector.connect(client, address, keepAlive, true, null, null, null,
+        // The header goes out before the pending bytes the connect listener writes (ProxyHeaderWriter).
+        ProxyHeader header = proxyProtocol == null ? null : ProxyHeader.of(proxyProtocol, conn, client);
+        ChannelFuture connect = connector.connect(client, address, keepAlive, true, null, null, null, header,
                 p -> p.addLast(PipelineNames.BACKEND, new BackendRelay(conn, this)));
         backend = connect.channel();
         registry.watchLeg(conn, backend);

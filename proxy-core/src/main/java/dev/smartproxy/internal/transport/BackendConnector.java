@@ -22,11 +22,12 @@ import java.util.function.Consumer;
  * client's event loop (so the two legs share a thread and need no locks), with the transport's
  * channel class and off-loop name resolution, the connect timeout, {@code TCP_NODELAY}, the
  * proxy's write-buffer water marks, TCP keepalive from the connection's effective policy, and,
- * for re-encryption, TLS with SNI right after the raw byte counter.
+ * for re-encryption, TLS with SNI right after the raw byte counter; with a {@link ProxyHeader},
+ * the PROXY protocol header before any other byte (and before TLS).
  *
  * <p>Thread-safe; one per proxy.
  * <pre>{@code
- * ChannelFuture f = connector.connect(client, address, policy.tcpKeepAlive(), true, counter, null, null,
+ * ChannelFuture f = connector.connect(client, address, policy.tcpKeepAlive(), true, counter, null, null, null,
  *     p -> p.addLast(PipelineNames.BACKEND, new BackendRelay(conn, relay)));
  * }</pre>
  */
@@ -64,12 +65,13 @@ public final class BackendConnector {
      * @param rawCounter       first in the pipeline, before TLS: counts the bytes on the wire (null: none)
      * @param tls              the client TLS context for re-encryption, or null for plain TCP
      * @param sni              the SNI to send with {@code tls} (null: none)
+     * @param proxyHeader      the PROXY protocol header to send first (null: none)
      * @param handlers         adds the protocol's handlers, after TLS if any
      * @return the connect future; its channel is the backend channel
      */
     public ChannelFuture connect(Channel client, InetSocketAddress address, TcpKeepAlive keepAlive,
                                  boolean allowHalfClosure, ChannelHandler rawCounter, SslContext tls, String sni,
-                                 Consumer<ChannelPipeline> handlers) {
+                                 ProxyHeader proxyHeader, Consumer<ChannelPipeline> handlers) {
         Bootstrap b = new Bootstrap()
                 .group(client.eventLoop())
                 .channel(transport.socketChannelClass())
@@ -81,6 +83,9 @@ public final class BackendConnector {
                     protected void initChannel(Channel ch) {
                         if (rawCounter != null) {
                             ch.pipeline().addLast(PipelineNames.BYTES, rawCounter);
+                        }
+                        if (proxyHeader != null) {
+                            ch.pipeline().addLast(PipelineNames.BACKEND_PROXY_HEADER, new ProxyHeaderWriter(proxyHeader));
                         }
                         if (tls != null) {
                             ch.pipeline().addLast(PipelineNames.BACKEND_TLS, tls.newHandler(ch.alloc(), sni, address.getPort()));

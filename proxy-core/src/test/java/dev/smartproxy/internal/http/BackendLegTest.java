@@ -188,6 +188,8 @@ class BackendLegTest {
         assertThat(l.reusableFor(new HttpRoute.Forward("r", "backend.example", 8081, tls, "sni"))).isFalse();
         assertThat(l.reusableFor(new HttpRoute.Forward("r", "other.example", 8080, tls, "sni"))).isFalse();
         assertThat(l.reusableFor(new HttpRoute.Forward("r", "backend.example", 8080, tls, "other"))).isFalse();
+        assertThat(l.reusableFor(new HttpRoute.Forward("r", "backend.example", 8080, tls, "sni",
+                dev.smartproxy.route.ProxyProtocol.V2))).as("a leg opened without a PROXY header").isFalse();
         assertThat(l.reusableFor(new HttpRoute.Forward("r", "backend.example", 8080))).isFalse();
         assertThat(l.reusableFor(new HttpRoute.Forward("r", "backend.example", 8080,
                 SslContextBuilder.forClient().build(), "sni"))).isFalse();

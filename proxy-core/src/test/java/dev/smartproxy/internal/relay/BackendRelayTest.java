@@ -39,7 +39,7 @@ class BackendRelayTest {
         ConnectionRegistry registry = new ConnectionRegistry(List.of(), Clock.systemUTC(), Ticker.SYSTEM);
         ConnectionPolicy policy = ConnectionPolicy.builder().build();
         conn = registry.register(25, new InetSocketAddress("127.0.0.1", 40000));
-        TcpRelay clientSide = new TcpRelay(conn, new BufferBudget(policy.bufferBudget()), policy.maxPendingDataSize());
+        TcpRelay clientSide = new TcpRelay(conn, new BufferBudget(policy.bufferBudget()), policy.maxPendingDataSize(), null);
         client = new EmbeddedChannel(clientSide);
         // As Netty does when the socket refuses a write with an IOException: the write's promise
         // fails with it, and the channel closes (auto-close).

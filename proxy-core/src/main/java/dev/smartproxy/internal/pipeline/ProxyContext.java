@@ -9,6 +9,7 @@ import dev.smartproxy.config.WebSocketSettings;
 import dev.smartproxy.internal.tls.BackendTlsContexts;
 import dev.smartproxy.internal.tls.CertificateStore;
 import io.netty.handler.ssl.SslContext;
+import dev.smartproxy.internal.admission.AdmissionControl;
 import dev.smartproxy.internal.connection.BufferBudget;
 import dev.smartproxy.internal.connection.ConnectionRegistry;
 import dev.smartproxy.route.ForwardAction;
@@ -36,6 +37,7 @@ public final class ProxyContext {
     private final Map<BackendTls, SslContext> backendContexts = new ConcurrentHashMap<>();
     private final BufferBudget budget;
     private final BackendConnector connector;
+    private final AdmissionControl admission;
 
     public ProxyContext(RouteTable routes, ConnectionPolicy policy, ConnectionRegistry registry, Transport transport) {
         this(routes, policy, registry, transport, CertificateStore.of(List.of(), null), HttpSettings.defaults(),
@@ -49,10 +51,19 @@ public final class ProxyContext {
                 new BufferBudget(policy.bufferBudget()));
     }
 
-    /** A context whose connections count what they hold for clients in {@code budget}: one per proxy. */
+    /** A context whose connections count what they hold for clients in {@code budget}: one per proxy; admits all. */
     public ProxyContext(RouteTable routes, ConnectionPolicy policy, ConnectionRegistry registry, Transport transport,
                         CertificateStore certificates, HttpSettings httpSettings, WebSocketSettings webSocketSettings,
                         BufferBudget budget) {
+        this(routes, policy, registry, transport, certificates, httpSettings, webSocketSettings, budget,
+                AdmissionControl.admitAll());
+    }
+
+    /** A context whose accept path admits connections by {@code admission}'s rules and limits. */
+    public ProxyContext(RouteTable routes, ConnectionPolicy policy, ConnectionRegistry registry, Transport transport,
+                        CertificateStore certificates, HttpSettings httpSettings, WebSocketSettings webSocketSettings,
+                        BufferBudget budget, AdmissionControl admission) {
+        this.admission = admission;
         this.budget = budget;
         this.certificates = certificates;
         this.httpSettings = httpSettings;
@@ -62,6 +73,11 @@ public final class ProxyContext {
         this.registry = registry;
         this.transport = transport;
         this.connector = new BackendConnector(transport, policy.connectTimeout());
+    }
+
+    /** IP rules and connection limits: who gets in. */
+    public AdmissionControl admission() {
+        return admission;
     }
 
     /** Makes every backend connection of this proxy. */

@@ -198,6 +198,42 @@ class AdmissionTest {
         assertThat(proxy.stats().closedTotal() - proxy.stats().closed(CloseReason.CLIENT_CLOSED)).isZero();
     }
 
+    @Test
+    void everyAdmittedPermitIsReleasedExactlyOnceAndAFailingLimiterAdmits() throws Exception {
+        java.util.Set<Object> held = java.util.concurrent.ConcurrentHashMap.newKeySet();
+        java.util.concurrent.atomic.AtomicInteger acquired = new java.util.concurrent.atomic.AtomicInteger();
+        java.util.concurrent.atomic.AtomicInteger releasedTwice = new java.util.concurrent.atomic.AtomicInteger();
+        dev.smartproxy.config.ConnectionLimiter counting = new dev.smartproxy.config.ConnectionLimiter() {
+            @Override
+            public Decision acquire(java.net.InetAddress client) {
+                if (client.getHostAddress().equals("127.0.0.13")) {
+                    throw new IllegalStateException("the store is down");
+                }
+                Object token = new Object();
+                held.add(token);
+                acquired.incrementAndGet();
+                return Decision.admit(token);
+            }
+
+            @Override
+            public void release(Decision admitted) {
+                if (!held.remove(admitted.token())) {
+                    releasedTwice.incrementAndGet();
+                }
+            }
+        };
+        echoProxy(b -> b.admission(a -> a.limiter(counting)), r -> r.security(s -> s.ipBlockList("127.0.0.3")));
+        Socket a = from("127.0.0.2");
+        assertEchoes(a);
+        assertClosedByProxy(from("127.0.0.3")); // admitted at accept, refused by the route
+        assertEchoes(from("127.0.0.13"));
+        a.close();
+        closer.close();
+        Await.until("every permit released", held::isEmpty);
+        assertThat(acquired.get()).isEqualTo(2);
+        assertThat(releasedTwice.get()).isZero();
+    }
+
     private static int readOrTimeout(Socket s) throws IOException {
         try {
             return s.getInputStream().read();

@@ -24,8 +24,11 @@ import dev.smartproxy.internal.tls.CertificateStore;
 import dev.smartproxy.route.ForwardAction;
 import dev.smartproxy.route.IpPattern;
 import dev.smartproxy.route.TlsMode;
+import dev.smartproxy.route.IpRules;
 import dev.smartproxy.route.Route;
 import dev.smartproxy.route.RouteTable;
+import dev.smartproxy.config.AdmissionSettings;
+import dev.smartproxy.internal.admission.AdmissionControl;
 
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -81,6 +84,8 @@ public final class SmartProxy implements AutoCloseable {
     private final HttpSettings httpSettings;
     private final WebSocketSettings webSocketSettings;
     private final Map<Integer, List<IpPattern>> proxyProtocol;
+    private final IpRules ipRules;
+    private final AdmissionSettings admissionSettings;
     private State state = State.BUILT;
     private ProxyServer server;
 
@@ -90,6 +95,8 @@ public final class SmartProxy implements AutoCloseable {
         this.httpSettings = b.httpSettings;
         this.webSocketSettings = b.webSocketSettings;
         this.proxyProtocol = Map.copyOf(b.proxyProtocol);
+        this.ipRules = b.ipRules.build();
+        this.admissionSettings = b.admission.build();
         this.routes = routes;
         this.policy = policy;
         this.binds = binds;
@@ -122,7 +129,9 @@ public final class SmartProxy implements AutoCloseable {
         }
         CertificateStore certificates = CertificateStore.of(certificateSources, defaultCertificate);
         ProxyContext px = new ProxyContext(routes, policy, registry, Transport.of(transportChoice), certificates,
-                httpSettings, webSocketSettings, budget).acceptProxyProtocol(proxyProtocol);
+                httpSettings, webSocketSettings, budget,
+                new AdmissionControl(ipRules, admissionSettings, Ticker.SYSTEM::nanoTime))
+                .acceptProxyProtocol(proxyProtocol);
         server = ProxyServer.start(px, ioThreads, binds);
         state = State.STARTED;
         return this;
@@ -154,6 +163,16 @@ public final class SmartProxy implements AutoCloseable {
     /** The proxy-wide connection policy. */
     public ConnectionPolicy policy() {
         return policy;
+    }
+
+    /** The proxy-wide IP allow and block lists, checked at accept; empty by default. */
+    public IpRules ipRules() {
+        return ipRules;
+    }
+
+    /** The per-IP limits, the proxy-wide maximum and the limiter; see {@link AdmissionSettings}. */
+    public AdmissionSettings admission() {
+        return admissionSettings;
     }
 
     /**
@@ -228,8 +247,69 @@ public final class SmartProxy implements AutoCloseable {
         private HttpSettings httpSettings = HttpSettings.defaults();
         private WebSocketSettings webSocketSettings = WebSocketSettings.defaults();
         private final Map<Integer, List<IpPattern>> proxyProtocol = new LinkedHashMap<>();
+        private final IpRules.Builder ipRules = IpRules.builder();
+        private AdmissionSettings.Builder admission = AdmissionSettings.builder();
 
         private Builder() {
+        }
+
+        /**
+         * Adds addresses or CIDR blocks (IPv4, IPv6; IPv4-mapped folded) to the proxy-wide allow
+         * list: when it is not empty, a client outside it is closed at accept, before any byte is
+         * read, with {@code IP_BLOCKED}. Empty by default (everyone). Routes may add their own,
+         * {@code Route.Builder.security}.
+         */
+        public Builder ipAllowList(String... patterns) {
+            ipRules.allow(patterns);
+            return this;
+        }
+
+        /**
+         * Adds addresses or CIDR blocks to the proxy-wide block list: a client inside it is closed
+         * at accept with {@code IP_BLOCKED}, even if the allow list names it (block wins). Empty by default.
+         */
+        public Builder ipBlockList(String... patterns) {
+            ipRules.block(patterns);
+            return this;
+        }
+
+        /**
+         * Sets every admission limit at once, replacing earlier limit setters; later ones change
+         * it further. See {@link AdmissionSettings}.
+         */
+        public Builder admission(AdmissionSettings settings) {
+            admission = Objects.requireNonNull(settings, "admission").toBuilder();
+            return this;
+        }
+
+        /** Edits the admission limits in place; see {@link AdmissionSettings}. */
+        public Builder admission(Consumer<AdmissionSettings.Builder> edit) {
+            Objects.requireNonNull(edit, "edit").accept(admission);
+            return this;
+        }
+
+        /** See {@link AdmissionSettings#maxConnectionsPerIp()}: concurrent connections per client IP, 0 = no limit. Default 100. */
+        public Builder maxConnectionsPerIp(int n) {
+            admission.maxConnectionsPerIp(n);
+            return this;
+        }
+
+        /**
+         * See {@link AdmissionSettings#connectionRateLimitPerMinute()}: new connections per client IP
+         * per minute, a token bucket refilled continuously; 0 = no limit. Default 300.
+         */
+        public Builder connectionRateLimitPerMinute(int n) {
+            admission.connectionRateLimitPerMinute(n);
+            return this;
+        }
+
+        /**
+         * See {@link AdmissionSettings#maxConnections()}: connections open proxy-wide; at the maximum
+         * the proxy stops accepting until one closes. 0 = no limit, the default.
+         */
+        public Builder maxConnections(int n) {
+            admission.maxConnections(n);
+            return this;
         }
 
         /**

@@ -90,6 +90,17 @@ public enum CloseReason {
     REQUEST_TIMEOUT(Side.CLIENT),
     /** The backend broke the HTTP or WebSocket protocol on a terminated connection. */
     BACKEND_PROTOCOL_ERROR(Side.BACKEND),
+    /**
+     * The client address is refused by an IP rule: the proxy-wide allow or block list (closed at
+     * accept, before any byte is read), or the chosen route's ({@code RouteSecurity}).
+     */
+    IP_BLOCKED(Side.PROXY),
+    /** The client IP already had {@code maxConnectionsPerIp} connections open (closed at accept). */
+    IP_CONNECTION_LIMIT(Side.PROXY),
+    /** The client IP opened connections faster than {@code connectionRateLimitPerMinute} (closed at accept). */
+    RATE_LIMITED(Side.PROXY),
+    /** The chosen route already had its {@code maxConnections} open ({@code RouteSecurity}). */
+    ROUTE_CONNECTION_LIMIT(Side.PROXY),
     /** A route's block action refused the connection or request. */
     BLOCKED(Side.PROXY),
     /** The proxy was shut down. */

@@ -26,9 +26,11 @@ public final class Route {
     private final RouteMatch match;
     private final RouteAction action;
     private final RoutePolicy policy;
+    private final RouteSecurity security;
 
     private Route(Builder b) {
         this.policy = b.policy;
+        this.security = b.security;
         this.name = b.name;
         this.priority = b.priority;
         this.match = b.match;
@@ -65,21 +67,28 @@ public final class Route {
         return policy;
     }
 
+    /** Who may use this route: IP allow/block lists and a connection maximum; none by default. */
+    public RouteSecurity security() {
+        return security;
+    }
+
     @Override
     public boolean equals(Object o) {
         return o instanceof Route other && name.equals(other.name) && priority == other.priority
-                && match.equals(other.match) && action.equals(other.action) && policy.equals(other.policy);
+                && match.equals(other.match) && action.equals(other.action) && policy.equals(other.policy)
+                && security.equals(other.security);
     }
 
     @Override
     public int hashCode() {
-        return Objects.hash(name, priority, match, action, policy);
+        return Objects.hash(name, priority, match, action, policy, security);
     }
 
     @Override
     public String toString() {
         return "Route[" + name + " priority=" + priority + " " + match + " -> " + action
-                + (policy.equals(RoutePolicy.none()) ? "" : " " + policy) + "]";
+                + (policy.equals(RoutePolicy.none()) ? "" : " " + policy)
+                + (security.isEmpty() ? "" : " " + security) + "]";
     }
 
     /** Builds a {@link Route}. Each setter validates at once. Not thread-safe. */
@@ -89,6 +98,7 @@ public final class Route {
         private RouteMatch match;
         private RouteAction action;
         private RoutePolicy policy = RoutePolicy.none();
+        private RouteSecurity security = RouteSecurity.none();
 
         private Builder(String name) {
             Objects.requireNonNull(name, "name");
@@ -134,6 +144,22 @@ public final class Route {
         /** Sets this route's policy overrides. */
         public Builder policy(RoutePolicy policy) {
             this.policy = Objects.requireNonNull(policy, "policy");
+            return this;
+        }
+
+        /**
+         * Sets who may use this route (see {@link RouteSecurity}): IP allow and block lists and a
+         * connection maximum, e.g. {@code security(s -> s.ipAllowList("10.0.0.0/8").maxConnections(500))}.
+         */
+        public Builder security(Consumer<RouteSecurity.Builder> spec) {
+            RouteSecurity.Builder b = RouteSecurity.builder();
+            spec.accept(b);
+            return security(b.build());
+        }
+
+        /** Sets this route's security; see {@link RouteSecurity}. */
+        public Builder security(RouteSecurity security) {
+            this.security = Objects.requireNonNull(security, "security");
             return this;
         }
 

@@ -40,6 +40,7 @@ public final class ConnectionRegistry {
     private final LongAdder accepted = new LongAdder();
     private final LongAdder[] openByKind = adders(KINDS.length);
     private final LongAdder[] closedByReason = adders(REASONS.length);
+    private final LongAdder[] refusedRequests = adders(REASONS.length);
     private final List<ProxyEventListener> listeners;
     private final Clock clock;
     private final Ticker ticker;
@@ -144,6 +145,14 @@ public final class ConnectionRegistry {
         }
     }
 
+    /**
+     * Counts an HTTP request refused for {@code reason} on a connection that stays open (a route's
+     * IP rules or maximum); see {@link ProxyStats#refusedRequests()}.
+     */
+    public void requestRefused(CloseReason reason) {
+        refusedRequests[reason.ordinal()].increment();
+    }
+
     /** Open connections now. */
     public int openCount() {
         return open.size();
@@ -178,7 +187,14 @@ public final class ConnectionRegistry {
                 reasons.put(r, n);
             }
         }
-        return new ProxyStats(open.size(), kinds, accepted.sum(), reasons);
+        Map<CloseReason, Long> requests = new EnumMap<>(CloseReason.class);
+        for (CloseReason r : REASONS) {
+            long n = refusedRequests[r.ordinal()].sum();
+            if (n != 0) {
+                requests.put(r, n);
+            }
+        }
+        return new ProxyStats(open.size(), kinds, accepted.sum(), reasons, requests);
     }
 
     /** Waits until no connection is open or {@code timeout} passes; returns whether it is empty. */

@@ -337,11 +337,11 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
         if (route instanceof HttpRoute.Redirect r) {
             log.debug("{}{} {} -> route '{}': redirect {} {}", conn.log(), req.method(), uri, r.routeName(),
                     r.status(), r.location());
-            respondLocal(HttpResponseStatus.valueOf(r.status()), r.location());
+            respondLocal(HttpResponseStatus.valueOf(r.status()), r.location(), 0);
         } else if (route instanceof HttpRoute.Respond r) {
             log.debug("{}{} {} -> route '{}': respond {}", conn.log(), req.method(), uri, r.routeName(), r.status());
             respondLocal(r.reason() == null ? HttpResponseStatus.valueOf(r.status())
-                    : new HttpResponseStatus(r.status(), r.reason()), null);
+                    : new HttpResponseStatus(r.status(), r.reason()), null, r.retryAfterSeconds());
         } else {
             HttpRoute.Forward f = (HttpRoute.Forward) route;
             log.debug("{}{} {} -> route '{}': {}:{}", conn.log(), req.method(), uri, f.routeName(), f.host(), f.port());
@@ -543,11 +543,15 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
 
     // ------------------------------------------------------------------ local responses
 
-    private void respondLocal(HttpResponseStatus status, String location) {
+    private void respondLocal(HttpResponseStatus status, String location, long retryAfterSeconds) {
         Exchange e = ex;
         boolean keep = e.clientKeepAlive && !e.hasBody && !clientInputClosed;
         e.answeredLocally();
-        client.writeAndFlush(ResponseHeads.local(status, location, keep, e.http10));
+        var response = ResponseHeads.local(status, location, keep, e.http10);
+        if (retryAfterSeconds > 0) {
+            response.headers().set(io.netty.handler.codec.http.HttpHeaderNames.RETRY_AFTER, retryAfterSeconds);
+        }
+        client.writeAndFlush(response);
         if (!keep) {
             closeClient(CloseReason.CLIENT_CLOSED);
         } else {

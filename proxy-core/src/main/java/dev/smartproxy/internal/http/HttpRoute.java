@@ -49,14 +49,19 @@ public sealed interface HttpRoute {
 
     /**
      * Answer locally with {@code status} and a short text body (for block actions, or 404 when no
-     * route matched).
+     * route matched), with a {@code Retry-After} of {@code retryAfterSeconds} when it is positive.
      */
-    record Respond(String routeName, int status, String reason) implements HttpRoute {
+    record Respond(String routeName, int status, String reason, long retryAfterSeconds) implements HttpRoute {
         public Respond {
             Objects.requireNonNull(routeName, "routeName");
             if (status < 200 || status > 599) {
                 throw new IllegalArgumentException("status: " + status + " (expected: 200..599)");
             }
+        }
+
+        /** No {@code Retry-After}. */
+        public Respond(String routeName, int status, String reason) {
+            this(routeName, status, reason, 0);
         }
     }
 }

@@ -72,6 +72,9 @@ final class ConnectionRouter implements ClientHelloClassifier.Router {
     @Override
     public void routeTo(Route route, String sni, boolean clientHello) {
         RouteAction action = route.action();
+        if (!AcceptPlan.appliesPerRequest(route) && Admission.refusedByRoute(px, conn, client, route)) {
+            return; // HTTP routes are checked per request, in HttpBranch
+        }
         if (AcceptPlan.appliesPerRequest(route)) {
             boolean tls = clientHello || action instanceof ForwardAction f && f.tlsMode().isPresent();
             httpBranch(tls, sni, route);

@@ -119,6 +119,10 @@ final class HttpBranch {
             return new HttpRoute.Respond("(no route)", 404, "no route for this host and path");
         }
         Route r = match.get();
+        HttpRoute refused = Admission.requestRefusal(px, conn, r);
+        if (refused != null) {
+            return refused;
+        }
         lastRoute[0] = r;
         if (r.action() instanceof RedirectAction redirect) {
             // No Host (HTTP/1.0): the name the client asked for in its SNI, if it sent one, which

@@ -9,6 +9,7 @@ import dev.smartproxy.config.WebSocketSettings;
 import dev.smartproxy.internal.tls.BackendTlsContexts;
 import dev.smartproxy.internal.tls.CertificateStore;
 import io.netty.handler.ssl.SslContext;
+import dev.smartproxy.internal.admission.AdmissionControl;
 import dev.smartproxy.internal.connection.BufferBudget;
 import dev.smartproxy.internal.connection.ConnectionRegistry;
 import dev.smartproxy.route.ForwardAction;
@@ -38,6 +39,7 @@ public final class ProxyContext {
     private final BackendConnector connector;
     /** Route port to the proxies trusted to send a PROXY protocol header there; absent: not accepted. */
     private volatile Map<Integer, List<dev.smartproxy.route.IpPattern>> proxyProtocol = Map.of();
+    private final AdmissionControl admission;
 
     public ProxyContext(RouteTable routes, ConnectionPolicy policy, ConnectionRegistry registry, Transport transport) {
         this(routes, policy, registry, transport, CertificateStore.of(List.of(), null), HttpSettings.defaults(),
@@ -51,10 +53,19 @@ public final class ProxyContext {
                 new BufferBudget(policy.bufferBudget()));
     }
 
-    /** A context whose connections count what they hold for clients in {@code budget}: one per proxy. */
+    /** A context whose connections count what they hold for clients in {@code budget}: one per proxy; admits all. */
     public ProxyContext(RouteTable routes, ConnectionPolicy policy, ConnectionRegistry registry, Transport transport,
                         CertificateStore certificates, HttpSettings httpSettings, WebSocketSettings webSocketSettings,
                         BufferBudget budget) {
+        this(routes, policy, registry, transport, certificates, httpSettings, webSocketSettings, budget,
+                AdmissionControl.admitAll());
+    }
+
+    /** A context whose accept path admits connections by {@code admission}'s rules and limits. */
+    public ProxyContext(RouteTable routes, ConnectionPolicy policy, ConnectionRegistry registry, Transport transport,
+                        CertificateStore certificates, HttpSettings httpSettings, WebSocketSettings webSocketSettings,
+                        BufferBudget budget, AdmissionControl admission) {
+        this.admission = admission;
         this.budget = budget;
         this.certificates = certificates;
         this.httpSettings = httpSettings;
@@ -78,6 +89,11 @@ public final class ProxyContext {
     /** The proxies trusted to send a PROXY protocol header on {@code routePort}, or null if it takes none. */
     List<dev.smartproxy.route.IpPattern> proxyProtocolTrust(int routePort) {
         return proxyProtocol.get(routePort);
+    }
+
+    /** IP rules and connection limits: who gets in. */
+    public AdmissionControl admission() {
+        return admission;
     }
 
     /** Makes every backend connection of this proxy. */

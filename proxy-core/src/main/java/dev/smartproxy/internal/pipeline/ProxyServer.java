@@ -6,6 +6,8 @@ import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
+import io.netty.channel.ServerChannelRecvByteBufAllocator;
+import dev.smartproxy.internal.admission.AcceptGate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -18,6 +20,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 
 /** The running part of a proxy: event loops, one listener per route port, and shutdown. */
@@ -28,9 +31,15 @@ public final class ProxyServer {
     private final EventLoopGroup boss;
     private final EventLoopGroup workers;
     private final Map<Integer, Channel> listeners = new LinkedHashMap<>();
+    /** The listeners, for the accept gate on the accept loop. */
+    private final List<Channel> serverChannels = new CopyOnWriteArrayList<>();
+    /** The proxy-wide maximum of connections, or null without one. */
+    private final AcceptGate gate;
 
     private ProxyServer(ProxyContext px, int ioThreads) {
         this.px = px;
+        int max = px.admission().settings().maxConnections();
+        this.gate = max > 0 ? new AcceptGate(max, () -> serverChannels) : null;
         this.boss = px.transport().newGroup(1, "smartproxy-accept");
         this.workers = px.transport().newGroup(ioThreads, "smartproxy-io");
     }
@@ -69,10 +78,18 @@ public final class ProxyServer {
                     .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
                     .childOption(ChannelOption.TCP_NODELAY, true);
         }
+        if (gate != null) {
+            // One accept per read, so the gate sees each connection before the next is accepted
+            // and the count never passes the maximum.
+            ServerChannelRecvByteBufAllocator oneAtATime = new ServerChannelRecvByteBufAllocator();
+            oneAtATime.maxMessagesPerRead(1);
+            b.handler(gate).option(ChannelOption.RCVBUF_ALLOCATOR, oneAtATime);
+        }
         px.transport().applyKeepAlive(px.policy().tcpKeepAlive(), (o, v) -> childOption(b, o, v));
         try {
             Channel ch = b.bind(px.transport().channelAddress(address)).syncUninterruptibly().channel();
             listeners.put(routePort, ch);
+            serverChannels.add(ch);
         } catch (Exception e) {
             String msg = "cannot listen for route port " + routePort + " on " + address + ": " + e.getMessage();
             if (e instanceof BindException be) {
@@ -103,6 +120,11 @@ public final class ProxyServer {
         Map<Integer, SocketAddress> out = new LinkedHashMap<>();
         listeners.forEach((port, ch) -> out.put(port, ch.localAddress()));
         return out;
+    }
+
+    /** The proxy-wide maximum's gate, or null when there is no maximum. */
+    public AcceptGate acceptGate() {
+        return gate;
     }
 
     /**

@@ -57,6 +57,16 @@ public enum CloseReason {
      * no renegotiation.
      */
     TLS_RENEGOTIATION_REFUSED(Side.CLIENT),
+    /**
+     * The TLS handshake ended because the client sent no certificate for a name whose certificate
+     * requires one ({@code ClientAuth.required}).
+     */
+    CLIENT_CERTIFICATE_MISSING(Side.CLIENT),
+    /**
+     * The TLS handshake ended because the client's certificate did not verify against the CAs of
+     * the name's {@code ClientAuth} (unknown issuer, expired, not for client use).
+     */
+    CLIENT_CERTIFICATE_REJECTED(Side.CLIENT),
     /** The ClientHello carried no SNI and no route without domains took the connection. */
     NO_SNI(Side.PROXY),
     /** No route matched. */

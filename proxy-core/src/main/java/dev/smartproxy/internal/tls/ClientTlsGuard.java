@@ -33,7 +33,10 @@ import java.util.function.Supplier;
  *       does not exist.</li>
  *   <li><b>A handshake that times out</b> (the {@code SslHandler}'s handshake timeout) is
  *       recorded as {@link CloseReason#TLS_HANDSHAKE_TIMEOUT} before the handler closes the
- *       channel.</li>
+ *       channel; one refused for its client certificate as
+ *       {@link CloseReason#CLIENT_CERTIFICATE_MISSING} or
+ *       {@link CloseReason#CLIENT_CERTIFICATE_REJECTED} ({@link ClientCertificates#failure}), with
+ *       a DEBUG line.</li>
  * </ul>
  *
  * <p>Cost: the guard follows record boundaries by reading 5-byte headers only (a header split
@@ -109,6 +112,12 @@ public final class ClientTlsGuard extends ChannelInboundHandlerAdapter {
             if (cause instanceof SslHandshakeTimeoutException) {
                 log.debug("{}TLS handshake not completed in time: {}", conn.log(), cause.getMessage());
                 conn.closeReason(CloseReason.TLS_HANDSHAKE_TIMEOUT);
+            } else {
+                CloseReason certificate = ClientCertificates.failure(cause);
+                if (certificate != null) {
+                    log.debug("{}TLS handshake refused: {}: {}", conn.log(), certificate, cause.getMessage());
+                    conn.closeReason(certificate);
+                }
             }
             return;
         }

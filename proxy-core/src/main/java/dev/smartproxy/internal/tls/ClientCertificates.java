@@ -1,6 +1,7 @@
 package dev.smartproxy.internal.tls;
 
 import dev.smartproxy.event.CloseReason;
+import dev.smartproxy.internal.connection.CloseReasons;
 
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
@@ -26,24 +27,19 @@ import javax.security.auth.x500.X500Principal;
  *   <li>{@link #trustManager} checks a client's chain against configured CAs (PKIX) and marks a
  *       refusal so that it can be told apart from other handshake failures;</li>
  *   <li>{@link #failure} names why a handshake failed when a client certificate was the reason:
- *       missing where required, or not verified;</li>
+ *       missing where required, or not verified (the rule lives in {@link CloseReasons}, the one
+ *       failure table);</li>
  *   <li>{@link #subject} reads the verified subject of a session as a header-safe RFC 2253 name.</li>
  * </ul>
  */
 public final class ClientCertificates {
-    /** The JDK's message when a required certificate was not sent (TLS 1.2 and 1.3). */
-    private static final String JDK_MISSING = "Empty client certificate chain";
-    /** BoringSSL / OpenSSL reason codes for the same. */
-    private static final String[] OPENSSL_MISSING = {"PEER_DID_NOT_RETURN_A_CERTIFICATE", "CERTIFICATE_REQUIRED",
-            "peer did not return a certificate"};
-
     private ClientCertificates() {
     }
 
     /** A client certificate that did not verify; the marker {@link #failure} looks for. */
     static final class Rejected extends CertificateException {
         Rejected(CertificateException cause) {
-            super("client certificate rejected: " + cause.getMessage(), cause);
+            super(CloseReasons.CLIENT_CERTIFICATE_REJECTED + cause.getMessage(), cause);
         }
     }
 
@@ -86,26 +82,7 @@ public final class ClientCertificates {
      * null for any other failure.
      */
     public static CloseReason failure(Throwable cause) {
-        for (Throwable t = cause; t != null; t = t.getCause() == t ? null : t.getCause()) {
-            if (t instanceof Rejected) {
-                return CloseReason.CLIENT_CERTIFICATE_REJECTED;
-            }
-        }
-        for (Throwable t = cause; t != null; t = t.getCause() == t ? null : t.getCause()) {
-            String m = t.getMessage();
-            if (m == null) {
-                continue;
-            }
-            if (m.contains(JDK_MISSING)) {
-                return CloseReason.CLIENT_CERTIFICATE_MISSING;
-            }
-            for (String s : OPENSSL_MISSING) {
-                if (m.contains(s)) {
-                    return CloseReason.CLIENT_CERTIFICATE_MISSING;
-                }
-            }
-        }
-        return null;
+        return CloseReasons.clientCertificate(cause);
     }
 
     /**

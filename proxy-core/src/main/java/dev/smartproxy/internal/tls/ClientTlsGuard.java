@@ -35,8 +35,7 @@ import java.util.function.Supplier;
  *       recorded as {@link CloseReason#TLS_HANDSHAKE_TIMEOUT} before the handler closes the
  *       channel; one refused for its client certificate as
  *       {@link CloseReason#CLIENT_CERTIFICATE_MISSING} or
- *       {@link CloseReason#CLIENT_CERTIFICATE_REJECTED} ({@link ClientCertificates#failure}), with
- *       a DEBUG line.</li>
+ *       {@link CloseReason#CLIENT_CERTIFICATE_REJECTED} ({@link ClientCertificates#failure}).</li>
  * </ul>
  *
  * <p>Cost: the guard follows record boundaries by reading 5-byte headers only (a header split
@@ -113,9 +112,10 @@ public final class ClientTlsGuard extends ChannelInboundHandlerAdapter {
                 log.debug("{}TLS handshake not completed in time: {}", conn.log(), cause.getMessage());
                 conn.closeReason(CloseReason.TLS_HANDSHAKE_TIMEOUT);
             } else {
+                // Recorded here too, in case the failure reaches no exceptionCaught; the DEBUG line
+                // is the client-error handler's, which reads the same table.
                 CloseReason certificate = ClientCertificates.failure(cause);
                 if (certificate != null) {
-                    log.debug("{}TLS handshake refused: {}: {}", conn.log(), certificate, cause.getMessage());
                     conn.closeReason(certificate);
                 }
             }

@@ -1,6 +1,8 @@
 package dev.smartproxy.internal.tls;
 
 import dev.smartproxy.event.CloseReason;
+import dev.smartproxy.internal.connection.CloseReasons;
+import io.netty.handler.codec.DecoderException;
 import org.junit.jupiter.api.Test;
 
 import javax.net.ssl.SSLHandshakeException;
@@ -22,6 +24,15 @@ class ClientCertificatesTest {
                 .isEqualTo(CloseReason.CLIENT_CERTIFICATE_MISSING);
         assertThat(ClientCertificates.failure(new SSLHandshakeException("no cipher suites in common"))).isNull();
         assertThat(ClientCertificates.failure(null)).isNull();
+        // The one failure table agrees, whichever handler sees the failure; a backend's is not a client's.
+        assertThat(CloseReasons.of(new DecoderException(rejected), CloseReasons.Leg.CLIENT))
+                .isEqualTo(CloseReason.CLIENT_CERTIFICATE_REJECTED);
+        assertThat(CloseReasons.of(new SSLHandshakeException("Empty client certificate chain"), CloseReasons.Leg.CLIENT))
+                .isEqualTo(CloseReason.CLIENT_CERTIFICATE_MISSING);
+        assertThat(CloseReasons.of(new DecoderException(rejected), CloseReasons.Leg.BACKEND))
+                .isEqualTo(CloseReason.BACKEND_PROTOCOL_ERROR);
+        assertThat(CloseReasons.of(new SSLHandshakeException("bad record"), CloseReasons.Leg.CLIENT))
+                .isEqualTo(CloseReason.TLS_HANDSHAKE_FAILED);
     }
 
     @Test

@@ -55,12 +55,19 @@ public final class CertificateSource {
     private final SslContext sslContext;
     /** Null: the certificate's own names. */
     private final List<String> domains;
+    private final ClientAuth clientAuth;
 
     private CertificateSource(String description, Material material, SslContext sslContext, List<String> domains) {
+        this(description, material, sslContext, domains, ClientAuth.none());
+    }
+
+    private CertificateSource(String description, Material material, SslContext sslContext, List<String> domains,
+                              ClientAuth clientAuth) {
         this.description = description;
         this.material = material;
         this.sslContext = sslContext;
         this.domains = domains;
+        this.clientAuth = clientAuth;
     }
 
     /**
@@ -157,7 +164,36 @@ public final class CertificateSource {
             throw new IllegalArgumentException("domains: none (expected: at least one name such as"
                     + " example.com or *.example.com)");
         }
-        return new CertificateSource(description, material, sslContext, checkDomains(patterns));
+        return new CertificateSource(description, material, sslContext, checkDomains(patterns), clientAuth);
+    }
+
+    /**
+     * A copy that asks clients reaching its names for a certificate (mutual TLS), as
+     * {@code clientAuth} says; see {@link ClientAuth}. Default: {@link ClientAuth#none()}. Client
+     * authentication belongs to the certificate because the proxy picks the certificate, and the
+     * TLS settings that go with it, by SNI during the handshake. A request on such a connection
+     * whose Host is served by another certificate is answered 421 (Misdirected Request).
+     * <pre>{@code
+     * CertificateSource.pemFiles(Path.of("admin.crt"), Path.of("admin.key"))
+     *         .clientAuth(ClientAuth.required(Path.of("clients-ca.pem")).subjectHeader("X-Client-Subject"));
+     * }</pre>
+     *
+     * @throws IllegalArgumentException if this is an {@link #sslContext(SslContext, String...)}
+     *         source and {@code clientAuth} is not none: configure client authentication in that
+     *         context instead
+     */
+    public CertificateSource clientAuth(ClientAuth clientAuth) {
+        Objects.requireNonNull(clientAuth, "clientAuth");
+        if (sslContext != null && clientAuth.mode() != ClientAuth.Mode.NONE) {
+            throw new IllegalArgumentException("clientAuth: " + clientAuth + " on " + description + " (expected: a"
+                    + " key and certificate source; configure client authentication in your own SslContext)");
+        }
+        return new CertificateSource(description, material, sslContext, domains, clientAuth);
+    }
+
+    /** Whether and how clients must present a certificate; {@link ClientAuth#none()} by default. */
+    public ClientAuth clientAuth() {
+        return clientAuth;
     }
 
     /**
@@ -220,7 +256,8 @@ public final class CertificateSource {
     public String toString() {
         List<String> known = domains != null ? domains
                 : material != null && material.read != null ? material.read.domains() : null;
-        return "CertificateSource[" + description + " domains=" + (known == null ? "(not read yet)" : known) + "]";
+        return "CertificateSource[" + description + " domains=" + (known == null ? "(not read yet)" : known)
+                + (clientAuth.mode() == ClientAuth.Mode.NONE ? "" : " " + clientAuth) + "]";
     }
 
     private static List<String> checkDomains(String... patterns) {

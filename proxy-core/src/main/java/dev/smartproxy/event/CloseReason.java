@@ -73,6 +73,16 @@ public enum CloseReason {
     PROXY_PROTOCOL_TOO_LARGE(Side.CLIENT),
     /** A trusted proxy's PROXY protocol header did not arrive complete within the initial data timeout. */
     PROXY_PROTOCOL_TIMEOUT(Side.CLIENT),
+    /**
+     * The TLS handshake ended because the client sent no certificate for a name whose certificate
+     * requires one ({@code ClientAuth.required}).
+     */
+    CLIENT_CERTIFICATE_MISSING(Side.CLIENT),
+    /**
+     * The TLS handshake ended because the client's certificate did not verify against the CAs of
+     * the name's {@code ClientAuth} (unknown issuer, expired, not for client use).
+     */
+    CLIENT_CERTIFICATE_REJECTED(Side.CLIENT),
     /** The ClientHello carried no SNI and no route without domains took the connection. */
     NO_SNI(Side.PROXY),
     /** No route matched. */

@@ -18,6 +18,8 @@ import java.net.ConnectException;
  *   <caption>Failures on an established leg ({@link #of})</caption>
  *   <tr><th>cause (anywhere in the chain)</th><th>client leg</th><th>backend leg</th></tr>
  *   <tr><td>{@link SslHandshakeTimeoutException}</td><td>{@code TLS_HANDSHAKE_TIMEOUT}</td><td>{@code CONNECT_TIMEOUT}</td></tr>
+ *   <tr><td>{@link SSLException} refusing a client certificate ({@link #clientCertificate})</td>
+ *       <td>{@code CLIENT_CERTIFICATE_MISSING} / {@code CLIENT_CERTIFICATE_REJECTED}</td><td>-</td></tr>
  *   <tr><td>{@link SSLException} (plaintext on a TLS port included)</td><td>{@code TLS_HANDSHAKE_FAILED}</td>
  *       <td>{@code BACKEND_PROTOCOL_ERROR} (a handshake that fails is a connect failure:
  *       {@link #connectFailure})</td></tr>
@@ -48,7 +50,11 @@ public final class CloseReasons {
         if (has(cause, SSLException.class)) {
             // A backend's TLS failing on a leg that is up is the backend breaking the protocol; one
             // failing its handshake is a failed connect, which connectFailure reports.
-            return client ? CloseReason.TLS_HANDSHAKE_FAILED : CloseReason.BACKEND_PROTOCOL_ERROR;
+            if (client) {
+                CloseReason certificate = clientCertificate(cause);
+                return certificate != null ? certificate : CloseReason.TLS_HANDSHAKE_FAILED;
+            }
+            return CloseReason.BACKEND_PROTOCOL_ERROR;
         }
         if (cause instanceof DecoderException) {
             return client ? CloseReason.PROTOCOL_ERROR : CloseReason.BACKEND_PROTOCOL_ERROR;
@@ -60,6 +66,41 @@ public final class CloseReasons {
             return client ? CloseReason.CLIENT_RESET : CloseReason.BACKEND_RESET;
         }
         return CloseReason.PROXY_ERROR;
+    }
+
+    /** How the proxy's client-certificate verifier starts the message of a refusal (internal/tls). */
+    public static final String CLIENT_CERTIFICATE_REJECTED = "client certificate rejected: ";
+    /** The JDK's message when a required client certificate was not sent (TLS 1.2 and 1.3). */
+    private static final String JDK_NO_CLIENT_CERTIFICATE = "Empty client certificate chain";
+    /** BoringSSL's / OpenSSL's words for the same. */
+    private static final String[] OPENSSL_NO_CLIENT_CERTIFICATE = {"PEER_DID_NOT_RETURN_A_CERTIFICATE",
+            "CERTIFICATE_REQUIRED", "peer did not return a certificate"};
+
+    /**
+     * Why a server handshake failed, if a client certificate was the reason, on either TLS
+     * engine: {@code CLIENT_CERTIFICATE_REJECTED} when the proxy's verifier refused the one sent
+     * (its message starts with {@link #CLIENT_CERTIFICATE_REJECTED}, anywhere in the chain),
+     * {@code CLIENT_CERTIFICATE_MISSING} when none was sent where one is required (the engine's
+     * own words); null for any other failure.
+     */
+    public static CloseReason clientCertificate(Throwable cause) {
+        for (Throwable t = cause; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (String.valueOf(t.getMessage()).startsWith(CLIENT_CERTIFICATE_REJECTED)) {
+                return CloseReason.CLIENT_CERTIFICATE_REJECTED;
+            }
+        }
+        for (Throwable t = cause; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            String m = String.valueOf(t.getMessage());
+            if (m.contains(JDK_NO_CLIENT_CERTIFICATE)) {
+                return CloseReason.CLIENT_CERTIFICATE_MISSING;
+            }
+            for (String s : OPENSSL_NO_CLIENT_CERTIFICATE) {
+                if (m.contains(s)) {
+                    return CloseReason.CLIENT_CERTIFICATE_MISSING;
+                }
+            }
+        }
+        return null;
     }
 
     /**

@@ -57,8 +57,10 @@ final class HttpBranch {
     static void install(ProxyContext px, ManagedConnection conn, Channel client, boolean tls, String sni,
                         Route connectionRoute, ConnectionActions actions) {
         ChannelPipeline p = client.pipeline();
+        SslContext ctx = null;
+        SslHandler ssl = null;
         if (tls) {
-            SslContext ctx = px.certificates().select(sni);
+            ctx = px.certificates().select(sni);
             if (ctx == null) {
                 log.debug("{}no certificate for '{}' and no default", conn.log(), sni);
                 conn.closeReason(CloseReason.TLS_HANDSHAKE_FAILED);
@@ -67,7 +69,7 @@ final class HttpBranch {
             }
             // The client's opening gets initialDataTimeout again for the rest of the handshake
             // (Netty's own default would be a fixed 10 s); set before the handler starts its timer.
-            SslHandler ssl = ctx.newHandler(client.alloc());
+            ssl = ctx.newHandler(client.alloc());
             ssl.setHandshakeTimeoutMillis(px.policy().initialDataTimeout().toMillis());
             p.addLast(PipelineNames.TLS, ssl);
             p.addBefore(PipelineNames.TLS, PipelineNames.TLS_GUARD, new ClientTlsGuard(conn, ssl));
@@ -79,6 +81,7 @@ final class HttpBranch {
         // upgrade belongs to: its WebSocket settings apply, else the proxy's.
         Route[] lastRoute = new Route[1];
         boolean secure = tls;
+        ClientIdentity identity = new ClientIdentity(px.certificates(), conn, ctx, ssl, sni);
         HttpRouter router = new HttpRouter() {
             @Override
             public HttpRoute route(String host, String path, HttpHeaders headers) {
@@ -87,7 +90,15 @@ final class HttpBranch {
 
             @Override
             public HttpRoute route(String host, String path, String pathAndQuery, HttpHeaders headers) {
-                return HttpBranch.route(px, conn, sni, secure, host, path, pathAndQuery, headers, lastRoute);
+                HttpRoute misdirected = identity.before(host, headers);
+                if (misdirected != null) {
+                    return misdirected;
+                }
+                HttpRoute r = HttpBranch.route(px, conn, sni, secure, host, path, pathAndQuery, headers, lastRoute);
+                if (r instanceof HttpRoute.Forward) {
+                    identity.forwarding(headers);
+                }
+                return r;
             }
         };
         p.addLast(PipelineNames.HTTP_PROXY, new HttpProxyHandler(http, conn, tls, router,

@@ -1,6 +1,7 @@
 package dev.smartproxy.internal.tls;
 
 import dev.smartproxy.config.CertificateSource;
+import dev.smartproxy.config.ClientAuth;
 import dev.smartproxy.route.DomainPattern;
 import io.netty.handler.ssl.ApplicationProtocolConfig;
 import io.netty.handler.ssl.ApplicationProtocolNames;
@@ -12,11 +13,14 @@ import io.netty.util.Mapping;
 import java.security.PrivateKey;
 import java.security.cert.X509Certificate;
 import java.util.HashMap;
+import java.util.LinkedHashSet;
+import java.util.Set;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import javax.net.ssl.SSLException;
+import javax.net.ssl.X509ExtendedTrustManager;
 
 /**
  * The server TLS contexts of the terminated path, chosen by SNI.
@@ -25,8 +29,10 @@ import javax.net.ssl.SSLException;
  * ignored); a wildcard {@code *.example.com} covering exactly one extra label; the default
  * certificate. When sources share a name, the first in the list wins. Every context is built
  * once, in {@link #of}: Netty {@code SslContextBuilder.forServer}, JDK provider, TLS 1.3 and
- * 1.2 only, ALPN offering {@code http/1.1}. A source made from a user {@link SslContext} is used
- * as is.
+ * 1.2 only, ALPN offering {@code http/1.1}, and, when the source has a
+ * {@link CertificateSource#clientAuth() ClientAuth}, a client-certificate request (optional or
+ * required) verified by {@link ClientCertificates} against its CAs, on the JDK's engine and
+ * OpenSSL's alike. A source made from a user {@link SslContext} is used as is.
  *
  * <p>As a {@link Mapping} it plugs into Netty's {@code SniHandler}; a null result (no match, no
  * default) must fail the handshake.
@@ -43,12 +49,21 @@ public final class CertificateStore implements Mapping<String, SslContext> {
     /** Keyed by the part after {@code *.}. */
     private final Map<String, SslContext> wildcard;
     private final SslContext defaultContext;
+    /** The client authentication of each context built here (by identity); none for contexts absent. */
+    private final Map<SslContext, ClientAuth> clientAuth;
+    /** Every subject header name of every certificate, lower case. */
+    private final Set<String> subjectHeaders;
 
     private CertificateStore(Map<String, SslContext> exact, Map<String, SslContext> wildcard,
-                             SslContext defaultContext) {
+                             SslContext defaultContext, Map<SslContext, ClientAuth> clientAuth) {
         this.exact = exact;
         this.wildcard = wildcard;
         this.defaultContext = defaultContext;
+        this.clientAuth = clientAuth;
+        Set<String> headers = new LinkedHashSet<>();
+        clientAuth.values().forEach(a -> a.subjectHeader()
+                .ifPresent(h -> headers.add(h.toLowerCase(java.util.Locale.ROOT).replace('_', '-'))));
+        this.subjectHeaders = Set.copyOf(headers);
     }
 
     /**
@@ -78,7 +93,10 @@ public final class CertificateStore implements Mapping<String, SslContext> {
         if (defaultCertificate != null) {
             def = register(defaultCertificate, built, exact, wildcard);
         }
-        return new CertificateStore(Map.copyOf(exact), Map.copyOf(wildcard), def);
+        Map<SslContext, ClientAuth> auth = new IdentityHashMap<>();
+        built.forEach((source, ctx) -> auth.put(ctx, source.clientAuth()));
+        return new CertificateStore(Map.copyOf(exact), Map.copyOf(wildcard), def,
+                java.util.Collections.unmodifiableMap(auth));
     }
 
     private static SslContext register(CertificateSource s, Map<CertificateSource, SslContext> built,
@@ -101,12 +119,19 @@ public final class CertificateStore implements Mapping<String, SslContext> {
         }
         PrivateKey key = source.privateKey().orElseThrow();
         List<X509Certificate> chain = source.certificateChain();
+        ClientAuth auth = source.clientAuth();
+        X509ExtendedTrustManager clientVerifier = auth.mode() == ClientAuth.Mode.NONE ? null
+                : ClientCertificates.trustManager(source.description() + " " + auth, auth.trustedCertificates());
         try {
-            return SslContextBuilder.forServer(key, chain.toArray(new X509Certificate[0]))
+            SslContextBuilder b = SslContextBuilder.forServer(key, chain.toArray(new X509Certificate[0]))
                     .sslProvider(TlsProviders.provider())
                     .protocols(PROTOCOLS)
-                    .applicationProtocolConfig(http11Alpn())
-                    .build();
+                    .applicationProtocolConfig(http11Alpn());
+            if (clientVerifier != null) {
+                b.trustManager(clientVerifier).clientAuth(auth.mode() == ClientAuth.Mode.REQUIRED
+                        ? io.netty.handler.ssl.ClientAuth.REQUIRE : io.netty.handler.ssl.ClientAuth.OPTIONAL);
+            }
+            return b.build();
         } catch (SSLException | RuntimeException e) {
             throw new IllegalArgumentException(source.description() + ": cannot build a TLS server context: "
                     + e.getMessage() + " (expected: a key and certificate the " + TlsProviders.provider() + " TLS provider accepts)", e);
@@ -149,6 +174,24 @@ public final class CertificateStore implements Mapping<String, SslContext> {
     @Override
     public SslContext map(String sni) {
         return select(sni);
+    }
+
+    /**
+     * The client authentication of a context this store selected: {@link ClientAuth#none()} for
+     * one it did not build from a source with client authentication.
+     */
+    public ClientAuth clientAuth(SslContext context) {
+        ClientAuth a = context == null ? null : clientAuth.get(context);
+        return a == null ? ClientAuth.none() : a;
+    }
+
+    /**
+     * The subject header names of every certificate's {@link ClientAuth}, lower case, with
+     * {@code -} for {@code _}: removed
+     * from every request the proxy forwards, whatever connection it came on.
+     */
+    public Set<String> subjectHeaders() {
+        return subjectHeaders;
     }
 
     /** The default context, or null. */

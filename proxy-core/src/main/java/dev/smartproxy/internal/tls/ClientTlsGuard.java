@@ -33,7 +33,9 @@ import java.util.function.Supplier;
  *       does not exist.</li>
  *   <li><b>A handshake that times out</b> (the {@code SslHandler}'s handshake timeout) is
  *       recorded as {@link CloseReason#TLS_HANDSHAKE_TIMEOUT} before the handler closes the
- *       channel.</li>
+ *       channel; one refused for its client certificate as
+ *       {@link CloseReason#CLIENT_CERTIFICATE_MISSING} or
+ *       {@link CloseReason#CLIENT_CERTIFICATE_REJECTED} ({@link ClientCertificates#failure}).</li>
  * </ul>
  *
  * <p>Cost: the guard follows record boundaries by reading 5-byte headers only (a header split
@@ -109,6 +111,13 @@ public final class ClientTlsGuard extends ChannelInboundHandlerAdapter {
             if (cause instanceof SslHandshakeTimeoutException) {
                 log.debug("{}TLS handshake not completed in time: {}", conn.log(), cause.getMessage());
                 conn.closeReason(CloseReason.TLS_HANDSHAKE_TIMEOUT);
+            } else {
+                // Recorded here too, in case the failure reaches no exceptionCaught; the DEBUG line
+                // is the client-error handler's, which reads the same table.
+                CloseReason certificate = ClientCertificates.failure(cause);
+                if (certificate != null) {
+                    conn.closeReason(certificate);
+                }
             }
             return;
         }

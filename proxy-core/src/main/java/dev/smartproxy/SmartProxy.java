@@ -70,6 +70,10 @@ import java.util.function.Consumer;
  * <p>Thread-safe. {@code start()} and {@code close()} block; the accessors do not.
  */
 public final class SmartProxy implements AutoCloseable {
+    // Over 600 lines because SmartProxy.Builder, nested here so that users write
+    // SmartProxy.builder()...build(), is the whole public configuration surface: one setter per
+    // setting, each with its Javadoc and default. What the builder checks across settings lives in
+    // RouteRules and the config records; what start() assembles lives in internal/pipeline.
     private enum State { BUILT, STARTED, CLOSED }
 
     private final RouteTable routes;

@@ -18,7 +18,12 @@ import java.util.concurrent.CountDownLatch;
  * <pre>
  * passthrough --listen 127.0.0.1:8443 --backend 127.0.0.1:9443 [--sni 'a.test,*.b.test'] [--transport epoll|nio|auto]
  * terminate   --listen 127.0.0.1:8443 --backend 127.0.0.1:8080 --cert chain.pem --key key.pem [--transport ...]
+ *   both: [--max-connections-per-ip N] [--connection-rate-per-minute N]   (defaults 100 and 300; 0: no limit)
  * </pre>
+ *
+ * <p>A load generator opens every connection from one address: give it room with the two limits
+ * (the shared bench runs it with {@code --max-connections-per-ip 0 --connection-rate-per-minute 0},
+ * or with large values to measure the limiter's own cost).
  *
  * <p>{@code passthrough}: connections whose SNI matches (default {@code *}: any name) are relayed
  * unopened to the backend. {@code terminate}: TLS ends here with the given certificate (served
@@ -31,7 +36,12 @@ public final class PassthroughMain {
 
     /** The parsed command line. */
     record Options(InetSocketAddress listen, String backendHost, int backendPort, String[] sni, IoTransport transport,
-                   java.nio.file.Path cert, java.nio.file.Path key) {
+                   java.nio.file.Path cert, java.nio.file.Path key, int maxConnectionsPerIp, int connectionRatePerMinute) {
+        Options(InetSocketAddress listen, String backendHost, int backendPort, String[] sni, IoTransport transport,
+                java.nio.file.Path cert, java.nio.file.Path key) {
+            this(listen, backendHost, backendPort, sni, transport, cert, key, 100, 300);
+        }
+
         boolean terminate() {
             return cert != null;
         }
@@ -54,7 +64,8 @@ public final class PassthroughMain {
             System.err.println("passthrough: " + e.getMessage());
             System.err.println("usage: passthrough --listen HOST:PORT --backend HOST:PORT [--sni PATTERNS] "
                     + "[--transport auto|epoll|nio]\n       terminate --listen HOST:PORT --backend HOST:PORT "
-                    + "--cert CHAIN.pem --key KEY.pem [--transport auto|epoll|nio]");
+                    + "--cert CHAIN.pem --key KEY.pem [--transport auto|epoll|nio]\n       both: "
+                    + "[--max-connections-per-ip N] [--connection-rate-per-minute N] (defaults 100, 300; 0: no limit)");
             System.exit(2);
             return;
         }
@@ -63,7 +74,14 @@ public final class PassthroughMain {
             System.err.println("warning: running without -XX:+ExitOnOutOfMemoryError; a process that runs out of "
                     + "memory will not exit to be replaced (examples/bin/smartproxy sets it)");
         }
-        SmartProxy proxy = build(o).start();
+        SmartProxy proxy;
+        try {
+            proxy = build(o).start();
+        } catch (IllegalArgumentException e) { // a setting out of range: its name and range, no stack trace
+            System.err.println("passthrough: " + e.getMessage());
+            System.exit(2);
+            return;
+        }
         int routePort = o.listen().getPort() == 0 ? 443 : o.listen().getPort();
         System.out.println((o.terminate() ? "terminating" : "passthrough") + " proxy listening on "
                 + proxy.boundAddress(routePort) + (o.terminate() ? "" : ", SNI " + String.join(",", o.sni()))
@@ -79,7 +97,9 @@ public final class PassthroughMain {
     /** Builds (does not start) the proxy the options describe. */
     static SmartProxy build(Options o) {
         int port = o.listen().getPort();
-        SmartProxy.Builder b = SmartProxy.builder().transport(o.transport());
+        SmartProxy.Builder b = SmartProxy.builder().transport(o.transport())
+                .maxConnectionsPerIp(o.maxConnectionsPerIp())
+                .connectionRateLimitPerMinute(o.connectionRatePerMinute());
         if (o.terminate()) {
             b.defaultCertificate(CertificateSource.pemFiles(o.cert(), o.key()))
                     .route(Route.named("terminate").match(m -> m.ports(port == 0 ? 443 : port))
@@ -100,6 +120,8 @@ public final class PassthroughMain {
         IoTransport transport = IoTransport.AUTO;
         java.nio.file.Path cert = null;
         java.nio.file.Path key = null;
+        int perIp = 100;
+        int rate = 300;
         for (int i = 0; i < args.length; i++) {
             String flag = args[i];
             if (i + 1 >= args.length) {
@@ -119,6 +141,8 @@ public final class PassthroughMain {
                 case "--sni" -> sni = value;
                 case "--cert" -> cert = java.nio.file.Path.of(value);
                 case "--key" -> key = java.nio.file.Path.of(value);
+                case "--max-connections-per-ip" -> perIp = count("--max-connections-per-ip", value);
+                case "--connection-rate-per-minute" -> rate = count("--connection-rate-per-minute", value);
                 case "--transport" -> {
                     try {
                         transport = IoTransport.valueOf(value.toUpperCase(java.util.Locale.ROOT));
@@ -139,7 +163,19 @@ public final class PassthroughMain {
         if ((cert == null) != (key == null)) {
             throw new IllegalArgumentException("--cert and --key go together");
         }
-        return new Options(listen, backend[0], backendPort, sni.split(","), transport, cert, key);
+        return new Options(listen, backend[0], backendPort, sni.split(","), transport, cert, key, perIp, rate);
+    }
+
+    private static int count(String flag, String value) {
+        try {
+            int n = Integer.parseInt(value);
+            if (n >= 0) {
+                return n;
+            }
+        } catch (NumberFormatException ignored) {
+            // reported below
+        }
+        throw new IllegalArgumentException(flag + ": '" + value + "' (expected: 0 for no limit, or a positive count)");
     }
 
     private static String[] hostPort(String flag, String value) {

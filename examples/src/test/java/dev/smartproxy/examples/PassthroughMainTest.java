@@ -43,6 +43,23 @@ class PassthroughMainTest {
                 .hasMessageContaining("--bogus");
         assertThatThrownBy(() -> PassthroughMain.parse(new String[] {"--listen", "127.0.0.1:1", "--backend",
             "127.0.0.1:2", "--transport", "kqueue"})).hasMessageContaining("--transport");
+        assertThatThrownBy(() -> PassthroughMain.parse(new String[] {"--listen", "127.0.0.1:1", "--backend",
+            "127.0.0.1:2", "--max-connections-per-ip", "-1"}))
+                .hasMessage("--max-connections-per-ip: '-1' (expected: 0 for no limit, or a positive count)");
+        assertThatThrownBy(() -> PassthroughMain.parse(new String[] {"--listen", "127.0.0.1:1", "--backend",
+            "127.0.0.1:2", "--connection-rate-per-minute", "x"})).hasMessageContaining("--connection-rate-per-minute");
+    }
+
+    @Test
+    void theLimitsDefaultToTheLibrarysAndCanBeLifted() {
+        PassthroughMain.Options d = PassthroughMain.parse(new String[] {"--listen", "127.0.0.1:1", "--backend",
+            "127.0.0.1:2"});
+        assertThat(d.maxConnectionsPerIp()).isEqualTo(100);
+        assertThat(d.connectionRatePerMinute()).isEqualTo(300);
+        PassthroughMain.Options open = PassthroughMain.parse(new String[] {"--listen", "127.0.0.1:1", "--backend",
+            "127.0.0.1:2", "--max-connections-per-ip", "0", "--connection-rate-per-minute", "0"});
+        assertThat(PassthroughMain.build(open).admission().maxConnectionsPerIp()).isZero();
+        assertThat(PassthroughMain.build(open).admission().connectionRateLimitPerMinute()).isZero();
     }
 
     @Test

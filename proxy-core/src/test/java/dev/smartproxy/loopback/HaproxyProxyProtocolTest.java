@@ -198,4 +198,43 @@ class HaproxyProxyProtocolTest {
                 .satisfies(c -> assertThat(c.closeReason()).contains(CloseReason.PROXY_PROTOCOL_MISSING));
         assertThat(echo.requests()).isZero();
     }
+
+    @Test
+    void limitsAndIpRulesSeeTheRealClientNotTheBalancer() throws Exception {
+        HttpEchoServer echo = closer.keep(new HttpEchoServer("echo"));
+        SmartProxy proxy = closer.keep(Proxies.start(SmartProxy.builder().listener(events)
+                .acceptProxyProtocol(80, "127.0.0.1")
+                .maxConnectionsPerIp(1)
+                .ipBlockList("127.0.0.5")
+                .route(Route.named("web").match(m -> m.ports(80))
+                        .forward(f -> f.target("127.0.0.1", echo.port()).http())), 80));
+        int front = startHaproxy(Proxies.port(proxy, 80), "send-proxy-v2");
+        // Every connection reaches the proxy from HAProxy's 127.0.0.1: only the header tells them apart.
+        try (Socket held = new Socket()) {
+            held.bind(new InetSocketAddress("127.0.0.2", 0));
+            held.connect(new InetSocketAddress("127.0.0.1", front), 5000);
+            held.setSoTimeout(10_000);
+            held.getOutputStream().write("GET /held HTTP/1.1\r\nHost: a.test\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+            StringBuilder first = new StringBuilder();
+            byte[] buf = new byte[4096];
+            while (!first.toString().contains("server=echo")) {
+                int n = held.getInputStream().read(buf);
+                assertThat(n).as("the first client of 127.0.0.2 is served and kept alive").isPositive();
+                first.append(new String(buf, 0, n, StandardCharsets.ISO_8859_1));
+            }
+            assertThat(get("127.0.0.2", front)).as("a second connection of 127.0.0.2 is over its limit")
+                    .doesNotContain("server=echo");
+            assertThat(get("127.0.0.4", front)).as("another client behind the same balancer")
+                    .contains("server=echo", "x-forwarded-for=127.0.0.4");
+            assertThat(get("127.0.0.5", front)).as("a blocked client behind the balancer").doesNotContain("server=echo");
+        }
+        List<ConnectionInfo> closed = events.awaitClosed(4);
+        assertThat(closed).filteredOn(c -> c.closeReason().orElse(null) == CloseReason.IP_CONNECTION_LIMIT)
+                .singleElement().satisfies(c -> assertThat(c.clientAddress().getAddress().getHostAddress())
+                        .isEqualTo("127.0.0.2"));
+        assertThat(closed).filteredOn(c -> c.closeReason().orElse(null) == CloseReason.IP_BLOCKED)
+                .singleElement().satisfies(c -> assertThat(c.clientAddress().getAddress().getHostAddress())
+                        .isEqualTo("127.0.0.5"));
+        Proxies.awaitIdle(proxy);
+    }
 }

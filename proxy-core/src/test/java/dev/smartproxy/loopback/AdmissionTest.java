@@ -180,6 +180,29 @@ class AdmissionTest {
     }
 
     @Test
+    void aKeepAliveConnectionHoldsAPlaceOnlyOnTheRouteOfItsLatestRequest() throws Exception {
+        HttpEchoServer a = closer.keep(new HttpEchoServer("site-a"));
+        HttpEchoServer b = closer.keep(new HttpEchoServer("site-b"));
+        proxy = closer.keep(Proxies.start(SmartProxy.builder().listener(events)
+                .route(Route.named("a").match(m -> m.ports(80).domains("a.test"))
+                        .security(s -> s.maxConnections(1))
+                        .forward(f -> f.target("127.0.0.1", a.port()).http()))
+                .route(Route.named("b").match(m -> m.ports(80).domains("b.test"))
+                        .security(s -> s.maxConnections(1))
+                        .forward(f -> f.target("127.0.0.1", b.port()).http())), 80));
+        port = Proxies.port(proxy, 80);
+
+        Socket visitor = from("127.0.0.13");
+        assertThat(get(visitor, "a.test").get(":status")).isEqualTo("200");
+        assertThat(get(visitor, "b.test").get(":status")).as("it moves to b and gives a's place back").isEqualTo("200");
+        Socket next = from("127.0.0.14");
+        assertThat(get(next, "a.test").get(":status")).as("a's only place is free again").isEqualTo("200");
+        assertThat(get(next, "b.test").get(":status")).as("b's is still the visitor's").isEqualTo("429");
+        assertThat(get(visitor, "a.test").get(":status")).as("a is now the other's").isEqualTo("429");
+        assertThat(get(visitor, "b.test").get(":status")).as("the refused request kept b's place").isEqualTo("200");
+    }
+
+    @Test
     void atTheProxyWideMaximumAClientWaitsInTheBacklogUntilAnotherCloses() throws Exception {
         echoProxy(b -> b.maxConnections(2), r -> { });
         Socket a = from("127.0.0.2");

@@ -197,6 +197,28 @@ class ClientCertificateTest {
         assertThat(optionalWithout).contains("HTTP/1.1 200", "server=optional").doesNotContain("x-client-subject");
     }
 
+    @Test
+    void aNameDeeperThanAClientAuthenticatingWildcardCannotReachItsRouteThroughTheDefaultCertificate() throws Exception {
+        HttpEchoServer secure = closer.keep(new HttpEchoServer("secure"));
+        ClientAuth required = ClientAuth.pem(ClientAuth.Mode.REQUIRED, CLIENTS_CA.getCertificatePEM());
+        SmartProxy wildcard = closer.keep(Proxies.start(SmartProxy.builder().listener(events)
+                .certificate(TestPki.certificate("secure.test").domains("secure.test", "*.secure.test")
+                        .clientAuth(required))
+                .defaultCertificate(TestPki.certificate("fallback.test"))
+                // the route takes any depth; the certificate's wildcard covers one label only
+                .route(forward("secure", secure, "*.secure.test")), 443));
+        port = Proxies.port(wildcard, 443);
+        // a.b.secure.test: the default certificate is presented, and it asks for no client certificate
+        try (SSLSocket s = connect("a.b.secure.test", null)) {
+            assertThat(get(s, "a.b.secure.test", "")).startsWith("HTTP/1.1 421");
+        }
+        assertThat(secure.requests()).as("nothing reached the protected backend").isZero();
+        // The name the certificate does cover still needs its client certificate, and gets through with one.
+        try (SSLSocket s = connect("x.secure.test", ALICE)) {
+            assertThat(get(s, "x.secure.test", "")).startsWith("HTTP/1.1 200").contains("server=secure");
+        }
+    }
+
     // ---- helpers ----
 
     private void assertRefused(String sni, X509Bundle clientCert, CloseReason reason) throws Exception {

@@ -43,13 +43,21 @@ public final class AcceptGate extends ChannelInboundHandlerAdapter {
         if (msg instanceof Channel child) {
             EventLoop acceptLoop = ctx.channel().eventLoop();
             child.closeFuture().addListener(f -> {
-                if (open.decrementAndGet() < max) {
-                    acceptLoop.execute(this::resumeIfBelow);
+                if (open.decrementAndGet() < max && !acceptLoop.isShuttingDown()) {
+                    try {
+                        acceptLoop.execute(this::resumeIfBelow);
+                    } catch (java.util.concurrent.RejectedExecutionException shuttingDown) {
+                        // the listeners are closing: nothing to resume
+                    }
                 }
             });
-            if (open.incrementAndGet() >= max && !paused) {
-                paused = true;
-                log.info("{} connections open, the maximum: accepting paused", max);
+            if (open.incrementAndGet() >= max) {
+                if (!paused) {
+                    paused = true;
+                    log.info("{} connections open, the maximum: accepting paused", max);
+                }
+                // Every time, not only on the first: Netty's acceptor turns a listener back on a
+                // second after an accept error (EMFILE), whatever the gate decided.
                 listeners.get().forEach(l -> l.config().setAutoRead(false));
             }
         }

@@ -143,6 +143,62 @@ public final class AdmissionControl {
         return true;
     }
 
+    /**
+     * For an HTTP connection, routed request by request: it counts against the maximum of the
+     * route of its latest request only. A request to another route takes a place there first
+     * (false, keeping the old place, when that route is full), then gives the old one back; the
+     * place is released when the connection closes. So an idle keep-alive connection that once
+     * visited every host holds one place, not one on each route. On the connection's event loop.
+     */
+    public boolean holdRouteForRequest(Channel channel, Route route) {
+        RequestHold hold = channel.attr(REQUEST_HOLD).get();
+        if (hold != null && route.name().equals(hold.route)) {
+            return true;
+        }
+        int max = route.security().maxConnections();
+        AtomicInteger n = null;
+        if (max > 0) {
+            n = routeOpen.computeIfAbsent(route.name(), k -> new AtomicInteger());
+            int cur;
+            do {
+                cur = n.get();
+                if (cur >= max) {
+                    return false;
+                }
+            } while (!n.compareAndSet(cur, cur + 1));
+        }
+        if (hold == null) {
+            if (n == null) {
+                return true; // no maximum here and no place held: nothing to track
+            }
+            RequestHold created = new RequestHold();
+            channel.attr(REQUEST_HOLD).set(created);
+            channel.closeFuture().addListener(f -> created.release());
+            hold = created;
+        }
+        hold.release();
+        hold.route = route.name();
+        hold.count = n;
+        return true;
+    }
+
+    /** The place an HTTP connection holds on the route of its latest request. */
+    private static final class RequestHold {
+        String route;
+        AtomicInteger count;
+
+        void release() {
+            if (count != null) {
+                count.decrementAndGet();
+                count = null;
+            }
+            route = null;
+        }
+    }
+
+    private static final io.netty.util.AttributeKey<RequestHold> REQUEST_HOLD =
+            io.netty.util.AttributeKey.valueOf(AdmissionControl.class, "requestHold");
+
     /** Connections counted against {@code routeName}'s maximum now (routes with a maximum only). */
     public int routeOpen(String routeName) {
         AtomicInteger n = routeOpen.get(routeName);

@@ -398,6 +398,10 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
         body.moved(now());
         if (e.local) {
             c.release();
+        } else if (last && !((LastHttpContent) c).trailingHeaders().isEmpty()) {
+            // Request trailers are not forwarded: nothing the proxy checks in headers (forwarded
+            // headers, a client-certificate subject header) may arrive behind its back in them.
+            sendToBackend(e, new io.netty.handler.codec.http.DefaultLastHttpContent(c.content()));
         } else {
             sendToBackend(e, c);
         }

@@ -65,7 +65,7 @@ final class Admission {
             px.registry().requestRefused(CloseReason.IP_BLOCKED);
             return new HttpRoute.Respond(route.name(), 403, "Forbidden");
         }
-        if (!px.admission().holdRoute(conn.legs().get(0), route)) {
+        if (!px.admission().holdRouteForRequest(conn.legs().get(0), route)) {
             log.debug("{}request refused by route '{}': {}", conn.log(), route.name(),
                     CloseReason.ROUTE_CONNECTION_LIMIT);
             px.registry().requestRefused(CloseReason.ROUTE_CONNECTION_LIMIT);

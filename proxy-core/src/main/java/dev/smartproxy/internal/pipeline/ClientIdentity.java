@@ -75,6 +75,15 @@ final class ClientIdentity {
                     conn.log(), host, sni);
             return new HttpRoute.Respond("(misdirected)", 421, "Misdirected Request");
         }
+        SslContext claimed = handshake == null ? null : store.clientAuthClaiming(host);
+        if (claimed != null && claimed != handshake) {
+            // A name deeper than a client-authenticating wildcard covers is presented the default
+            // certificate, but a route for *.example.com would still take it: it must not open a
+            // way around that certificate's client authentication.
+            log.debug("{}Host '{}' falls under a certificate that requires client authentication, not the "
+                    + "handshake's (SNI '{}'): 421", conn.log(), host, sni);
+            return new HttpRoute.Respond("(misdirected)", 421, "Misdirected Request");
+        }
         return null;
     }
 

@@ -170,6 +170,32 @@ public final class CertificateStore implements Mapping<String, SslContext> {
         return defaultContext;
     }
 
+    /**
+     * The context of a certificate with client authentication that claims {@code host} the way
+     * routes match names: its exact name, or a wildcard at ANY depth above it ({@code *.example.com}
+     * claims {@code a.b.example.com}, which {@link #select} would not present it for). Null when
+     * no certificate with client authentication claims the name. A request for such a host must
+     * come over that certificate's handshake, or a client could reach a protected route through a
+     * name only the default certificate serves.
+     */
+    public SslContext clientAuthClaiming(String host) {
+        if (host == null) {
+            return null;
+        }
+        String name = DomainPattern.normalize(host);
+        SslContext ctx = exact.get(name);
+        if (ctx != null && clientAuth(ctx).mode() != ClientAuth.Mode.NONE) {
+            return ctx;
+        }
+        for (int dot = name.indexOf('.'); dot > 0 && dot < name.length() - 1; dot = name.indexOf('.', dot + 1)) {
+            ctx = wildcard.get(name.substring(dot + 1));
+            if (ctx != null && clientAuth(ctx).mode() != ClientAuth.Mode.NONE) {
+                return ctx;
+            }
+        }
+        return null;
+    }
+
     /** Same as {@link #select(String)}, for Netty's {@code SniHandler}. */
     @Override
     public SslContext map(String sni) {

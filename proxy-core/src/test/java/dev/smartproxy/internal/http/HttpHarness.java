@@ -204,6 +204,8 @@ final class HttpHarness implements AutoCloseable {
         final AtomicInteger open = new AtomicInteger();
         final AtomicLong bytes = new AtomicLong();
         final List<Seen> seen = new CopyOnWriteArrayList<>();
+        /** Request trailers the backend received (any at all means the proxy forwarded some). */
+        final List<HttpHeaders> trailers = new CopyOnWriteArrayList<>();
         /** 100 Continue heads written by {@code /continue-flood}; it stops at {@link #MAX_CONTINUE_HEADS}. */
         final AtomicLong continueHeads = new AtomicLong();
         /** Whether {@code /continue-flood} found its connection unwritable: the proxy stopped reading it. */
@@ -288,6 +290,9 @@ final class HttpHarness implements AutoCloseable {
                         ByteBuf b = c.content();
                         count += b.readableBytes();
                         sha.update(b.nioBuffer());
+                        if (c instanceof LastHttpContent l && !l.trailingHeaders().isEmpty()) {
+                            trailers.add(l.trailingHeaders().copy());
+                        }
                         if (c instanceof LastHttpContent) {
                             respond(ctx);
                         }

@@ -334,6 +334,17 @@ class HttpHostileClientTest {
     }
 
     @Test
+    void requestTrailersAreNotForwarded() throws Exception {
+        HttpHarness h = harness(HttpSettings.defaults());
+        Raw c = raw(h).send("POST /upload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+                + "5\r\nhello\r\n0\r\nX-Client-Subject: CN=admin\r\nX-Forwarded-For: 6.6.6.6\r\n\r\n");
+        Response r = c.response();
+        assertThat(r.status()).isEqualTo(200);
+        assertThat(r.body()).endsWith(" 5");
+        assertThat(h.backend.trailers).isEmpty();
+    }
+
+    @Test
     void aBackendConnectionIsNotReusedAfterHead() throws Exception {
         HttpHarness h = harness(HttpSettings.defaults());
         Raw c = raw(h).send("HEAD /head-body HTTP/1.1\r\nHost: a\r\n\r\n");

@@ -40,6 +40,25 @@ class CertificateStoreClientAuthTest {
     }
 
     @Test
+    void aClientAuthenticatingWildcardClaimsNamesAtAnyDepthThatOnlyTheDefaultIsPresentedFor() {
+        CertificateSource required = TestPki.certificate("req.test").domains("req.test", "*.req.test")
+                .clientAuth(ClientAuth.pem(ClientAuth.Mode.REQUIRED, CA));
+        CertificateSource none = TestPki.certificate("none.test").domains("none.test", "*.none.test");
+        CertificateStore store = CertificateStore.of(List.of(required, none), TestPki.certificate("default.test"));
+
+        SslContext req = store.select("req.test");
+        assertThat(store.select("a.b.req.test")).as("one-label wildcards: the default is presented")
+                .isSameAs(store.defaultContext());
+        assertThat(store.clientAuthClaiming("a.b.req.test")).as("but the client-auth certificate claims it").isSameAs(req);
+        assertThat(store.clientAuthClaiming("A.B.Req.Test.")).isSameAs(req);
+        assertThat(store.clientAuthClaiming("x.req.test")).isSameAs(req);
+        assertThat(store.clientAuthClaiming("req.test")).isSameAs(req);
+        assertThat(store.clientAuthClaiming("a.b.none.test")).as("no client authentication: no claim").isNull();
+        assertThat(store.clientAuthClaiming("other.test")).isNull();
+        assertThat(store.clientAuthClaiming(null)).isNull();
+    }
+
+    @Test
     void aMissingCaFileFailsWhenTheStoreIsBuilt() {
         Path missing = Path.of("/nonexistent/clients-ca.pem");
         CertificateSource s = TestPki.certificate("req.test").clientAuth(ClientAuth.required(missing));

@@ -135,7 +135,9 @@ class LocalTransportRoutingTest {
     }
 
     private void awaitRegistryEmpty() {
-        Await.until("the registry returns to zero", () -> registry.openCount() == 0);
+        // The count drops before the listener hears of the close: wait for both.
+        Await.until("the registry returns to zero and every close is reported",
+                () -> registry.openCount() == 0 && closed.size() == registry.stats().accepted());
         assertThat(registry.stats().open()).isZero();
         assertThat(registry.stats().accepted()).isEqualTo(closed.size());
     }

@@ -22,6 +22,12 @@ module dev.smartproxy {
     requires jdk.net;
     requires org.slf4j;
 
+    // The facade reaches its runtime through internal.util.engine only (DESIGN.md's dependency
+    // rule); the runtime in internal.pipeline provides it.
+    uses dev.smartproxy.internal.util.engine.ProxyEngineFactory;
+    provides dev.smartproxy.internal.util.engine.ProxyEngineFactory
+            with dev.smartproxy.internal.pipeline.PipelineEngine.Factory;
+
     exports dev.smartproxy;
     exports dev.smartproxy.config;
     exports dev.smartproxy.event;

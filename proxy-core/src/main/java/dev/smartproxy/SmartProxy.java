@@ -10,17 +10,11 @@ import dev.smartproxy.event.ConnectionKind;
 import dev.smartproxy.event.ProxyEventListener;
 import dev.smartproxy.event.ProxyStats;
 import dev.smartproxy.internal.util.Checks;
-import dev.smartproxy.internal.connection.BufferBudget;
-import dev.smartproxy.internal.connection.ConnectionRegistry;
-import dev.smartproxy.internal.connection.EffectivePolicies;
-import dev.smartproxy.internal.connection.Ticker;
-import dev.smartproxy.internal.pipeline.ProxyContext;
-import dev.smartproxy.internal.pipeline.ProxyServer;
-import dev.smartproxy.internal.transport.Transport;
+import dev.smartproxy.internal.util.engine.EngineConfig;
+import dev.smartproxy.internal.util.engine.ProxyEngine;
 import dev.smartproxy.config.CertificateSource;
 import dev.smartproxy.config.HttpSettings;
 import dev.smartproxy.config.WebSocketSettings;
-import dev.smartproxy.internal.tls.CertificateStore;
 import dev.smartproxy.route.ForwardAction;
 import dev.smartproxy.route.IpPattern;
 import dev.smartproxy.route.TlsMode;
@@ -28,11 +22,9 @@ import dev.smartproxy.route.IpRules;
 import dev.smartproxy.route.Route;
 import dev.smartproxy.route.RouteTable;
 import dev.smartproxy.config.AdmissionSettings;
-import dev.smartproxy.internal.admission.AdmissionControl;
 
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -68,46 +60,34 @@ import java.util.function.Consumer;
  * {@link Builder#listenAllOn(InetAddress)} does so for every route port at once.
  *
  * <p>Thread-safe. {@code start()} and {@code close()} block; the accessors do not.
+  *
+ * <p>Over 600 lines on purpose, and one job: the facade is the state machine (built, started,
+ * closed) over its runtime, and {@link Builder}, nested here so that users write
+ * {@code SmartProxy.builder()...build()}, is the whole public configuration surface, one
+ * validated setter per setting with its Javadoc and default. The rules across settings live in
+ * {@code RouteRules} and the config records; the runtime lives behind
+ * {@code internal.util.engine.ProxyEngine}.
  */
 public final class SmartProxy implements AutoCloseable {
-    // Over 600 lines because SmartProxy.Builder, nested here so that users write
-    // SmartProxy.builder()...build(), is the whole public configuration surface: one setter per
-    // setting, each with its Javadoc and default. What the builder checks across settings lives in
-    // RouteRules and the config records; what start() assembles lives in internal/pipeline.
     private enum State { BUILT, STARTED, CLOSED }
 
     private final RouteTable routes;
     private final ConnectionPolicy policy;
     private final Map<Integer, InetSocketAddress> binds;
-    private final IoTransport transportChoice;
-    private final int ioThreads;
-    private final ConnectionRegistry registry;
-    private final BufferBudget budget;
-    private final List<CertificateSource> certificateSources;
-    private final CertificateSource defaultCertificate;
-    private final HttpSettings httpSettings;
-    private final WebSocketSettings webSocketSettings;
-    private final Map<Integer, List<IpPattern>> proxyProtocol;
+    private final ProxyEngine engine;
     private final IpRules ipRules;
     private final AdmissionSettings admissionSettings;
     private State state = State.BUILT;
-    private ProxyServer server;
 
     private SmartProxy(Builder b, RouteTable routes, ConnectionPolicy policy, Map<Integer, InetSocketAddress> binds) {
-        this.certificateSources = List.copyOf(b.certificates);
-        this.defaultCertificate = b.defaultCertificate;
-        this.httpSettings = b.httpSettings;
-        this.webSocketSettings = b.webSocketSettings;
-        this.proxyProtocol = Map.copyOf(b.proxyProtocol);
         this.ipRules = b.ipRules.build();
         this.admissionSettings = b.admission.build();
         this.routes = routes;
         this.policy = policy;
         this.binds = binds;
-        this.transportChoice = b.transport;
-        this.ioThreads = b.ioThreads;
-        this.registry = new ConnectionRegistry(b.listeners, Clock.systemUTC(), Ticker.SYSTEM);
-        this.budget = new BufferBudget(policy.bufferBudget());
+        this.engine = ProxyEngine.create(new EngineConfig(routes, policy, binds, b.transport, b.ioThreads,
+                List.copyOf(b.listeners), List.copyOf(b.certificates), b.defaultCertificate, b.httpSettings,
+                b.webSocketSettings, Map.copyOf(b.proxyProtocol), ipRules, admissionSettings));
     }
 
     /** A new builder with the default policy and no routes. */
@@ -131,12 +111,7 @@ public final class SmartProxy implements AutoCloseable {
         if (state != State.BUILT) {
             throw new IllegalStateException("start(): the proxy is " + state.name().toLowerCase() + " (expected: built)");
         }
-        CertificateStore certificates = CertificateStore.of(certificateSources, defaultCertificate);
-        ProxyContext px = new ProxyContext(routes, policy, registry, Transport.of(transportChoice), certificates,
-                httpSettings, webSocketSettings, budget,
-                new AdmissionControl(ipRules, admissionSettings, Ticker.SYSTEM::nanoTime))
-                .acceptProxyProtocol(proxyProtocol);
-        server = ProxyServer.start(px, ioThreads, binds);
+        engine.start();
         state = State.STARTED;
         return this;
     }
@@ -149,7 +124,7 @@ public final class SmartProxy implements AutoCloseable {
     @Override
     public synchronized void close() {
         if (state == State.STARTED) {
-            server.shutdown(policy.gracefulShutdownTimeout());
+            engine.shutdown(policy.gracefulShutdownTimeout());
         }
         state = State.CLOSED;
     }
@@ -188,7 +163,7 @@ public final class SmartProxy implements AutoCloseable {
      */
     public synchronized InetSocketAddress boundAddress(int routePort) {
         requireStarted("boundAddress(" + routePort + ")");
-        InetSocketAddress a = server.boundAddresses().get(routePort);
+        InetSocketAddress a = engine.boundAddresses().get(routePort);
         if (a == null) {
             throw new IllegalArgumentException("routePort: " + routePort + " (expected: one of " + binds.keySet() + ")");
         }
@@ -202,7 +177,7 @@ public final class SmartProxy implements AutoCloseable {
      */
     public synchronized Map<Integer, InetSocketAddress> boundAddresses() {
         requireStarted("boundAddresses()");
-        return Map.copyOf(server.boundAddresses());
+        return Map.copyOf(engine.boundAddresses());
     }
 
     private void requireStarted(String call) {
@@ -214,7 +189,7 @@ public final class SmartProxy implements AutoCloseable {
 
     /** Snapshots of the open connections, oldest first. */
     public List<ConnectionInfo> connections() {
-        return registry.snapshot();
+        return engine.connections();
     }
 
     /**
@@ -224,12 +199,12 @@ public final class SmartProxy implements AutoCloseable {
      * Zero when nothing is held; zero before {@link #start()}.
      */
     public long bufferedBytes() {
-        return budget.used();
+        return engine.bufferedBytes();
     }
 
     /** The counters: open connections by kind, accepted, closed by reason. */
     public ProxyStats stats() {
-        return registry.stats();
+        return engine.stats();
     }
 
     /**
@@ -637,9 +612,10 @@ public final class SmartProxy implements AutoCloseable {
             for (Route r : table.routes()) {
                 // The policy checked itself and its kind overrides; each route's overrides, over
                 // every kind, go through the same validator, by the computation connections use.
-                for (ConnectionKind kind : ConnectionKind.values()) {
+                for (RoutePolicy kindLayer : List.of(built.passthroughOverrides(), built.terminatedOverrides(),
+                        built.plainOverrides())) {
                     try {
-                        EffectivePolicies.of(built, r.policy(), kind);
+                        built.withOverrides(kindLayer, r.policy());
                     } catch (IllegalArgumentException e) {
                         throw new IllegalArgumentException("route '" + r.name() + "' " + e.getMessage(), e);
                     }

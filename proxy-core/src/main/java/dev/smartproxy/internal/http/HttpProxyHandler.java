@@ -61,13 +61,16 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>Created per client connection; all state is confined to the client's event loop, which
  * the backend channels share. Does not count bytes in the connection record.
+  *
+ * <p>Over 600 lines on purpose, and one job: the exchange state machine of one client
+ * connection (the exchange in flight, the queued pipelined requests, the client's read switch,
+ * the backend leg in use, the closing flag) with its three timers, the proxy's own responses
+ * and the upgrade hand-off. Every rule that needs none of that state has its own class
+ * ({@link RequestValidator}, {@link ForwardedHeaders}, {@link BackendLeg}, {@link ResponseHeads},
+ * {@link BodyProgress}); splitting the rest would spread those fields over files that each change
+ * the others'.
  */
 public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
-    // Over 600 lines, on purpose: what is left is one state machine (the exchange in flight, the
-    // queued pipelined requests, the client's read switch, the backend leg in use, the closing
-    // flag) with its three timers, the proxy's own responses and the upgrade hand-off. Every
-    // rule that needs none of that state is in its own class (see the class comment); splitting
-    // the rest would spread those fields over files that each change the others'.
     private static final Logger log = LoggerFactory.getLogger(HttpProxyHandler.class);
 
     /**

@@ -127,13 +127,9 @@ public final class AdmissionControl {
             return true;
         }
         AtomicInteger n = routeOpen.computeIfAbsent(route.name(), k -> new AtomicInteger());
-        int cur;
-        do {
-            cur = n.get();
-            if (cur >= max) {
-                return false;
-            }
-        } while (!n.compareAndSet(cur, cur + 1));
+        if (!takePlace(n, max)) {
+            return false;
+        }
         if (held == null) {
             held = new HashSet<>(4);
             channel.attr(HELD_ROUTES).set(held);
@@ -159,13 +155,9 @@ public final class AdmissionControl {
         AtomicInteger n = null;
         if (max > 0) {
             n = routeOpen.computeIfAbsent(route.name(), k -> new AtomicInteger());
-            int cur;
-            do {
-                cur = n.get();
-                if (cur >= max) {
-                    return false;
-                }
-            } while (!n.compareAndSet(cur, cur + 1));
+            if (!takePlace(n, max)) {
+                return false;
+            }
         }
         if (hold == null) {
             if (n == null) {
@@ -179,6 +171,18 @@ public final class AdmissionControl {
         hold.release();
         hold.route = route.name();
         hold.count = n;
+        return true;
+    }
+
+    /** Counts one more on {@code n} unless it is at {@code max} already: the route maximum's one check. */
+    private static boolean takePlace(AtomicInteger n, int max) {
+        int cur;
+        do {
+            cur = n.get();
+            if (cur >= max) {
+                return false;
+            }
+        } while (!n.compareAndSet(cur, cur + 1));
         return true;
     }
 

@@ -149,11 +149,6 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
                 .setStrictLineParsing(true).setUseRfc9112TransferEncoding(true);
     }
 
-    /** The Sec-WebSocket-Accept value for a Sec-WebSocket-Key (RFC 6455 4.2.2); null without a key. */
-    static String webSocketAccept(String key) {
-        return Exchange.webSocketAccept(key);
-    }
-
     // ------------------------------------------------------------------ client side
 
     @Override

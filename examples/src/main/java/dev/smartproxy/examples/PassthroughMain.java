@@ -178,7 +178,7 @@ public final class PassthroughMain {
         throw new IllegalArgumentException(flag + ": '" + value + "' (expected: 0 for no limit, or a positive count)");
     }
 
-    private static String[] hostPort(String flag, String value) {
+    static String[] hostPort(String flag, String value) {
         int colon = value.lastIndexOf(':');
         if (colon <= 0 || colon == value.length() - 1) {
             throw new IllegalArgumentException(flag + ": '" + value + "' (expected: HOST:PORT)");

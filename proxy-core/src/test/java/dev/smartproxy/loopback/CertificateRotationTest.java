@@ -178,6 +178,18 @@ class CertificateRotationTest {
                 .hasMessageContaining("does not match");
         assertThat(servedSerial(port)).isEqualTo(serial(a));
         assertThat(proxy.certificates()).extracting(CertificateInfo::serial).containsExactly(hex(serial(a)));
+        assertThatThrownBy(() -> proxy.updateCertificates(List.of(pem(a)), CertificateSource.pemFiles(crt, wrongKey)))
+                .hasMessageStartingWith("defaultCertificate: certificate " + crt);
+        assertThatThrownBy(() -> proxy.updateCertificates(java.util.Arrays.asList(pem(a), null), null))
+                .hasMessage("certificates[1]: null (expected: a CertificateSource)");
+        proxy.updateCertificates(List.of(pem(a), CertificateSource.sslContext(io.netty.handler.ssl.SslContextBuilder
+                .forServer(a.getKeyPair().getPrivate(), a.getCertificatePath()).build(), "s.test")), null);
+        assertThat(proxy.certificates().get(1)).satisfies(c -> {
+            assertThat(c.serial()).as("an SslContext cannot be looked into").isEmpty();
+            assertThat(c.domains()).containsExactly("s.test");
+            assertThat(c.daysLeft()).isEqualTo(Long.MAX_VALUE);
+        });
+        proxy.updateCertificates(List.of(pem(a)), null);
 
         assertThatThrownBy(() -> proxy.updateCertificates(List.of(), null))
                 .isInstanceOf(IllegalArgumentException.class)

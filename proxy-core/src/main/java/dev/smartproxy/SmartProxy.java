@@ -12,6 +12,7 @@ import dev.smartproxy.event.ProxyStats;
 import dev.smartproxy.internal.util.Checks;
 import dev.smartproxy.internal.util.engine.EngineConfig;
 import dev.smartproxy.internal.util.engine.ProxyEngine;
+import dev.smartproxy.config.CertificateInfo;
 import dev.smartproxy.config.CertificateSource;
 import dev.smartproxy.config.HttpSettings;
 import dev.smartproxy.config.WebSocketSettings;
@@ -87,7 +88,7 @@ public final class SmartProxy implements AutoCloseable {
         this.binds = binds;
         this.engine = ProxyEngine.create(new EngineConfig(routes, policy, binds, b.transport, b.ioThreads,
                 List.copyOf(b.listeners), List.copyOf(b.certificates), b.defaultCertificate, b.httpSettings,
-                b.webSocketSettings, Map.copyOf(b.proxyProtocol), ipRules, admissionSettings));
+                b.webSocketSettings, Map.copyOf(b.proxyProtocol), ipRules, admissionSettings, b.watchCertificates));
     }
 
     /** A new builder with the default policy and no routes. */
@@ -127,6 +128,83 @@ public final class SmartProxy implements AutoCloseable {
             engine.shutdown(policy.gracefulShutdownTimeout());
         }
         state = State.CLOSED;
+    }
+
+    /**
+     * Replaces every certificate, and the default certificate, without a restart. All or
+     * nothing: each certificate is read (its files too), its key checked against it, its domains
+     * found and its TLS context built before anything changes; then the new set takes over in one
+     * step. Handshakes under way finish with the certificate they started with, and established
+     * connections keep theirs; every handshake that starts after this returns gets the new set.
+     * One INFO line reports each applied update (counts and serials); a certificate that expires
+     * within 14 days is logged once (WARN).
+     *
+     * <p>A source keeps what it read, so to pick up renewed files pass new sources
+     * ({@code CertificateSource.pemFiles(...)} again, or {@link CertificateSource#reload()}).
+     * Before {@link #start()}, this replaces what {@code start()} will use (checked now, as
+     * {@code start()} would). Updates are serialised with each other and with the file watcher
+     * ({@link Builder#watchCertificates(Duration)}); accepts never wait for them.
+     * <pre>{@code
+     * proxy.updateCertificates(List.of(CertificateSource.pemFiles(Path.of("site.crt"), Path.of("site.key"))), null);
+     * }</pre>
+     *
+     * @param certificates       the certificates, as {@link Builder#certificate} adds them; may be empty
+     * @param defaultCertificate as {@link Builder#defaultCertificate}, or null for none
+     * @throws IllegalArgumentException naming the certificate that cannot be used, or the route that
+     *         would be left without a certificate (a route that terminates TLS, or a redirect or
+     *         conditional block that must terminate it, with no certificate at all); nothing changed then
+     * @throws IllegalStateException if the proxy is closed
+     */
+    public synchronized void updateCertificates(Collection<CertificateSource> certificates,
+                                                CertificateSource defaultCertificate) {
+        if (state == State.CLOSED) {
+            throw new IllegalStateException("updateCertificates(): the proxy is closed (expected: built or started)");
+        }
+        Objects.requireNonNull(certificates, "certificates");
+        List<CertificateSource> list = new ArrayList<>(certificates.size());
+        for (CertificateSource c : certificates) {
+            if (c == null) {
+                throw new IllegalArgumentException("certificates[" + list.size() + "]: null (expected: a CertificateSource)");
+            }
+            list.add(c);
+        }
+        boolean none = list.isEmpty() && defaultCertificate == null;
+        if (none) {
+            // The routes in use now (routes() is the current table, whatever replaced it since build()).
+            try {
+                Builder.checkCertificatesNeeded(routes(), false);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("updateCertificates: no certificate, but " + e.getMessage(), e);
+            }
+        }
+        for (int i = 0; i < list.size(); i++) {
+            CertificateSource c = list.get(i);
+            try {
+                c.load();
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("certificates[" + i + "]: " + e.getMessage(), e);
+            }
+        }
+        if (defaultCertificate != null) {
+            try {
+                defaultCertificate.load();
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("defaultCertificate: " + e.getMessage(), e);
+            }
+        }
+        engine.updateCertificates(List.copyOf(list), defaultCertificate);
+    }
+
+    /**
+     * The certificates in use, each with its serial, validity and days left: the listed ones in
+     * order, then the default certificate unless it is listed too. Reflects
+     * {@link #updateCertificates} and reloads by the file watcher at once. Before
+     * {@link #start()}, the certificates it will use: their files are read now.
+     *
+     * @throws IllegalArgumentException before {@code start()}, if a certificate file cannot be read
+     */
+    public List<CertificateInfo> certificates() {
+        return engine.certificates();
     }
 
     /** Same as {@link #close()}. */
@@ -228,8 +306,30 @@ public final class SmartProxy implements AutoCloseable {
         private final Map<Integer, List<IpPattern>> proxyProtocol = new LinkedHashMap<>();
         private final IpRules.Builder ipRules = IpRules.builder();
         private AdmissionSettings.Builder admission = AdmissionSettings.builder();
+        private Duration watchCertificates = Duration.ZERO;
 
         private Builder() {
+        }
+
+        /**
+         * Polls the files behind file-based certificates ({@link CertificateSource#pemFiles},
+         * {@link CertificateSource#keyStore}) every {@code interval} from {@link SmartProxy#start()}
+         * to {@link SmartProxy#close()}, on one daemon thread, and reloads a certificate whose
+         * files' content changed (symlink swaps, as Kubernetes makes them, included). New
+         * handshakes get the new certificate; connections keep theirs. Files that cannot be used
+         * (unparseable, a key that does not match, only one of a pair written so far) are logged
+         * as one WARN line naming them and the reason, and ignored: the certificate loaded before
+         * stays, and the files are tried again when they change again. Certificates from PEM text
+         * or an {@code SslContext} are not watched. Default {@link Duration#ZERO}: off; else
+         * 100 ms to 1 day.
+         * <pre>{@code
+         * SmartProxy.builder().watchCertificates(Duration.ofSeconds(30))
+         * }</pre>
+         */
+        public Builder watchCertificates(Duration interval) {
+            watchCertificates = Checks.duration("watchCertificates", interval, Duration.ofMillis(100),
+                    Duration.ofDays(1), true);
+            return this;
         }
 
         /**
@@ -599,15 +699,7 @@ public final class SmartProxy implements AutoCloseable {
          */
         public SmartProxy build() {
             RouteTable table = RouteTable.of(routeList);
-            boolean noCertificates = certificates.isEmpty() && defaultCertificate == null;
-            for (Route r : table.routes()) {
-                if (noCertificates && r.action() instanceof ForwardAction f && f.tlsMode().isPresent()
-                        && f.tlsMode().get() != TlsMode.PASSTHROUGH) {
-                    throw new IllegalArgumentException("route '" + r.name() + "' tls: " + f.tlsMode().get()
-                            + " needs a certificate (expected: certificate(...) or defaultCertificate(...) on the builder)");
-                }
-            }
-            RouteRules.check(table, !noCertificates);
+            checkCertificatesNeeded(table, !(certificates.isEmpty() && defaultCertificate == null));
             ConnectionPolicy built = policy.build();
             for (Route r : table.routes()) {
                 // The policy checked itself and its kind overrides; each route's overrides, over
@@ -639,6 +731,21 @@ public final class SmartProxy implements AutoCloseable {
                 }
             }
             return new SmartProxy(this, table, built, Map.copyOf(binds));
+        }
+
+        /**
+         * The rules {@link #build()} checks for {@code table} (see {@code RouteRules}), given whether
+         * the proxy has any certificate: also what {@link SmartProxy#updateCertificates} checks.
+         */
+        static void checkCertificatesNeeded(RouteTable table, boolean hasCertificate) {
+            for (Route r : table.routes()) {
+                if (!hasCertificate && r.action() instanceof ForwardAction f && f.tlsMode().isPresent()
+                        && f.tlsMode().get() != TlsMode.PASSTHROUGH) {
+                    throw new IllegalArgumentException("route '" + r.name() + "' tls: " + f.tlsMode().get()
+                            + " needs a certificate (expected: certificate(...) or defaultCertificate(...) on the builder)");
+                }
+            }
+            RouteRules.check(table, hasCertificate);
         }
     }
 }

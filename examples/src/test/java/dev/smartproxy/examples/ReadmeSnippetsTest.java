@@ -1,6 +1,8 @@
 package dev.smartproxy.examples;
 
 import dev.smartproxy.SmartProxy;
+import dev.smartproxy.config.CertificateInfo;
+import dev.smartproxy.config.CertificateSource;
 import dev.smartproxy.event.CloseReason;
 import dev.smartproxy.event.ConnectionInfo;
 import dev.smartproxy.event.ConnectionKind;
@@ -8,15 +10,21 @@ import dev.smartproxy.event.ProxyEventListener;
 import dev.smartproxy.route.Route;
 import dev.smartproxy.route.TlsMode;
 import dev.smartproxy.testing.Await;
+import dev.smartproxy.testing.TestPki;
 import dev.smartproxy.testing.TestServer;
 import dev.smartproxy.testing.TlsClients;
+import io.netty.pkitesting.X509Bundle;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import javax.net.ssl.SSLSocket;
 import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -64,6 +72,39 @@ class ReadmeSnippetsTest {
             });
             assertThat(proxy.connections()).isEmpty();
             assertThat(proxy.stats().accepted()).isZero();
+        }
+    }
+
+    @Test
+    void certificateRotation(@TempDir Path dir) throws Exception {
+        X509Bundle first = TestPki.shared().issue("a.test");
+        X509Bundle renewed = TestPki.shared().issue("a.test");
+        Path crt = Files.writeString(dir.resolve("tls.crt"), first.getCertificatePathPEM());
+        Path key = Files.writeString(dir.resolve("tls.key"), first.getPrivateKeyPEM());
+        Path renewedCrt = Files.writeString(dir.resolve("new.crt"), renewed.getCertificatePathPEM());
+        Path renewedKey = Files.writeString(dir.resolve("new.key"), renewed.getPrivateKeyPEM());
+        int backendPort = 1;
+
+        SmartProxy proxy = SmartProxy.builder()
+            .certificate(CertificateSource.pemFiles(crt, key))       // e.g. a mounted Kubernetes secret
+            .watchCertificates(Duration.ofSeconds(30))                // off by default
+            .route(Route.named("site")
+                .match(m -> m.ports(443).domains("a.test"))
+                .forward(f -> f.target("127.0.0.1", backendPort).tls(TlsMode.TERMINATE)))
+            .listen(443, new InetSocketAddress("127.0.0.1", 0))
+            .build().start();
+
+        // Or replace the whole set yourself: the default certificate too (null: none).
+        proxy.updateCertificates(List.of(CertificateSource.pemFiles(renewedCrt, renewedKey)), null);
+
+        for (CertificateInfo c : proxy.certificates()) {
+            log.info("{} {} serial {} until {}: {} days left", c.source(), c.domains(), c.serial(), c.notAfter(), c.daysLeft());
+        }
+
+        try (proxy; SSLSocket s = TlsClients.connect(proxy.boundAddress(443).getPort(), "a.test")) {
+            assertThat(((java.security.cert.X509Certificate) s.getSession().getPeerCertificates()[0]).getSerialNumber())
+                    .isEqualTo(renewed.getCertificate().getSerialNumber());
+            assertThat(proxy.certificates()).extracting(CertificateInfo::source).containsExactly("certificate " + renewedCrt);
         }
     }
 }

@@ -7,7 +7,6 @@ import io.netty.handler.ssl.SslContext;
 import java.nio.file.Path;
 import java.security.PrivateKey;
 import java.security.cert.X509Certificate;
-import java.util.Arrays;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Objects;
@@ -46,7 +45,8 @@ import java.util.function.Supplier;
  *         .domains("legacy.example.com", "*.legacy.example.com");
  * }</pre>
  *
- * <p>Instances are immutable (the files are read at most once) and thread-safe.
+ * <p>Instances are immutable (the files are read at most once; {@link #reload()} makes a new
+ * source that reads them again) and thread-safe.
  */
 public final class CertificateSource {
     private final String description;
@@ -56,18 +56,22 @@ public final class CertificateSource {
     /** Null: the certificate's own names. */
     private final List<String> domains;
     private final ClientAuth clientAuth;
+    /** The files {@link #material} reads; empty for text and {@code sslContext} sources. */
+    private final List<Path> files;
 
-    private CertificateSource(String description, Material material, SslContext sslContext, List<String> domains) {
-        this(description, material, sslContext, domains, ClientAuth.none());
+    private CertificateSource(String description, Material material, SslContext sslContext, List<String> domains,
+                              List<Path> files) {
+        this(description, material, sslContext, domains, ClientAuth.none(), files);
     }
 
     private CertificateSource(String description, Material material, SslContext sslContext, List<String> domains,
-                              ClientAuth clientAuth) {
+                              ClientAuth clientAuth, List<Path> files) {
         this.description = description;
         this.material = material;
         this.sslContext = sslContext;
         this.domains = domains;
         this.clientAuth = clientAuth;
+        this.files = files;
     }
 
     /**
@@ -78,7 +82,8 @@ public final class CertificateSource {
         Objects.requireNonNull(certificateChainPem, "certificateChainPem");
         Objects.requireNonNull(privateKeyPem, "privateKeyPem");
         return new CertificateSource("certificate " + certificateChainPem,
-                new Material(() -> KeyMaterial.pemFiles(certificateChainPem, privateKeyPem)), null, null);
+                new Material(() -> KeyMaterial.pemFiles(certificateChainPem, privateKeyPem)), null, null,
+                List.of(certificateChainPem, privateKeyPem));
     }
 
     /**
@@ -91,7 +96,7 @@ public final class CertificateSource {
         Objects.requireNonNull(certificateChainPem, "certificateChainPem");
         Objects.requireNonNull(privateKeyPem, "privateKeyPem");
         KeyMaterial m = KeyMaterial.pem(certificateChainPem, privateKeyPem);
-        return new CertificateSource(m.description(), new Material(() -> m), null, null);
+        return new CertificateSource(m.description(), new Material(() -> m), null, null, List.of());
     }
 
     /**
@@ -107,8 +112,9 @@ public final class CertificateSource {
      * A key store file of the given type ({@code PKCS12}, {@code JKS}, or any type the JDK
      * provides), read when first needed (see the class comment). The first private-key entry,
      * by alias in sorted order, is used, with its chain; the key password is the store password.
-     * A copy of the password is kept until the store has been read, then wiped; the caller's
-     * array is not kept.
+     * A copy of the password is kept, so that {@link #reload()} (and
+     * {@code SmartProxy.Builder.watchCertificates}) can read the store again; the caller's array
+     * is not kept.
      *
      * @throws IllegalArgumentException at once if the type is unknown; when the store is read, if
      *         the file is missing, the password is wrong, or the store has no private-key entry
@@ -120,11 +126,8 @@ public final class CertificateSource {
         String name = "keyStore " + file;
         KeyMaterial.keyStoreOfType(name, type);
         char[] copy = password.clone();
-        return new CertificateSource(name, new Material(() -> {
-            KeyMaterial m = KeyMaterial.keyStore(file, type, copy);
-            Arrays.fill(copy, '\0');
-            return m;
-        }), null, null);
+        return new CertificateSource(name, new Material(() -> KeyMaterial.keyStore(file, type, copy)), null, null,
+                List.of(file));
     }
 
     /**
@@ -147,7 +150,7 @@ public final class CertificateSource {
                     + " example.com or *.example.com)");
         }
         return new CertificateSource("sslContext " + serverContext.getClass().getSimpleName(), null,
-                serverContext, checkDomains(domains));
+                serverContext, checkDomains(domains), List.of());
     }
 
     /**
@@ -164,7 +167,7 @@ public final class CertificateSource {
             throw new IllegalArgumentException("domains: none (expected: at least one name such as"
                     + " example.com or *.example.com)");
         }
-        return new CertificateSource(description, material, sslContext, checkDomains(patterns), clientAuth);
+        return new CertificateSource(description, material, sslContext, checkDomains(patterns), clientAuth, files);
     }
 
     /**
@@ -188,7 +191,7 @@ public final class CertificateSource {
             throw new IllegalArgumentException("clientAuth: " + clientAuth + " on " + description + " (expected: a"
                     + " key and certificate source; configure client authentication in your own SslContext)");
         }
-        return new CertificateSource(description, material, sslContext, domains, clientAuth);
+        return new CertificateSource(description, material, sslContext, domains, clientAuth, files);
     }
 
     /** Whether and how clients must present a certificate; {@link ClientAuth#none()} by default. */
@@ -208,6 +211,30 @@ public final class CertificateSource {
             material.get();
         }
         return this;
+    }
+
+    /**
+     * The files this source reads: the chain and key of {@link #pemFiles}, the store of
+     * {@link #keyStore}; empty for {@link #pem} text and {@link #sslContext} sources. These are
+     * the files {@code SmartProxy.Builder.watchCertificates} polls.
+     */
+    public List<Path> files() {
+        return files;
+    }
+
+    /**
+     * A new source that reads the same files again, when first needed, with the same domains
+     * and client authentication: the way to pick up renewed files, e.g.
+     * {@code proxy.updateCertificates(sources.stream().map(CertificateSource::reload).toList(), null)}.
+     * This source is unchanged (it keeps what it read). A source without {@link #files()}
+     * returns itself.
+     */
+    public CertificateSource reload() {
+        if (files.isEmpty()) {
+            return this;
+        }
+        return new CertificateSource(description, new Material(material.reader), sslContext, domains, clientAuth,
+                files);
     }
 
     /**

@@ -62,6 +62,28 @@ public final class TestPki {
         });
     }
 
+    /**
+     * A new server certificate for {@code dnsName} (and {@code x.<dnsName>}), issued by the CA
+     * with a serial of its own and the given validity; not cached: each call is another
+     * certificate for the same name, as a renewal is.
+     */
+    public X509Bundle issue(String dnsName, Instant notBefore, Instant notAfter) {
+        try {
+            return new CertificateBuilder().subject("CN=" + dnsName).addSanDnsName(dnsName).addSanDnsName("x." + dnsName)
+                    .notBefore(notBefore).notAfter(notAfter)
+                    .setKeyUsage(true, CertificateBuilder.KeyUsage.digitalSignature)
+                    .addExtendedKeyUsageServerAuth().ecp256().buildIssuedBy(ca);
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** {@link #issue(String, Instant, Instant)} valid from a day ago for a day. */
+    public X509Bundle issue(String dnsName) {
+        Instant now = Instant.now();
+        return issue(dnsName, now.minus(1, ChronoUnit.DAYS), now.plus(1, ChronoUnit.DAYS));
+    }
+
     /** A server-side context presenting the certificate for {@code dnsName}. */
     public SSLContext serverContext(String dnsName) {
         try {

@@ -10,6 +10,7 @@ import dev.smartproxy.internal.http.HttpProxyHandler;
 import dev.smartproxy.internal.http.HttpRoute;
 import dev.smartproxy.internal.http.HttpRouter;
 import dev.smartproxy.internal.http.RequestGate;
+import dev.smartproxy.internal.tls.CertificateStore;
 import dev.smartproxy.internal.tls.ClientTlsGuard;
 import dev.smartproxy.internal.websocket.WebSocketRelay;
 import dev.smartproxy.route.BlockAction;
@@ -59,8 +60,11 @@ final class HttpBranch {
         ChannelPipeline p = client.pipeline();
         SslContext ctx = null;
         SslHandler ssl = null;
+        // Read once: the handshake's context and every later Host check come from the same store,
+        // even if the certificates are replaced while this connection lives.
+        CertificateStore certificates = px.certificates();
         if (tls) {
-            ctx = px.certificates().select(sni);
+            ctx = certificates.select(sni);
             if (ctx == null) {
                 log.debug("{}no certificate for '{}' and no default", conn.log(), sni);
                 conn.closeReason(CloseReason.TLS_HANDSHAKE_FAILED);
@@ -81,7 +85,7 @@ final class HttpBranch {
         // upgrade belongs to: its WebSocket settings apply, else the proxy's.
         Route[] lastRoute = new Route[1];
         boolean secure = tls;
-        ClientIdentity identity = new ClientIdentity(px.certificates(), conn, ctx, ssl, sni);
+        ClientIdentity identity = new ClientIdentity(certificates, conn, ctx, ssl, sni);
         HttpRouter router = new HttpRouter() {
             @Override
             public HttpRoute route(String host, String path, HttpHeaders headers) {

@@ -1,5 +1,7 @@
 package dev.smartproxy.internal.pipeline;
 
+import dev.smartproxy.config.CertificateInfo;
+import dev.smartproxy.config.CertificateSource;
 import dev.smartproxy.event.ConnectionInfo;
 import dev.smartproxy.event.ProxyStats;
 import dev.smartproxy.internal.admission.AdmissionControl;
@@ -7,6 +9,7 @@ import dev.smartproxy.internal.connection.BufferBudget;
 import dev.smartproxy.internal.connection.ConnectionRegistry;
 import dev.smartproxy.internal.connection.Ticker;
 import dev.smartproxy.internal.tls.CertificateStore;
+import dev.smartproxy.internal.tls.CertificateWatcher;
 import dev.smartproxy.internal.transport.Transport;
 import dev.smartproxy.internal.util.engine.EngineConfig;
 import dev.smartproxy.internal.util.engine.ProxyEngine;
@@ -17,17 +20,32 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The runtime of one proxy: its registry and buffer budget from the moment it is built, and on
  * {@link #start()} the certificates, the context every connection shares and the listeners.
- * The facade serialises calls (its methods are synchronized).
+ * The facade serialises calls (its methods are synchronized); certificate updates, the facade's
+ * and the file watcher's, are serialised by a lock of their own and swap the store in
+ * {@link ProxyContext} in one write.
  */
 public final class PipelineEngine implements ProxyEngine {
+    private static final Logger log = LoggerFactory.getLogger(PipelineEngine.class);
+    /** A certificate expiring within this many days is logged (WARN) when loaded. */
+    static final long EXPIRY_WARNING_DAYS = 14;
+
     private final EngineConfig config;
     private final ConnectionRegistry registry;
     private final BufferBudget budget;
     private ProxyServer server;
+    /** Serialises certificate updates: {@link #updateCertificates} and the watcher's polls. */
+    private final Object certificateLock = new Object();
+    /** Guarded by {@link #certificateLock}: the store an update made before start, for start to use. */
+    private CertificateStore pendingCertificates;
+    /** Set by start; its certificates are swapped under {@link #certificateLock}. */
+    private volatile ProxyContext px;
+    private CertificateWatcher watcher;
 
     private PipelineEngine(EngineConfig config) {
         this.config = config;
@@ -37,16 +55,106 @@ public final class PipelineEngine implements ProxyEngine {
 
     @Override
     public void start() {
-        CertificateStore certificates = CertificateStore.of(config.certificates(), config.defaultCertificate());
+        CertificateStore certificates;
+        synchronized (certificateLock) {
+            certificates = pendingCertificates;
+        }
+        if (certificates == null) {
+            certificates = CertificateStore.of(config.certificates(), config.defaultCertificate());
+            warnExpiring(certificates, null);
+        }
         ProxyContext px = new ProxyContext(config.routes(), config.policy(), registry, Transport.of(config.transport()),
                 certificates, config.http(), config.webSocket(), budget,
                 new AdmissionControl(config.ipRules(), config.admission(), Ticker.SYSTEM::nanoTime))
                 .acceptProxyProtocol(config.proxyProtocol());
         server = ProxyServer.start(px, config.ioThreads(), config.binds());
+        synchronized (certificateLock) {
+            this.px = px;
+            pendingCertificates = null;
+        }
+        if (!config.watchCertificates().isZero()) {
+            watcher = new CertificateWatcher(config.watchCertificates(), certificateLock, new CertificateWatcher.Target() {
+                @Override
+                public CertificateStore current() {
+                    return currentCertificates();
+                }
+
+                @Override
+                public void apply(CertificateStore next, String cause) {
+                    applyCertificates(next, cause);
+                }
+            });
+            watcher.start();
+        }
+    }
+
+    @Override
+    public void updateCertificates(List<CertificateSource> certificates, CertificateSource defaultCertificate) {
+        synchronized (certificateLock) {
+            CertificateStore current = currentCertificates();
+            CertificateStore next = CertificateStore.of(certificates, defaultCertificate,
+                    current == null ? Map.of() : current.contexts());
+            applyCertificates(next, "updateCertificates");
+        }
+    }
+
+    @Override
+    public List<CertificateInfo> certificates() {
+        CertificateStore current;
+        synchronized (certificateLock) {
+            current = currentCertificates();
+        }
+        if (current != null) {
+            return current.infos();
+        }
+        return CertificateStore.infos(config.certificates(), config.defaultCertificate());
+    }
+
+    /** The store in use, or the one start will use; null before start without an update. */
+    private CertificateStore currentCertificates() {
+        ProxyContext p = px;
+        return p != null ? p.certificates() : pendingCertificates;
+    }
+
+    /** Puts {@code next} in use (or keeps it for start), with one INFO line; hold {@link #certificateLock}. */
+    private void applyCertificates(CertificateStore next, String cause) {
+        CertificateStore previous = currentCertificates();
+        ProxyContext p = px;
+        if (p != null) {
+            p.replaceCertificates(next);
+        } else {
+            pendingCertificates = next;
+        }
+        List<CertificateInfo> infos = next.infos();
+        log.info("certificates updated ({}{}): {} certificate(s){}, serials {}{}", cause, p == null ? ", before start" : "",
+                next.sources().size(), next.defaultSource() == null ? ", no default" : ", a default",
+                infos.stream().map(i -> i.serial().isEmpty() ? i.source() : i.serial()).toList(),
+                previous == null ? "" : " (before: " + previous.infos().stream()
+                        .map(i -> i.serial().isEmpty() ? i.source() : i.serial()).toList() + ")");
+        warnExpiring(next, previous);
+    }
+
+    /** One WARN line per certificate new in {@code next} (not in {@code previous}) that expires within 14 days. */
+    private static void warnExpiring(CertificateStore next, CertificateStore previous) {
+        Clock clock = Clock.systemUTC();
+        List<CertificateInfo> before = previous == null ? List.of() : previous.infos();
+        for (CertificateInfo i : next.infos()) {
+            long days = i.daysLeft(clock);
+            boolean known = before.stream().anyMatch(b -> b.source().equals(i.source()) && b.serial().equals(i.serial()));
+            // An expired one was logged when its files were read (KeyMaterial).
+            if (!known && days < EXPIRY_WARNING_DAYS && i.isValid(clock)) {
+                log.warn("{} (serial {}, {}) expires in {} day(s), at {}", i.source(), i.serial(), i.domains(), days,
+                        i.notAfter());
+            }
+        }
     }
 
     @Override
     public void shutdown(Duration grace) {
+        if (watcher != null) {
+            watcher.close();
+            watcher = null;
+        }
         if (server != null) {
             server.shutdown(grace);
         }

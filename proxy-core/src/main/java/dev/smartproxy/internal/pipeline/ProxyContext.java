@@ -31,7 +31,11 @@ public final class ProxyContext {
     private final ConnectionRegistry registry;
     private final Transport transport;
     private final Map<String, AtomicInteger> roundRobin = new ConcurrentHashMap<>();
-    private final CertificateStore certificates;
+    /**
+     * Swapped whole by {@link #replaceCertificates}; a connection reads it once, when it starts
+     * its handshake, and keeps that store for every later decision.
+     */
+    private volatile CertificateStore certificates;
     private final HttpSettings httpSettings;
     private final WebSocketSettings webSocketSettings;
     private final Map<BackendTls, SslContext> backendContexts = new ConcurrentHashMap<>();
@@ -117,9 +121,20 @@ public final class ProxyContext {
         return transport;
     }
 
-    /** Server certificates for TLS termination, chosen by SNI. */
+    /**
+     * Server certificates for TLS termination, chosen by SNI: the current store. Read it once per
+     * connection (or decision), so that one connection never mixes two stores.
+     */
     public CertificateStore certificates() {
         return certificates;
+    }
+
+    /**
+     * Replaces the certificates in one write: handshakes already started finish with the old
+     * store's context (their {@code SslHandler} holds it), new ones get {@code next}.
+     */
+    void replaceCertificates(CertificateStore next) {
+        certificates = java.util.Objects.requireNonNull(next, "certificates");
     }
 
     /** HTTP limits and timeouts for terminated and plain-HTTP connections. */

@@ -10,7 +10,14 @@ import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslProvider;
 import io.netty.util.Mapping;
 
+import dev.smartproxy.config.CertificateInfo;
+
+import java.math.BigInteger;
 import java.security.PrivateKey;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Locale;
+import javax.security.auth.x500.X500Principal;
 import java.security.cert.X509Certificate;
 import java.util.HashMap;
 import java.util.LinkedHashSet;
@@ -53,9 +60,20 @@ public final class CertificateStore implements Mapping<String, SslContext> {
     private final Map<SslContext, ClientAuth> clientAuth;
     /** Every subject header name of every certificate, lower case. */
     private final Set<String> subjectHeaders;
+    /** The sources, in order, as given. */
+    private final List<CertificateSource> sources;
+    /** The default source, or null. */
+    private final CertificateSource defaultSource;
+    /** The context of each source (by identity), for the next store to reuse. */
+    private final Map<CertificateSource, SslContext> contexts;
 
     private CertificateStore(Map<String, SslContext> exact, Map<String, SslContext> wildcard,
-                             SslContext defaultContext, Map<SslContext, ClientAuth> clientAuth) {
+                             SslContext defaultContext, Map<SslContext, ClientAuth> clientAuth,
+                             List<CertificateSource> sources, CertificateSource defaultSource,
+                             Map<CertificateSource, SslContext> contexts) {
+        this.sources = sources;
+        this.defaultSource = defaultSource;
+        this.contexts = contexts;
         this.exact = exact;
         this.wildcard = wildcard;
         this.defaultContext = defaultContext;
@@ -77,8 +95,23 @@ public final class CertificateStore implements Mapping<String, SslContext> {
      *         cannot be read (they are read here if not before), or a context cannot be built
      */
     public static CertificateStore of(List<CertificateSource> sources, CertificateSource defaultCertificate) {
+        return of(sources, defaultCertificate, Map.of());
+    }
+
+    /**
+     * As {@link #of(List, CertificateSource)}, taking the context of a source found (by
+     * identity) in {@code prebuilt} instead of building it again: a store replacing another
+     * rebuilds only what changed ({@link #contexts()}).
+     */
+    public static CertificateStore of(List<CertificateSource> sources, CertificateSource defaultCertificate,
+                                      Map<CertificateSource, SslContext> prebuilt) {
         Objects.requireNonNull(sources, "certificates");
         Map<CertificateSource, SslContext> built = new IdentityHashMap<>();
+        prebuilt.forEach((source, ctx) -> {
+            if (sources.stream().anyMatch(s -> s == source) || source == defaultCertificate) {
+                built.put(source, ctx);
+            }
+        });
         Map<String, SslContext> exact = new HashMap<>();
         Map<String, SslContext> wildcard = new HashMap<>();
         for (int i = 0; i < sources.size(); i++) {
@@ -96,7 +129,80 @@ public final class CertificateStore implements Mapping<String, SslContext> {
         Map<SslContext, ClientAuth> auth = new IdentityHashMap<>();
         built.forEach((source, ctx) -> auth.put(ctx, source.clientAuth()));
         return new CertificateStore(Map.copyOf(exact), Map.copyOf(wildcard), def,
-                java.util.Collections.unmodifiableMap(auth));
+                java.util.Collections.unmodifiableMap(auth), List.copyOf(sources), defaultCertificate,
+                java.util.Collections.unmodifiableMap(built));
+    }
+
+    /** The certificates, in the order given (the default certificate only if it was listed too). */
+    public List<CertificateSource> sources() {
+        return sources;
+    }
+
+    /** The default certificate, or null. */
+    public CertificateSource defaultSource() {
+        return defaultSource;
+    }
+
+    /** The context built for each source, by identity: what {@link #of(List, CertificateSource, Map)} reuses. */
+    public Map<CertificateSource, SslContext> contexts() {
+        return contexts;
+    }
+
+    /**
+     * Every certificate once, in order, the default last unless it is also listed; see
+     * {@link CertificateInfo}. The sources were read when this store was built, so this reads
+     * no file.
+     */
+    public List<CertificateInfo> infos() {
+        return infos(sources, defaultSource);
+    }
+
+    /**
+     * As {@link #infos()}, for sources not (yet) in a store: reads their files if they have not
+     * been read.
+     *
+     * @throws IllegalArgumentException if a file cannot be read
+     */
+    public static List<CertificateInfo> infos(List<CertificateSource> sources, CertificateSource defaultSource) {
+        List<CertificateInfo> out = new ArrayList<>();
+        for (int i = 0; i < sources.size(); i++) {
+            CertificateSource s = sources.get(i);
+            if (indexOfIdentity(sources, s) == i) {
+                out.add(info(s, s == defaultSource));
+            }
+        }
+        if (defaultSource != null && indexOfIdentity(sources, defaultSource) < 0) {
+            out.add(info(defaultSource, true));
+        }
+        return List.copyOf(out);
+    }
+
+    private static int indexOfIdentity(List<CertificateSource> sources, CertificateSource source) {
+        for (int i = 0; i < sources.size(); i++) {
+            if (sources.get(i) == source) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    /** The info of one source, its files already read. */
+    static CertificateInfo info(CertificateSource s, boolean isDefault) {
+        List<X509Certificate> chain = s.certificateChain();
+        if (chain.isEmpty()) {
+            return new CertificateInfo(s.description(), s.domains(), isDefault, "", "", "", Instant.MIN, Instant.MAX);
+        }
+        X509Certificate leaf = chain.get(0);
+        return new CertificateInfo(s.description(), s.domains(), isDefault,
+                leaf.getSubjectX500Principal().getName(X500Principal.RFC2253),
+                leaf.getIssuerX500Principal().getName(X500Principal.RFC2253), serialHex(leaf.getSerialNumber()),
+                leaf.getNotBefore().toInstant(), leaf.getNotAfter().toInstant());
+    }
+
+    /** Upper-case hex, two digits per byte, as {@code openssl x509 -serial} prints it. */
+    static String serialHex(BigInteger serial) {
+        String hex = serial.toString(16).toUpperCase(Locale.ROOT);
+        return hex.length() % 2 == 0 ? hex : "0" + hex;
     }
 
     private static SslContext register(CertificateSource s, Map<CertificateSource, SslContext> built,

@@ -12,14 +12,18 @@ import dev.smartproxy.route.IpRules;
 import dev.smartproxy.route.RouteTable;
 
 import java.net.InetSocketAddress;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 
-/** Everything a built {@code SmartProxy} hands to its runtime: validated, immutable. */
+/**
+ * Everything a built {@code SmartProxy} hands to its runtime: validated, immutable.
+ * {@code watchCertificates} is the poll interval of the certificate files, {@code ZERO} for none.
+ */
 public record EngineConfig(RouteTable routes, ConnectionPolicy policy, Map<Integer, InetSocketAddress> binds,
                            IoTransport transport, int ioThreads, List<ProxyEventListener> listeners,
                            List<CertificateSource> certificates, CertificateSource defaultCertificate,
                            HttpSettings http, WebSocketSettings webSocket,
                            Map<Integer, List<IpPattern>> proxyProtocol, IpRules ipRules,
-                           AdmissionSettings admission) {
+                           AdmissionSettings admission, Duration watchCertificates) {
 }

@@ -1,5 +1,7 @@
 package dev.smartproxy.internal.util.engine;
 
+import dev.smartproxy.config.CertificateInfo;
+import dev.smartproxy.config.CertificateSource;
 import dev.smartproxy.event.ConnectionInfo;
 import dev.smartproxy.event.ProxyStats;
 
@@ -34,6 +36,18 @@ public interface ProxyEngine {
 
     /** Bytes held for clients, as counted against the buffer budget. */
     long bufferedBytes();
+
+    /**
+     * Replaces every certificate at once: each is read and checked and its TLS context built
+     * before anything changes; new handshakes get the new set, handshakes under way finish with
+     * the old one. Before {@link #start()}, replaces what start will use.
+     *
+     * @throws IllegalArgumentException naming the certificate that cannot be used; nothing changed then
+     */
+    void updateCertificates(List<CertificateSource> certificates, CertificateSource defaultCertificate);
+
+    /** The certificates in use (before {@link #start()}: those it will use, their files read now). */
+    List<CertificateInfo> certificates();
 
     /** A new engine, not started, for {@code config}. */
     static ProxyEngine create(EngineConfig config) {

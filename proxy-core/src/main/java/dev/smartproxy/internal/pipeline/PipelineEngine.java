@@ -18,6 +18,7 @@ import dev.smartproxy.internal.util.engine.ProxyEngineFactory;
 import java.net.InetSocketAddress;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import org.slf4j.Logger;
@@ -32,7 +33,10 @@ import org.slf4j.LoggerFactory;
  */
 public final class PipelineEngine implements ProxyEngine {
     private static final Logger log = LoggerFactory.getLogger(PipelineEngine.class);
-    /** A certificate expiring within this many days is logged (WARN) when loaded. */
+    /**
+     * A certificate expiring within this many days, or within the last third of its lifetime if
+     * that is shorter (short-lived certificates, renewed often, are not noise), is logged (WARN) when loaded.
+     */
     static final long EXPIRY_WARNING_DAYS = 14;
 
     private final EngineConfig config;
@@ -134,7 +138,10 @@ public final class PipelineEngine implements ProxyEngine {
         warnExpiring(next, previous);
     }
 
-    /** One WARN line per certificate new in {@code next} (not in {@code previous}) that expires within 14 days. */
+    /**
+     * One WARN line per certificate new in {@code next} (not in {@code previous}) that expires within
+     * 14 days, or within the last third of its lifetime when that is shorter.
+     */
     private static void warnExpiring(CertificateStore next, CertificateStore previous) {
         Clock clock = Clock.systemUTC();
         List<CertificateInfo> before = previous == null ? List.of() : previous.infos();
@@ -142,7 +149,11 @@ public final class PipelineEngine implements ProxyEngine {
             long days = i.daysLeft(clock);
             boolean known = before.stream().anyMatch(b -> b.source().equals(i.source()) && b.serial().equals(i.serial()));
             // An expired one was logged when its files were read (KeyMaterial).
-            if (!known && days < EXPIRY_WARNING_DAYS && i.isValid(clock)) {
+            long warnDays = EXPIRY_WARNING_DAYS;
+            if (!i.notBefore().equals(Instant.MIN) && !i.notAfter().equals(Instant.MAX)) {
+                warnDays = Math.min(warnDays, Duration.between(i.notBefore(), i.notAfter()).toDays() / 3);
+            }
+            if (!known && days < warnDays && i.isValid(clock)) {
                 log.warn("{} (serial {}, {}) expires in {} day(s), at {}", i.source(), i.serial(), i.domains(), days,
                         i.notAfter());
             }

@@ -9,6 +9,9 @@ import io.netty.util.NetUtil;
 
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
 import java.util.Locale;
 import java.util.Set;
 
@@ -50,7 +53,9 @@ final class ForwardedHeaders {
      * and {@code Upgrade}. {@code Transfer-Encoding} stays: the codecs frame with it.
      */
     static void stripHopByHop(HttpHeaders h) {
-        for (String value : h.getAll(HttpHeaderNames.CONNECTION)) {
+        // Most requests carry no Connection header, or one without a list: no list is copied for them.
+        for (String value : h.contains(HttpHeaderNames.CONNECTION) ? h.getAll(HttpHeaderNames.CONNECTION)
+                : List.<String>of()) {
             for (String token : value.split(",")) {
                 String name = token.trim().toLowerCase(Locale.ROOT);
                 if (!name.isEmpty() && !PROTECTED.contains(name)) {
@@ -117,11 +122,19 @@ final class ForwardedHeaders {
             }
             return;
         }
-        for (String name : new ArrayList<>(h.names())) {
-            // X_Forwarded_For is the same header to a backend that folds '_' into '-' (many do).
-            String folded = name.replace('_', '-');
-            if (folded.regionMatches(true, 0, X_FORWARDED_PREFIX, 0, X_FORWARDED_PREFIX.length())
-                    || folded.equalsIgnoreCase("forwarded")) {
+        // Scans the names in place (no copy of the name set per request) and copies only the ones to remove.
+        List<CharSequence> drop = null;
+        for (Iterator<Map.Entry<CharSequence, CharSequence>> it = h.iteratorCharSequence(); it.hasNext(); ) {
+            CharSequence name = it.next().getKey();
+            if (isForwarded(name)) {
+                if (drop == null) {
+                    drop = new ArrayList<>(2);
+                }
+                drop.add(name);
+            }
+        }
+        if (drop != null) {
+            for (CharSequence name : drop) {
                 h.remove(name);
             }
         }
@@ -130,6 +143,37 @@ final class ForwardedHeaders {
         if (originalHost != null) {
             h.set(X_FORWARDED_HOST, originalHost);
         }
+    }
+
+    /**
+     * Whether {@code name} is {@code X-Forwarded-*} or {@code Forwarded}, ignoring case, with
+     * {@code _} read as {@code -}: X_Forwarded_For is the same header to a backend that folds
+     * '_' into '-' (many do).
+     */
+    static boolean isForwarded(CharSequence name) {
+        return startsWithFolded(name, X_FORWARDED_PREFIX)
+                || (name.length() == FORWARDED.length() && startsWithFolded(name, FORWARDED));
+    }
+
+    private static final String FORWARDED = "forwarded";
+
+    private static boolean startsWithFolded(CharSequence name, String lowerPrefix) {
+        int n = lowerPrefix.length();
+        if (name.length() < n) {
+            return false;
+        }
+        for (int i = 0; i < n; i++) {
+            char c = name.charAt(i);
+            if (c == '_') {
+                c = '-';
+            } else if (c >= 'A' && c <= 'Z') {
+                c = (char) (c + ('a' - 'A'));
+            }
+            if (c != lowerPrefix.charAt(i)) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** The IP of {@code address} as a backend reads it (IPv6 compressed, no brackets); "unknown" if null. */

@@ -19,9 +19,7 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.handler.codec.DecoderException;
-import io.netty.handler.codec.http.websocketx.BinaryWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.CloseWebSocketFrame;
-import io.netty.handler.codec.http.websocketx.TextWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.CorruptedWebSocketFrameException;
 import io.netty.handler.codec.http.websocketx.PingWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.PongWebSocketFrame;
@@ -127,18 +125,12 @@ public final class WebSocketRelay {
     private boolean finished;
     private Future<?> closeBound;
     private Future<?> hardCloseBound;
-    /** Metrics: data messages relayed each way and the Close codes each peer sent (0: none yet). */
-    private final dev.smartproxy.internal.metrics.MetricsRecorder metrics;
-    private long messagesFromClient;
-    private long messagesFromBackend;
-    private int clientCloseCode;
-    private int backendCloseCode;
-    private boolean closeReported;
+    private final WebSocketTally tally;
 
     private WebSocketRelay(Channel client, Channel backend, WebSocketSettings settings, ManagedConnection conn,
                            ConnectionActions actions, BufferBudget budget) {
         this.conn = conn;
-        this.metrics = conn.telemetry().metrics();
+        this.tally = new WebSocketTally(conn);
         this.settings = settings;
         this.actions = actions;
         this.budget = budget;
@@ -200,18 +192,7 @@ public final class WebSocketRelay {
             frame.release();
             return;
         }
-        if (frame instanceof TextWebSocketFrame || frame instanceof BinaryWebSocketFrame) {
-            // A message's first frame; its continuations are not counted again.
-            metrics.webSocketMessage(from.clientLeg);
-            if (from.clientLeg) {
-                messagesFromClient++;
-            } else {
-                messagesFromBackend++;
-            }
-        }
-        if (to.clientLeg) {
-            conn.wroteToClient(frame.content().readableBytes()); // payload, as the reads are counted
-        }
+        tally.relayed(from.clientLeg, frame);
         to.channel.write(frame, to.channel.voidPromise());
         if (!to.channel.isWritable()) {
             from.pause();
@@ -221,12 +202,7 @@ public final class WebSocketRelay {
     /** A Close frame from {@code from}: relay it; the second Close of the handshake ends the relay. */
     private void closeFrom(Leg from, CloseWebSocketFrame frame) {
         from.closeReceived = true;
-        int code = Math.max(0, frame.statusCode());
-        if (from.clientLeg && clientCloseCode == 0) {
-            clientCloseCode = code;
-        } else if (!from.clientLeg && backendCloseCode == 0) {
-            backendCloseCode = code;
-        }
+        tally.closeReceived(from.clientLeg, frame);
         if (finished) {
             frame.release();
             return;
@@ -395,11 +371,7 @@ public final class WebSocketRelay {
 
     private void bothClosedCheck() {
         if (!client.channel.isOpen() && !backend.channel.isOpen()) {
-            if (!closeReported) {
-                closeReported = true;
-                conn.telemetry().webSocketClosed(conn, clientCloseCode, backendCloseCode, messagesFromClient,
-                        messagesFromBackend);
-            }
+            tally.ended();
             cancel(hardCloseBound);
             hardCloseBound = null;
             cancel(closeBound);

@@ -39,7 +39,8 @@ class ReadmeMetricsTest {
         List<Integer> statuses = new CopyOnWriteArrayList<>();
         try (SmartProxy proxy = SmartProxy.builder()
                 .route(Route.named("app").match(m -> m.ports(80)).forward(f -> f.target("127.0.0.1", backendPort).http()))
-                .listen(80, new InetSocketAddress("127.0.0.1", 0)).build().start()) {
+                .listen(80, new InetSocketAddress("127.0.0.1", 0))
+                .gracefulShutdownTimeout(Duration.ofMillis(100)).build().start()) {
             proxy.addListener(new ProxyEventListener() {
                 @Override public void onHttpExchange(HttpExchange e) { statuses.add(e.status()); }
             });

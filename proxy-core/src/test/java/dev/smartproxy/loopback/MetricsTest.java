@@ -442,6 +442,38 @@ class MetricsTest {
     }
 
     @Test
+    void backendHandshakesAreReportedAndAnUntrustedBackendCountedByCause() throws Exception {
+        dev.smartproxy.testing.HttpEchoServer tlsBackend = closer.keep(dev.smartproxy.testing.HttpEchoServer.tls("b.test"));
+        String ca = TestPki.shared().ca().getCertificatePEM();
+        SmartProxy proxy = closer.keep(Proxies.start(SmartProxy.builder().listener(events)
+                .certificate(TestPki.certificate("a.test"))
+                .route(Route.named("trusted").match(m -> m.ports(443).domains("a.test").paths("/t/"))
+                        .forward(f -> f.target("127.0.0.1", tlsBackend.port()).tls(TlsMode.TERMINATE_AND_REENCRYPT)
+                                .backendTls(dev.smartproxy.config.BackendTls.trustPem(ca).sni("b.test"))))
+                .route(Route.named("distrusted").match(m -> m.ports(443).domains("a.test").paths("/d/"))
+                        .forward(f -> f.target("127.0.0.1", tlsBackend.port()).tls(TlsMode.TERMINATE_AND_REENCRYPT)
+                                .backendTls(dev.smartproxy.config.BackendTls.systemTrust().sni("b.test")))), 443));
+        String base = "https://a.test:" + Proxies.port(proxy, 443);
+        HttpClient client = https();
+        assertThat(client.send(HttpRequest.newBuilder(URI.create(base + "/t/x")).build(),
+                HttpResponse.BodyHandlers.ofString()).statusCode()).isEqualTo(200);
+        assertThat(client.send(HttpRequest.newBuilder(URI.create(base + "/d/x")).build(),
+                HttpResponse.BodyHandlers.ofString()).statusCode()).isEqualTo(502);
+        Await.until("two exchanges", () -> events.exchanges.size() == 2);
+        ProxyMetrics m = proxy.metrics();
+        assertThat(m.backendTlsFailures()).containsExactly(java.util.Map.entry(TlsFailureCause.UNTRUSTED_CERTIFICATE, 1L));
+        assertThat(m.clientTlsFailures()).isEmpty();
+        List<TlsHandshake> backendLegs = events.handshakes.stream()
+                .filter(h -> h.leg() == CloseReason.Side.BACKEND).toList();
+        assertThat(backendLegs).hasSize(2);
+        assertThat(backendLegs.get(0).succeeded()).isTrue();
+        assertThat(backendLegs.get(0).protocol()).startsWith("TLSv1.");
+        assertThat(backendLegs.get(1).succeeded()).isFalse();
+        assertThat(backendLegs.get(1).failure()).startsWith("UNTRUSTED_CERTIFICATE: ");
+        assertThat(m.httpByRoute().get("distrusted").responses(StatusClass.SERVER_ERROR)).isEqualTo(1);
+    }
+
+    @Test
     void listenersAddedAndRemovedAtRunTime() throws Exception {
         TestServer backend = statusBackend();
         SmartProxy proxy = closer.keep(Proxies.start(SmartProxy.builder()

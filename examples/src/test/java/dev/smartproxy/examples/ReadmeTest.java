@@ -37,6 +37,7 @@ class ReadmeTest {
         List<String> blocks = new ArrayList<>(javaBlocks("Unit-test your routes, no sockets"));
         blocks.addAll(javaBlocks("Connections, counters and events"));
         blocks.addAll(javaBlocks("Certificate rotation"));
+        blocks.addAll(javaBlocks("Metrics and events"));
         assertThat(blocks).hasSizeGreaterThanOrEqualTo(3);
         List<String> sources = new ArrayList<>();
         try (Stream<Path> files = Files.list(TESTS)) {

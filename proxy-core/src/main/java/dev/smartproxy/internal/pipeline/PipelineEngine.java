@@ -3,7 +3,9 @@ package dev.smartproxy.internal.pipeline;
 import dev.smartproxy.config.CertificateInfo;
 import dev.smartproxy.config.CertificateSource;
 import dev.smartproxy.event.ConnectionInfo;
+import dev.smartproxy.event.ProxyEventListener;
 import dev.smartproxy.event.ProxyStats;
+import dev.smartproxy.metrics.ProxyMetrics;
 import dev.smartproxy.internal.admission.AdmissionControl;
 import dev.smartproxy.internal.connection.BufferBudget;
 import dev.smartproxy.internal.connection.ConnectionRegistry;
@@ -50,6 +52,8 @@ public final class PipelineEngine implements ProxyEngine {
     /** Set by start; its certificates are swapped under {@link #certificateLock}. */
     private volatile ProxyContext px;
     private CertificateWatcher watcher;
+    /** The metrics sampler's schedule (once a second on the accept loop), while started. */
+    private io.netty.util.concurrent.ScheduledFuture<?> sampling;
 
     private PipelineEngine(EngineConfig config) {
         this.config = config;
@@ -72,6 +76,7 @@ public final class PipelineEngine implements ProxyEngine {
                 new AdmissionControl(config.ipRules(), config.admission(), Ticker.SYSTEM::nanoTime))
                 .acceptProxyProtocol(config.proxyProtocol());
         server = ProxyServer.start(px, config.ioThreads(), config.binds());
+        sampling = server.every(Duration.ofSeconds(1), registry.telemetry()::sample);
         synchronized (certificateLock) {
             this.px = px;
             pendingCertificates = null;
@@ -162,6 +167,9 @@ public final class PipelineEngine implements ProxyEngine {
 
     @Override
     public void shutdown(Duration grace) {
+        if (sampling != null) {
+            sampling.cancel(false);
+        }
         if (watcher != null) {
             watcher.close();
             watcher = null;
@@ -189,6 +197,21 @@ public final class PipelineEngine implements ProxyEngine {
     @Override
     public long bufferedBytes() {
         return budget.used();
+    }
+
+    @Override
+    public ProxyMetrics metrics() {
+        return registry.telemetry().snapshot(java.time.Instant.now(), budget.used());
+    }
+
+    @Override
+    public void addListener(ProxyEventListener listener) {
+        registry.addListener(listener);
+    }
+
+    @Override
+    public boolean removeListener(ProxyEventListener listener) {
+        return registry.removeListener(listener);
     }
 
     /** The provider {@code ServiceLoader} finds. */

@@ -3,7 +3,9 @@ package dev.smartproxy.internal.util.engine;
 import dev.smartproxy.config.CertificateInfo;
 import dev.smartproxy.config.CertificateSource;
 import dev.smartproxy.event.ConnectionInfo;
+import dev.smartproxy.event.ProxyEventListener;
 import dev.smartproxy.event.ProxyStats;
+import dev.smartproxy.metrics.ProxyMetrics;
 
 import java.net.InetSocketAddress;
 import java.time.Duration;
@@ -48,6 +50,15 @@ public interface ProxyEngine {
 
     /** The certificates in use (before {@link #start()}: those it will use, their files read now). */
     List<CertificateInfo> certificates();
+
+    /** A metrics snapshot, built on the caller's thread; zeros before {@link #start()}. */
+    ProxyMetrics metrics();
+
+    /** Adds an event listener for the events from now on. */
+    void addListener(ProxyEventListener listener);
+
+    /** Removes a listener added with {@link #addListener} or the builder; returns whether it was there. */
+    boolean removeListener(ProxyEventListener listener);
 
     /** A new engine, not started, for {@code config}. */
     static ProxyEngine create(EngineConfig config) {

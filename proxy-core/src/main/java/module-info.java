@@ -31,5 +31,6 @@ module dev.smartproxy {
     exports dev.smartproxy;
     exports dev.smartproxy.config;
     exports dev.smartproxy.event;
+    exports dev.smartproxy.metrics;
     exports dev.smartproxy.route;
 }

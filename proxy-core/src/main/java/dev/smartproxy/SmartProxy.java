@@ -8,6 +8,7 @@ import dev.smartproxy.config.RoutePolicy;
 import dev.smartproxy.event.ConnectionInfo;
 import dev.smartproxy.event.ConnectionKind;
 import dev.smartproxy.event.ProxyEventListener;
+import dev.smartproxy.metrics.ProxyMetrics;
 import dev.smartproxy.event.ProxyStats;
 import dev.smartproxy.internal.util.Checks;
 import dev.smartproxy.internal.util.engine.EngineConfig;
@@ -205,6 +206,38 @@ public final class SmartProxy implements AutoCloseable {
     /** The counters: open connections by kind, accepted, closed by reason. */
     public ProxyStats stats() {
         return engine.stats();
+    }
+
+    /**
+     * What the proxy has done, read now: byte rates (1 s, 10 s, 60 s), connections by kind, route,
+     * close reason and backend, HTTP exchanges by route and status class with their latency,
+     * WebSocket messages, TLS handshake failures by cause, the top client IPs; see
+     * {@link ProxyMetrics}. Built on the calling thread without stopping traffic; cheap enough to
+     * call once a second. All zeros before {@link #start()}.
+     * <pre>{@code
+     * ProxyMetrics m = proxy.metrics();
+     * double inPerSecond = m.bytesIn().last10Seconds();
+     * }</pre>
+     */
+    public ProxyMetrics metrics() {
+        return engine.metrics();
+    }
+
+    /**
+     * Adds an event listener, at any time (before or after {@link #start()}): it receives the
+     * events that happen from now on, on the I/O threads, as a builder's
+     * {@link Builder#listener listener} does. Adding the same listener twice delivers each event twice.
+     */
+    public void addListener(ProxyEventListener listener) {
+        engine.addListener(Objects.requireNonNull(listener, "listener"));
+    }
+
+    /**
+     * Removes a listener added here or with the builder; events already being delivered may still
+     * reach it. Returns whether it was registered.
+     */
+    public boolean removeListener(ProxyEventListener listener) {
+        return engine.removeListener(Objects.requireNonNull(listener, "listener"));
     }
 
     /**

@@ -20,7 +20,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * The layering DESIGN.md promises, as tests that fail when a change breaks it:
  * <ul>
  *   <li>no package depends on itself in a cycle, public or internal;</li>
- *   <li>the public packages stack {@code config <- event <- route <- the facade}, and of the
+ *   <li>the public packages stack {@code config <- event <- route <- the facade}, with
+ *       {@code metrics} beside {@code event} (it may use {@code config} and {@code event}), and of the
  *       internals they import only {@code internal.util};</li>
  *   <li>the terminated branch ({@code internal.http}, {@code internal.websocket}) never reaches
  *       back into the accept path ({@code internal.pipeline});</li>
@@ -46,7 +47,7 @@ class ArchitectureTest {
     @Test
     void publicPackagesImportNoInternalsButUtil() {
         noClasses().that().resideInAnyPackage("dev.smartproxy", "dev.smartproxy.config..", "dev.smartproxy.event..",
-                        "dev.smartproxy.route..")
+                        "dev.smartproxy.metrics..", "dev.smartproxy.route..")
                 .should().dependOnClassesThat(com.tngtech.archunit.base.DescribedPredicate.describe(
                         "are internal, outside internal.util",
                         c -> c.getPackageName().startsWith("dev.smartproxy.internal")
@@ -58,13 +59,18 @@ class ArchitectureTest {
     @Test
     void publicPackagesStackConfigEventRouteFacade() {
         noClasses().that().resideInAPackage("dev.smartproxy.config..")
-                .should().dependOnClassesThat().resideInAnyPackage("dev.smartproxy.event..", "dev.smartproxy.route..")
+                .should().dependOnClassesThat().resideInAnyPackage("dev.smartproxy.event..", "dev.smartproxy.metrics..",
+                        "dev.smartproxy.route..")
                 .check(main);
         noClasses().that().resideInAPackage("dev.smartproxy.event..")
+                .should().dependOnClassesThat().resideInAnyPackage("dev.smartproxy.metrics..", "dev.smartproxy.route..")
+                .check(main);
+        // metrics sits beside event: it may use config and event, nothing above them
+        noClasses().that().resideInAPackage("dev.smartproxy.metrics..")
                 .should().dependOnClassesThat().resideInAnyPackage("dev.smartproxy.route..")
                 .check(main);
         noClasses().that().resideInAnyPackage("dev.smartproxy.config..", "dev.smartproxy.event..",
-                        "dev.smartproxy.route..", "dev.smartproxy.internal..")
+                        "dev.smartproxy.metrics..", "dev.smartproxy.route..", "dev.smartproxy.internal..")
                 .should().dependOnClassesThat().haveFullyQualifiedName("dev.smartproxy.SmartProxy")
                 .check(main);
     }

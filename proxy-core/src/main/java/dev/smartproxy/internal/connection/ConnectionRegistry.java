@@ -41,13 +41,14 @@ public final class ConnectionRegistry {
     private final LongAdder[] openByKind = adders(KINDS.length);
     private final LongAdder[] closedByReason = adders(REASONS.length);
     private final LongAdder[] refusedRequests = adders(REASONS.length);
-    private final List<ProxyEventListener> listeners;
+    /** Copy-on-write: listeners may be added and removed while events are delivered. */
+    private final java.util.concurrent.CopyOnWriteArrayList<ProxyEventListener> listeners;
     private final Clock clock;
     private final Ticker ticker;
     private final Object emptyMonitor = new Object();
 
     public ConnectionRegistry(List<ProxyEventListener> listeners, Clock clock, Ticker ticker) {
-        this.listeners = List.copyOf(listeners);
+        this.listeners = new java.util.concurrent.CopyOnWriteArrayList<>(List.copyOf(listeners));
         this.clock = clock;
         this.ticker = ticker;
     }
@@ -143,6 +144,16 @@ public final class ConnectionRegistry {
                 log.warn("{}event listener {} failed", c.log(), l, e);
             }
         }
+    }
+
+    /** Adds a listener; it receives the events from now on. */
+    public void addListener(ProxyEventListener listener) {
+        listeners.add(listener);
+    }
+
+    /** Removes a listener; returns whether it was there. */
+    public boolean removeListener(ProxyEventListener listener) {
+        return listeners.remove(listener);
     }
 
     /**

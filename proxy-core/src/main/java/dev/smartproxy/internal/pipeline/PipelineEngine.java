@@ -1,7 +1,9 @@
 package dev.smartproxy.internal.pipeline;
 
 import dev.smartproxy.event.ConnectionInfo;
+import dev.smartproxy.event.ProxyEventListener;
 import dev.smartproxy.event.ProxyStats;
+import dev.smartproxy.metrics.ProxyMetrics;
 import dev.smartproxy.internal.admission.AdmissionControl;
 import dev.smartproxy.internal.connection.BufferBudget;
 import dev.smartproxy.internal.connection.ConnectionRegistry;
@@ -70,6 +72,21 @@ public final class PipelineEngine implements ProxyEngine {
     @Override
     public long bufferedBytes() {
         return budget.used();
+    }
+
+    @Override
+    public ProxyMetrics metrics() {
+        return ProxyMetrics.empty(java.time.Instant.now());
+    }
+
+    @Override
+    public void addListener(ProxyEventListener listener) {
+        registry.addListener(listener);
+    }
+
+    @Override
+    public boolean removeListener(ProxyEventListener listener) {
+        return registry.removeListener(listener);
     }
 
     /** The provider {@code ServiceLoader} finds. */

@@ -1,7 +1,9 @@
 package dev.smartproxy.internal.util.engine;
 
 import dev.smartproxy.event.ConnectionInfo;
+import dev.smartproxy.event.ProxyEventListener;
 import dev.smartproxy.event.ProxyStats;
+import dev.smartproxy.metrics.ProxyMetrics;
 
 import java.net.InetSocketAddress;
 import java.time.Duration;
@@ -34,6 +36,15 @@ public interface ProxyEngine {
 
     /** Bytes held for clients, as counted against the buffer budget. */
     long bufferedBytes();
+
+    /** A metrics snapshot, built on the caller's thread; zeros before {@link #start()}. */
+    ProxyMetrics metrics();
+
+    /** Adds an event listener for the events from now on. */
+    void addListener(ProxyEventListener listener);
+
+    /** Removes a listener added with {@link #addListener} or the builder; returns whether it was there. */
+    boolean removeListener(ProxyEventListener listener);
 
     /** A new engine, not started, for {@code config}. */
     static ProxyEngine create(EngineConfig config) {

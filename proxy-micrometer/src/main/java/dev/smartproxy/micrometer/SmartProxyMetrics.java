@@ -219,6 +219,11 @@ public final class SmartProxyMetrics implements MeterBinder, AutoCloseable {
         }
     }
 
+    /** The listener this binder adds to the proxy (for tests). */
+    ProxyEventListener listener() {
+        return listener;
+    }
+
     private void tick() {
         try {
             ProxyMetrics m = current();

@@ -9,6 +9,7 @@ import java.util.Arrays;
  * java -jar smartproxy-examples.jar demo
  * java -jar smartproxy-examples.jar passthrough --listen 127.0.0.1:8443 --backend 127.0.0.1:443 [--sni '*']
  * java -jar smartproxy-examples.jar terminate --listen 127.0.0.1:8443 --backend 127.0.0.1:8080 --cert c.pem --key k.pem
+ * java -jar smartproxy-examples.jar metrics [--port 9464]
  * </pre>
  */
 public final class Main {
@@ -22,8 +23,9 @@ public final class Main {
             case "demo" -> Demo.main(rest);
             case "passthrough" -> PassthroughMain.run(rest, false);
             case "terminate" -> PassthroughMain.run(rest, true);
+            case "metrics" -> PrometheusExample.main(rest);
             default -> {
-                System.err.println("unknown command '" + command + "' (expected: demo, passthrough or terminate)");
+                System.err.println("unknown command '" + command + "' (expected: demo, passthrough, terminate or metrics)");
                 System.exit(2);
             }
         }

@@ -10,9 +10,13 @@ public enum TlsFailureCause {
     UNSUPPORTED_PROTOCOL,
     /** No cipher suite both sides accept. */
     NO_SHARED_CIPHER,
-    /** The client sent no certificate where one is required, or one that did not verify. */
+    /** The client sent no certificate where one is required ({@code ClientAuth}), or one that did not verify. */
     CLIENT_CERTIFICATE,
-    /** The backend's certificate did not verify (untrusted issuer, wrong name, expired). */
+    /**
+     * A certificate was not trusted: on a backend leg, the backend's (unknown issuer, wrong name,
+     * expired); on a client leg, the proxy's, refused by the client (its alert
+     * {@code bad_certificate} or {@code certificate_unknown}).
+     */
     UNTRUSTED_CERTIFICATE,
     /** The peer closed or reset the connection during the handshake. */
     CLOSED_DURING_HANDSHAKE,

@@ -46,6 +46,7 @@ public final class ConnectionRegistry {
     private final Clock clock;
     private final Ticker ticker;
     private final Object emptyMonitor = new Object();
+    private final Telemetry telemetry = new Telemetry(this);
 
     public ConnectionRegistry(List<ProxyEventListener> listeners, Clock clock, Ticker ticker) {
         this.listeners = new java.util.concurrent.CopyOnWriteArrayList<>(List.copyOf(listeners));
@@ -77,6 +78,7 @@ public final class ConnectionRegistry {
     public void routed(ManagedConnection c, ConnectionKind kind, String routeName, String sni, EffectivePolicy policy,
                        Scheduler scheduler, ConnectionActions actions) {
         c.routed(kind, routeName, sni);
+        telemetry.routed(c, kind, routeName);
         openByKind[kind.ordinal()].increment();
         c.activate(policy, scheduler, actions);
         notify(c, ProxyEventListener::onClassified);
@@ -116,6 +118,7 @@ public final class ConnectionRegistry {
         }
         // Counted before it leaves the open set: whoever sees it gone also sees it counted.
         closedByReason[c.closeReason().ordinal()].increment();
+        telemetry.closed(c);
         if (c.kind() != null) {
             openByKind[c.kind().ordinal()].decrement();
         }
@@ -144,6 +147,21 @@ public final class ConnectionRegistry {
                 log.warn("{}event listener {} failed", c.log(), l, e);
             }
         }
+    }
+
+    /** The metrics and the events of what connections carry. */
+    public Telemetry telemetry() {
+        return telemetry;
+    }
+
+    /** The listeners now (a copy-on-write list: iterate freely). */
+    List<ProxyEventListener> listeners() {
+        return listeners;
+    }
+
+    /** Whether any listener is registered. */
+    boolean hasListeners() {
+        return !listeners.isEmpty();
     }
 
     /** Adds a listener; it receives the events from now on. */

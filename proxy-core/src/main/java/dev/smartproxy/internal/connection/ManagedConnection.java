@@ -48,6 +48,12 @@ public final class ManagedConnection {
     private volatile InetSocketAddress backendAddress;
     private volatile long bytesFromClient;
     private volatile long bytesFromBackend;
+    /** Bytes written to the client socket (TLS records included); see {@link #wroteToClient}. */
+    private volatile long bytesToClient;
+    /** The metric counters of the connection's route, looked up once when it is routed. */
+    private volatile dev.smartproxy.internal.metrics.RouteCounters routeCounters;
+    /** Counted as an upgraded WebSocket in the metrics (so its close is counted too). */
+    private volatile boolean webSocketCounted;
     private volatile long lastActivityNanos;
     private volatile CloseReason closeReason;
     private static final java.util.concurrent.atomic.AtomicReferenceFieldUpdater<ManagedConnection, CloseReason>
@@ -189,6 +195,37 @@ public final class ManagedConnection {
     public void readFromBackend(int bytes) {
         bytesFromBackend += bytes;
         lastActivityNanos = ticker.nanoTime();
+    }
+
+    /** Counts bytes written to the client (as they go to the socket). Event loop only. */
+    public void wroteToClient(int bytes) {
+        bytesToClient += bytes;
+    }
+
+    /** Bytes written to the client so far. */
+    public long bytesToClient() {
+        return bytesToClient;
+    }
+
+    /** The metrics and events of the connection's proxy. */
+    public Telemetry telemetry() {
+        return registry.telemetry();
+    }
+
+    dev.smartproxy.internal.metrics.RouteCounters routeCounters() {
+        return routeCounters;
+    }
+
+    void routeCounters(dev.smartproxy.internal.metrics.RouteCounters counters) {
+        this.routeCounters = counters;
+    }
+
+    boolean webSocketCounted() {
+        return webSocketCounted;
+    }
+
+    void webSocketCounted(boolean counted) {
+        this.webSocketCounted = counted;
     }
 
     /** Bytes read from the client so far. */

@@ -109,7 +109,7 @@ final class BackendLeg extends ChannelInboundHandlerAdapter {
         String sni = target.backendSni() != null ? target.backendSni() : target.host();
         // One header per backend connection, for the client connection that owns the leg (legs are never shared).
         ProxyHeader header = target.proxyProtocol() == null ? null : ProxyHeader.of(target.proxyProtocol(), conn, client);
-        ChannelFuture cf = connector.connect(client, Transport.targetAddress(target.host(), target.port()),
+        ChannelFuture cf = connector.connect(conn, client, Transport.targetAddress(target.host(), target.port()),
                 conn.policy().tcpKeepAlive(), false, ByteCounter.backend(conn), target.backendTls(), sni, header, p -> {
                     p.addLast(PipelineNames.BACKEND_HTTP_CODEC, new HttpClientCodec(
                             HttpProxyHandler.strictConfig(maxLine, maxHeaders), false, false));
@@ -139,7 +139,9 @@ final class BackendLeg extends ChannelInboundHandlerAdapter {
             if (tls == null) {
                 listener.legConnected(this);
             } else {
+                long start = System.nanoTime();
                 tls.handshakeFuture().addListener(hs -> {
+                    conn.telemetry().tlsHandshake(conn, false, hs.cause(), tls, System.nanoTime() - start);
                     if (hs.isSuccess()) {
                         listener.legConnected(this);
                     } else {
@@ -308,6 +310,8 @@ final class BackendLeg extends ChannelInboundHandlerAdapter {
             ResponseHeads.prepareFinal(res, e, clientClosing);
         }
         e.responseStarted = true;
+        e.status = code;
+        e.headNanos = System.nanoTime();
         client.write(res);
     }
 
@@ -345,6 +349,7 @@ final class BackendLeg extends ChannelInboundHandlerAdapter {
             listener.legBroken(this, "content before a response");
             return;
         }
+        e.responseBytes += c.content().readableBytes();
         client.write(c, client.voidPromise());
         pauseIfClientFull();
         if (last) {

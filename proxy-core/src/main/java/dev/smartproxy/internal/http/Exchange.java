@@ -45,6 +45,13 @@ final class Exchange {
     /** The response timer: no response head within {@code HttpSettings.responseTimeout()}. */
     ScheduledFuture<?> timer;
     int interimHeads;
+    // Telemetry: System.nanoTime() of the head's arrival and of the response head; the status and
+    // body bytes sent to the client; whether the exchange was reported (metrics, event) already.
+    long startNanos;
+    long headNanos;
+    int status;
+    long responseBytes;
+    boolean reported;
 
     Exchange(HttpRequest request, boolean hasBody) {
         this.request = request;

@@ -272,6 +272,9 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
     public void channelInactive(ChannelHandlerContext ctx) {
         conn.closeReason(CloseReason.CLIENT_CLOSED); // kept only if nothing else closed it first
         closing = true;
+        if (!handedOff) {
+            report(ex);
+        }
         releaseQueued();
         cancelTimer();
         cancelRequestTimer();
@@ -293,7 +296,7 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
             if (req.decoderResult().isFailure() || msg instanceof HttpContent) {
                 ReferenceCountUtil.release(msg);
                 refuse(RequestValidator.malformed(req.decoderResult().isFailure() ? req.decoderResult().cause()
-                        : new IllegalStateException("unexpected full request")));
+                        : new IllegalStateException("unexpected full request")), req);
                 return;
             }
             onRequestHead(req);
@@ -304,19 +307,26 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
         }
     }
 
-    private void refuse(RequestValidator.Refusal r) {
+    private void refuse(RequestValidator.Refusal r, HttpRequest req) {
         log.debug("{}rejected a request ({}): {}", conn.log(), r.status().code(), r.why());
+        if (ex == null && req != null) {
+            // No exchange was opened for it: reported as one the proxy answered, without a route.
+            Exchange e = new Exchange(req, false);
+            e.startNanos = System.nanoTime();
+            ex = e;
+        }
         respondAndClose(r.status(), r.reason());
     }
 
     private void onRequestHead(HttpRequest req) {
         RequestValidator.Verdict verdict = RequestValidator.validate(req, settings);
         if (verdict instanceof RequestValidator.Refusal r) {
-            refuse(r);
+            refuse(r, req);
             return;
         }
         RequestValidator.Valid v = (RequestValidator.Valid) verdict;
         Exchange e = new Exchange(req, v.hasBody());
+        e.startNanos = System.nanoTime();
         ex = e;
         if (e.hasBody) {
             startBodyTimer();
@@ -553,6 +563,7 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
         if (retryAfterSeconds > 0) {
             response.headers().set(io.netty.handler.codec.http.HttpHeaderNames.RETRY_AFTER, retryAfterSeconds);
         }
+        answered(e, status, response.content().readableBytes());
         client.writeAndFlush(response);
         if (!keep) {
             closeClient(CloseReason.CLIENT_CLOSED);
@@ -565,10 +576,12 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
     private void respondError(HttpResponseStatus status, CloseReason reasonIfClosed) {
         Exchange e = ex;
         boolean keep = e != null && e.clientKeepAlive && e.requestComplete && !clientInputClosed;
+        var response = ResponseHeads.local(status, null, keep, e != null && e.http10);
         if (e != null) {
             e.answeredLocally();
+            answered(e, status, response.content().readableBytes());
         }
-        client.writeAndFlush(ResponseHeads.local(status, null, keep, e != null && e.http10));
+        client.writeAndFlush(response);
         if (!keep) {
             closeClient(reasonIfClosed);
         } else {
@@ -577,13 +590,72 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
     }
 
     private void respondAndClose(HttpResponseStatus status, CloseReason reason) {
+        var response = client.isActive() ? ResponseHeads.local(status, null, false, false) : null;
         if (ex != null) {
             ex.answeredLocally();
+            if (response != null && !ex.reported) {
+                answered(ex, status, response.content().readableBytes());
+            }
         }
-        if (client.isActive()) {
-            client.write(ResponseHeads.local(status, null, false, false));
+        if (response != null) {
+            client.write(response);
         }
         closeClient(reason);
+    }
+
+    // ------------------------------------------------------------------ telemetry
+
+    /** The proxy answered {@code e} itself with {@code status} and a body of {@code bodyBytes}: reported now. */
+    private void answered(Exchange e, HttpResponseStatus status, long bodyBytes) {
+        if (e.status == 0) {
+            e.status = status.code();
+            e.headNanos = System.nanoTime();
+            e.responseBytes = bodyBytes;
+        }
+        report(e);
+    }
+
+    /** The HTTP counters last used, kept while requests stay on one route (the common case). */
+    private dev.smartproxy.internal.metrics.HttpCounters httpCounters;
+
+    /**
+     * Reports {@code e} once: counted by its route and status class (an exchange that sent no
+     * response head is not counted), and, if anyone listens, an {@code onHttpExchange} event.
+     */
+    private void report(Exchange e) {
+        if (e == null || e.reported) {
+            return;
+        }
+        e.reported = true;
+        long nanos = System.nanoTime() - e.startNanos;
+        String route = routeOf(e);
+        var telemetry = conn.telemetry();
+        if (e.status != 0) {
+            String key = route == null ? dev.smartproxy.metrics.HttpMetrics.NO_ROUTE : route;
+            var h = httpCounters;
+            if (h == null || !h.route().equals(key)) {
+                h = httpCounters = telemetry.metrics().http(key);
+            }
+            h.record(e.status, nanos);
+        }
+        if (!telemetry.hasListeners()) {
+            return;
+        }
+        HttpRequest req = e.request;
+        String host = req.headers().get(io.netty.handler.codec.http.HttpHeaderNames.HOST);
+        InetSocketAddress backend = e.leg != null && e.leg.channel() != null
+                && e.leg.channel().remoteAddress() instanceof InetSocketAddress a ? a : null;
+        telemetry.httpExchange(conn, new dev.smartproxy.event.HttpExchange(conn.id(), conn.clientAddress(), route,
+                backend, req.method().name(), host == null ? "" : host, req.uri(), req.protocolVersion().text(),
+                e.status, e.bodyBytes, e.responseBytes, java.time.Instant.now().minusNanos(nanos),
+                e.headNanos == 0 ? null : Duration.ofNanos(Math.max(0, e.headNanos - e.startNanos)),
+                Duration.ofNanos(Math.max(0, nanos)), e.local));
+    }
+
+    /** The route an exchange counts under: null when the proxy answered without one. */
+    private static String routeOf(Exchange e) {
+        String name = e.routeName;
+        return name == null || name.equals("(no route)") || name.equals("(misdirected)") ? null : name;
     }
 
     /** Closes the client once everything written to it is flushed, and drops the backend leg. */
@@ -597,6 +669,7 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
             conn.closeReason(reason);
         }
         log.debug("{}closing the client connection ({})", conn.log(), conn.closeReason());
+        report(ex); // an exchange still open ends here: status as sent, 0 if none
         releaseQueued();
         cancelTimer();
         closeLeg();
@@ -680,6 +753,8 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
         leg = null;
         e.cancelTimer();
         conn.markWebSocket();
+        report(e);
+        conn.telemetry().webSocketUpgraded(conn, e.request.uri());
         log.debug("{}upgraded to WebSocket (route '{}'): handing over", conn.log(), e.routeName);
         Channel backend = l.channel();
         client.config().setAutoRead(true);
@@ -757,6 +832,7 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
 
         @Override
         public void legResponseComplete(BackendLeg l) {
+            report(ex);
             maybeFinish();
         }
 

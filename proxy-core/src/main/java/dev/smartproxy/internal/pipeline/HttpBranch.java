@@ -64,6 +64,7 @@ final class HttpBranch {
             if (ctx == null) {
                 log.debug("{}no certificate for '{}' and no default", conn.log(), sni);
                 conn.closeReason(CloseReason.TLS_HANDSHAKE_FAILED);
+                conn.telemetry().noCertificate(conn);
                 client.close();
                 return;
             }
@@ -73,6 +74,11 @@ final class HttpBranch {
             ssl.setHandshakeTimeoutMillis(px.policy().initialDataTimeout().toMillis());
             p.addLast(PipelineNames.TLS, ssl);
             p.addBefore(PipelineNames.TLS, PipelineNames.TLS_GUARD, new ClientTlsGuard(conn, ssl));
+            // After the guard's listener, which records the close reason the cause is read from.
+            SslHandler handshaking = ssl;
+            long tlsStart = System.nanoTime();
+            ssl.handshakeFuture().addListener(f -> conn.telemetry().tlsHandshake(conn, true, f.cause(), handshaking,
+                    System.nanoTime() - tlsStart));
         }
         var http = px.httpSettings();
         p.addLast(PipelineNames.HTTP_GATE, new RequestGate());

@@ -30,6 +30,8 @@ public final class PipelineEngine implements ProxyEngine {
     private final ConnectionRegistry registry;
     private final BufferBudget budget;
     private ProxyServer server;
+    /** The metrics sampler's schedule (once a second on the accept loop), while started. */
+    private io.netty.util.concurrent.ScheduledFuture<?> sampling;
 
     private PipelineEngine(EngineConfig config) {
         this.config = config;
@@ -45,10 +47,14 @@ public final class PipelineEngine implements ProxyEngine {
                 new AdmissionControl(config.ipRules(), config.admission(), Ticker.SYSTEM::nanoTime))
                 .acceptProxyProtocol(config.proxyProtocol());
         server = ProxyServer.start(px, config.ioThreads(), config.binds());
+        sampling = server.every(Duration.ofSeconds(1), registry.telemetry()::sample);
     }
 
     @Override
     public void shutdown(Duration grace) {
+        if (sampling != null) {
+            sampling.cancel(false);
+        }
         if (server != null) {
             server.shutdown(grace);
         }
@@ -76,7 +82,7 @@ public final class PipelineEngine implements ProxyEngine {
 
     @Override
     public ProxyMetrics metrics() {
-        return ProxyMetrics.empty(java.time.Instant.now());
+        return registry.telemetry().snapshot(java.time.Instant.now(), budget.used());
     }
 
     @Override

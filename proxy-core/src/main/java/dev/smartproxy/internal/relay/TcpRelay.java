@@ -99,7 +99,7 @@ public final class TcpRelay extends ChannelInboundHandlerAdapter implements Conn
                         ConnectionRegistry registry) {
         // The header goes out before the pending bytes the connect listener writes (ProxyHeaderWriter).
         ProxyHeader header = proxyProtocol == null ? null : ProxyHeader.of(proxyProtocol, conn, client);
-        ChannelFuture connect = connector.connect(client, address, keepAlive, true, null, null, null, header,
+        ChannelFuture connect = connector.connect(conn, client, address, keepAlive, true, null, null, null, header,
                 p -> p.addLast(PipelineNames.BACKEND, new BackendRelay(conn, this)));
         backend = connect.channel();
         registry.watchLeg(conn, backend);

@@ -1,5 +1,8 @@
 package dev.smartproxy.internal.transport;
 
+import dev.smartproxy.internal.connection.ManagedConnection;
+import dev.smartproxy.internal.metrics.BackendCounters;
+
 import dev.smartproxy.internal.PipelineNames;
 import dev.smartproxy.config.TcpKeepAlive;
 import io.netty.bootstrap.Bootstrap;
@@ -53,6 +56,34 @@ public final class BackendConnector {
     /** The transport the connections use. */
     public Transport transport() {
         return transport;
+    }
+
+    /**
+     * As {@link #connect(Channel, InetSocketAddress, TcpKeepAlive, boolean, ChannelHandler, SslContext, String,
+     * ProxyHeader, Consumer)}, counted for {@code conn}: the backend's counters ({@code host:port} as
+     * {@code address} names it) record the connect time or the failure and the connection's close,
+     * and listeners hear {@code onBackendConnected} before the caller's own listeners run.
+     */
+    public ChannelFuture connect(ManagedConnection conn, Channel client, InetSocketAddress address,
+                                 TcpKeepAlive keepAlive, boolean allowHalfClosure, ChannelHandler rawCounter,
+                                 SslContext tls, String sni, ProxyHeader proxyHeader,
+                                 Consumer<ChannelPipeline> handlers) {
+        BackendCounters counters = conn.telemetry().metrics().backend(address.getHostString() + ":" + address.getPort());
+        long start = System.nanoTime();
+        ChannelFuture f = connect(client, address, keepAlive, allowHalfClosure, rawCounter, tls, sni, proxyHeader,
+                handlers);
+        f.addListener((ChannelFuture done) -> {
+            if (done.isSuccess()) {
+                long nanos = System.nanoTime() - start;
+                counters.connected(nanos);
+                done.channel().closeFuture().addListener(closed -> counters.closed());
+                conn.telemetry().backendConnected(conn, done.channel().remoteAddress() instanceof InetSocketAddress r
+                        ? r : address, nanos);
+            } else {
+                counters.failed();
+            }
+        });
+        return f;
     }
 
     /**

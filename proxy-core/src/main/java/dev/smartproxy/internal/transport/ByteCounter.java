@@ -2,11 +2,14 @@ package dev.smartproxy.internal.transport;
 
 import dev.smartproxy.internal.connection.ManagedConnection;
 import io.netty.buffer.ByteBuf;
+import io.netty.channel.ChannelDuplexHandler;
+import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelPromise;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 
 /**
- * Counts the raw bytes a leg reads, before any peek, TLS or HTTP decoding, into the connection
+ * Counts the raw bytes a leg reads (and, on the client leg, writes), before any peek, TLS or HTTP decoding, into the connection
  * record: traffic statistics and the inactivity timer see every connection the same way,
  * whatever handles it next. Created per leg.
  */
@@ -19,9 +22,13 @@ public final class ByteCounter extends ChannelInboundHandlerAdapter {
         this.client = client;
     }
 
-    /** Counts client bytes: the first handler of every client pipeline. */
-    public static ByteCounter client(ManagedConnection conn) {
-        return new ByteCounter(conn, true);
+    /**
+     * Counts client bytes both ways: the first handler of every client pipeline. Bytes written
+     * to the client are counted as they pass on to the socket (after TLS), into
+     * {@link ManagedConnection#wroteToClient}.
+     */
+    public static ChannelHandler client(ManagedConnection conn) {
+        return new Client(conn);
     }
 
     /** Counts backend bytes: the first handler of a backend pipeline that decodes (TLS, HTTP). */
@@ -39,5 +46,30 @@ public final class ByteCounter extends ChannelInboundHandlerAdapter {
             }
         }
         ctx.fireChannelRead(msg);
+    }
+
+    /** The client leg's counter: reads as {@link ByteCounter} does, and writes. */
+    private static final class Client extends ChannelDuplexHandler {
+        private final ManagedConnection conn;
+
+        Client(ManagedConnection conn) {
+            this.conn = conn;
+        }
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            if (msg instanceof ByteBuf b && b.isReadable()) {
+                conn.readFromClient(b.readableBytes());
+            }
+            ctx.fireChannelRead(msg);
+        }
+
+        @Override
+        public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
+            if (msg instanceof ByteBuf b) {
+                conn.wroteToClient(b.readableBytes());
+            }
+            ctx.write(msg, promise);
+        }
     }
 }

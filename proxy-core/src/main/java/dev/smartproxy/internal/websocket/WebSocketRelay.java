@@ -125,10 +125,12 @@ public final class WebSocketRelay {
     private boolean finished;
     private Future<?> closeBound;
     private Future<?> hardCloseBound;
+    private final WebSocketTally tally;
 
     private WebSocketRelay(Channel client, Channel backend, WebSocketSettings settings, ManagedConnection conn,
                            ConnectionActions actions, BufferBudget budget) {
         this.conn = conn;
+        this.tally = new WebSocketTally(conn);
         this.settings = settings;
         this.actions = actions;
         this.budget = budget;
@@ -190,6 +192,7 @@ public final class WebSocketRelay {
             frame.release();
             return;
         }
+        tally.relayed(from.clientLeg, frame);
         to.channel.write(frame, to.channel.voidPromise());
         if (!to.channel.isWritable()) {
             from.pause();
@@ -199,6 +202,7 @@ public final class WebSocketRelay {
     /** A Close frame from {@code from}: relay it; the second Close of the handshake ends the relay. */
     private void closeFrom(Leg from, CloseWebSocketFrame frame) {
         from.closeReceived = true;
+        tally.closeReceived(from.clientLeg, frame);
         if (finished) {
             frame.release();
             return;
@@ -367,6 +371,7 @@ public final class WebSocketRelay {
 
     private void bothClosedCheck() {
         if (!client.channel.isOpen() && !backend.channel.isOpen()) {
+            tally.ended();
             cancel(hardCloseBound);
             hardCloseBound = null;
             cancel(closeBound);

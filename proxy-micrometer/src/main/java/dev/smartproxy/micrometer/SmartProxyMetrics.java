@@ -84,7 +84,7 @@ public final class SmartProxyMetrics implements MeterBinder, AutoCloseable {
     static final Duration REFRESH = Duration.ofSeconds(1);
     private static final Logger log = LoggerFactory.getLogger(SmartProxyMetrics.class);
 
-    private final SmartProxy proxy;
+    private final Source proxy;
     private final Tags tags;
     private final Clock clock;
     private final boolean percentileHistogram;
@@ -100,6 +100,7 @@ public final class SmartProxyMetrics implements MeterBinder, AutoCloseable {
     private ProxyMetrics snapshot;          // guarded by lock
     private long snapshotNanos;             // guarded by lock
     private ScheduledExecutorService refresher;   // guarded by lock
+    private ScheduledExecutorService stoppedRefresher;   // guarded by lock
     private boolean closed;                 // guarded by lock
 
     /** Binds {@code proxy}'s metrics with no common tags, on the system clock. */
@@ -129,7 +130,37 @@ public final class SmartProxyMetrics implements MeterBinder, AutoCloseable {
 
     /** A builder, for the settings the constructors do not take. */
     public static Builder builder(SmartProxy proxy) {
-        return new Builder(proxy);
+        Objects.requireNonNull(proxy, "proxy");
+        return new Builder(new Source() {
+            @Override
+            public ProxyMetrics metrics() {
+                return proxy.metrics();
+            }
+
+            @Override
+            public void addListener(ProxyEventListener listener) {
+                proxy.addListener(listener);
+            }
+
+            @Override
+            public void removeListener(ProxyEventListener listener) {
+                proxy.removeListener(listener);
+            }
+        });
+    }
+
+    /** A builder over any source of metrics and events (tests use a scripted one). */
+    static Builder builder(Source source) {
+        return new Builder(Objects.requireNonNull(source, "source"));
+    }
+
+    /** What the binder needs of a proxy. */
+    interface Source {
+        ProxyMetrics metrics();
+
+        void addListener(ProxyEventListener listener);
+
+        void removeListener(ProxyEventListener listener);
     }
 
     /**
@@ -175,6 +206,7 @@ public final class SmartProxyMetrics implements MeterBinder, AutoCloseable {
             }
             closed = true;
             stop = refresher;
+            stoppedRefresher = refresher;
             refresher = null;
         }
         if (stop != null) {
@@ -190,10 +222,9 @@ public final class SmartProxyMetrics implements MeterBinder, AutoCloseable {
 
     /** Takes a snapshot now and registers the meters of the keys it shows first. */
     ProxyMetrics refresh() {
-        ProxyMetrics m = proxy.metrics();
+        ProxyMetrics m;
         synchronized (lock) {
-            snapshot = m;
-            snapshotNanos = clock.monotonicTime();
+            m = take();
         }
         for (Binding b : bindings) {
             registerKeys(b, m);
@@ -205,11 +236,27 @@ public final class SmartProxyMetrics implements MeterBinder, AutoCloseable {
     ProxyMetrics current() {
         synchronized (lock) {
             if (snapshot == null || clock.monotonicTime() - snapshotNanos >= REFRESH.toNanos()) {
-                snapshot = proxy.metrics();
-                snapshotNanos = clock.monotonicTime();
+                take();
             }
             return snapshot;
         }
+    }
+
+    /** Takes a snapshot and keeps, in it, the keys the previous one had and this one lacks. Under lock. */
+    private ProxyMetrics take() {
+        ProxyMetrics m = proxy.metrics();
+        snapshot = snapshot == null ? m : Retained.merge(snapshot, m);
+        snapshotNanos = clock.monotonicTime();
+        return snapshot;
+    }
+
+    /** Waits up to {@code timeout} for the refresh thread to end after {@link #close()} (for tests). */
+    boolean awaitStopped(Duration timeout) throws InterruptedException {
+        ScheduledExecutorService stopped;
+        synchronized (lock) {
+            stopped = stoppedRefresher;
+        }
+        return stopped == null || stopped.awaitTermination(timeout.toMillis(), TimeUnit.MILLISECONDS);
     }
 
     /** Whether the binder listens to the proxy's events (between the first bindTo and close). */
@@ -407,13 +454,13 @@ public final class SmartProxyMetrics implements MeterBinder, AutoCloseable {
      * and whether the HTTP timer publishes a percentile histogram (no).
      */
     public static final class Builder {
-        private final SmartProxy proxy;
+        private final Source proxy;
         private Tags tags = Tags.empty();
         private Clock clock = Clock.SYSTEM;
         private boolean percentileHistogram;
 
-        private Builder(SmartProxy proxy) {
-            this.proxy = Objects.requireNonNull(proxy, "proxy");
+        private Builder(Source proxy) {
+            this.proxy = proxy;
         }
 
         /** Tags added to every meter (default none). */

@@ -274,12 +274,7 @@ class SmartProxyMetricsTest {
         assertThat(get(proxy, "/ok")).isEqualTo(200);
         Proxies.awaitIdle(proxy);
         assertThat(registry.getMeters()).as("an exchange after close records nothing").isEmpty();
-        for (Thread t : Thread.getAllStackTraces().keySet()) {
-            if (t.getName().equals("smartproxy-micrometer")) {
-                t.join(5_000);   // shutdownNow interrupts it; wait for it to end rather than race it
-            }
-        }
-        assertThat(Thread.getAllStackTraces().keySet()).noneMatch(t -> t.getName().equals("smartproxy-micrometer"));
+        assertThat(metrics.awaitStopped(Duration.ofSeconds(5))).as("the refresh thread ended").isTrue();
         try {
             metrics.bindTo(registry);
             throw new AssertionError("bindTo after close");

@@ -38,6 +38,7 @@ class ReadmeTest {
         blocks.addAll(javaBlocks("Connections, counters and events"));
         blocks.addAll(javaBlocks("Certificate rotation"));
         blocks.addAll(javaBlocks("Metrics and events"));
+        blocks.addAll(javaBlocks("Micrometer and Prometheus"));
         assertThat(blocks).hasSizeGreaterThanOrEqualTo(3);
         List<String> sources = new ArrayList<>();
         try (Stream<Path> files = Files.list(TESTS)) {

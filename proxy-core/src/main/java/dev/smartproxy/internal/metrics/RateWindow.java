@@ -5,7 +5,8 @@ import dev.smartproxy.metrics.Rate;
 /**
  * The last 61 samples of a monotonic total, taken once a second by the sampler, giving per-second
  * rates over 1, 10 and 60 seconds. A window longer than the samples taken so far is averaged over
- * the samples there are. A total read while a connection moves from "open" to "closed" may be
+ * the samples there are; the window starts from a zero total when it is made (with the proxy, or
+ * with the first connection of a route or backend). A total read while a connection moves from "open" to "closed" may be
  * counted twice or not at all for an instant; a step backwards is read as 0, never a negative rate.
  * Synchronized: the sampler writes, snapshots read; neither is on the I/O path.
  */
@@ -13,8 +14,9 @@ public final class RateWindow {
     static final int SLOTS = 61;
 
     private final long[] samples = new long[SLOTS];
-    private int next;
-    private int count;
+    /** Starts from a zero sample: what moved before the first tick counts in the first second's rate. */
+    private int next = 1;
+    private int count = 1;
 
     /** Adds the total read at this tick. */
     public synchronized void add(long total) {

@@ -13,18 +13,17 @@ import static org.assertj.core.api.Assertions.within;
 /** The sampler's windows, driven tick by tick (each {@code add} is one second): no clock, no sleep. */
 class RateWindowTest {
     @Test
-    void noRateBeforeTwoSamples() {
+    void noRateBeforeTheFirstTickWhichCountsFromZero() {
         RateWindow w = new RateWindow();
         assertThat(w.rate(10)).isEqualTo(new Rate(10, 0, 0, 0));
-        w.add(10);
-        assertThat(w.rate(10)).isEqualTo(new Rate(10, 0, 0, 0));
+        w.add(10); // the first tick: what moved since the window was made
+        assertThat(w.rate(10)).isEqualTo(new Rate(10, 10, 10, 10));
     }
 
     @Test
     void windowsShorterThanTheHistoryAverageOverWhatThereIs() {
         RateWindow w = new RateWindow();
-        w.add(0);
-        w.add(100);
+        w.add(100); // from the zero the window starts with
         w.add(300); // +100, +200
         Rate r = w.rate(300);
         assertThat(r.lastSecond()).isEqualTo(200.0);
@@ -62,7 +61,7 @@ class RateWindowTest {
         RouteCounters api = m.route("api");
         api.routed();
         m.routed(ConnectionKind.PLAIN);
-        m.sample(new OpenTotals()); // t=0: nothing
+        // t=0: the windows start from zero when made
         OpenTotals open = new OpenTotals();
         open.add(api, 500, 2000); // t=1: one open connection moved 500 in, 2000 out
         m.sample(open);

@@ -47,4 +47,13 @@ public interface ProxyEventListener {
     /** The connection closed, both legs; {@link ConnectionInfo#closeReason()} is set. */
     default void onClosed(ConnectionInfo connection) {
     }
+
+    /**
+     * A live route update was applied ({@code SmartProxy.updateRoutes}), an identical one
+     * ({@link RouteUpdate#noChange()}) included. Runs on the thread that called the update, after
+     * the new table is in force, its listeners bound and closed, and the retirement of the
+     * connections of removed or changed routes started; not for an update that was rejected.
+     */
+    default void onRoutesUpdated(RouteUpdate update) {
+    }
 }

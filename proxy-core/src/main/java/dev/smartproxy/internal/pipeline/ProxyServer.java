@@ -12,7 +12,6 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.UncheckedIOException;
-import java.net.BindException;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.time.Duration;
@@ -155,8 +154,8 @@ public final class ProxyServer {
             serverChannels.add(ch);
         } catch (Exception e) {
             String msg = "cannot listen for route port " + routePort + " on " + address + ": " + e.getMessage();
-            if (e instanceof BindException be) {
-                throw new UncheckedIOException(msg, be);
+            if (e instanceof java.io.IOException io) { // BindException on NIO, a native IOException on epoll
+                throw new UncheckedIOException(msg, io);
             }
             throw new IllegalStateException(msg, e);
         }

@@ -36,6 +36,11 @@ final class RouteUpdater {
         this.binds = Map.copyOf(binds);
     }
 
+    /** The context whose snapshot this updater swaps. */
+    ProxyContext context() {
+        return px;
+    }
+
     /** Route port to the address its listener was asked to bind, now. */
     Map<Integer, InetSocketAddress> binds() {
         return binds;

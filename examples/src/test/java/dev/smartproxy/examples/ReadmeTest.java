@@ -36,6 +36,7 @@ class ReadmeTest {
     void everyOtherBlockIsCompiledAndRunByATest() throws IOException {
         List<String> blocks = new ArrayList<>(javaBlocks("Unit-test your routes, no sockets"));
         blocks.addAll(javaBlocks("Connections, counters and events"));
+        blocks.addAll(javaBlocks("Live route updates"));
         assertThat(blocks).hasSizeGreaterThanOrEqualTo(3);
         List<String> sources = new ArrayList<>();
         try (Stream<Path> files = Files.list(TESTS)) {

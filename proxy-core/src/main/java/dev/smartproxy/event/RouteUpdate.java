@@ -40,11 +40,11 @@ public record RouteUpdate(List<String> added, List<String> removed, List<String>
         portsClosed = List.copyOf(Objects.requireNonNull(portsClosed, "portsClosed"));
     }
 
-    /** A one-line summary with counts, as the proxy logs it. */
+    /** A one-line summary in counts, as the proxy logs it (bounded however many routes and ports). */
     public String summary() {
         return (noChange ? "no change: " : "") + added.size() + " added, " + removed.size() + " removed, "
-                + changed.size() + " changed, " + unchanged.size() + " unchanged; ports opened " + portsOpened
-                + ", closed " + portsClosed + "; connections of removed/changed routes: " + connectionsKept
+                + changed.size() + " changed, " + unchanged.size() + " unchanged; ports: " + portsOpened.size()
+                + " opened, " + portsClosed.size() + " closed; connections of removed/changed routes: " + connectionsKept
                 + " kept, " + connectionsDraining + " draining, " + connectionsClosed + " closed";
     }
 }

@@ -32,7 +32,6 @@ public final class PipelineEngine implements ProxyEngine {
     private final BufferBudget budget;
     private ProxyServer server;
     private ProxyContext px;
-    private CertificateStore certificates;
     private RouteUpdater updater;
     /** Route port to the address its listener was asked to bind; replaced by live updates. */
     private volatile Map<Integer, InetSocketAddress> binds;
@@ -53,7 +52,6 @@ public final class PipelineEngine implements ProxyEngine {
                 .acceptProxyProtocol(config.proxyProtocol());
         server = ProxyServer.start(px, config.ioThreads(), config.binds());
         this.px = px;
-        this.certificates = certificates;
         this.updater = new RouteUpdater(px, server, config.binds());
     }
 

@@ -1,5 +1,7 @@
 package dev.smartproxy;
 
+import dev.smartproxy.config.ConnectionPolicy;
+import dev.smartproxy.config.RoutePolicy;
 import dev.smartproxy.internal.util.Checks;
 import dev.smartproxy.route.BlockAction;
 import dev.smartproxy.route.DomainPattern;
@@ -42,6 +44,52 @@ final class RouteRules {
     private static final String ANY_NAME = PROBE + ".invalid";
 
     private RouteRules() {
+    }
+
+    /**
+     * Every check a route set must pass, for {@link SmartProxy.Builder#build()} and
+     * {@link SmartProxy#updateRoutes} alike: at least one route, unique names, a certificate for
+     * every route that terminates TLS, the rules of {@link #check}, and each route's policy
+     * overrides over every kind under {@code policy}.
+     *
+     * @param hasCertificate whether the proxy has any certificate (or a default one) now
+     * @return the table of {@code routes}
+     * @throws IllegalArgumentException naming the route and the fix, if a check fails
+     */
+    static RouteTable validate(List<Route> routeList, boolean hasCertificate, ConnectionPolicy policy) {
+        RouteTable table = validateTable(routeList, hasCertificate);
+        checkPolicies(table, policy);
+        return table;
+    }
+
+    /** The checks of {@link #validate} that need no policy, in its order (build() runs them before it builds the policy). */
+    static RouteTable validateTable(List<Route> routeList, boolean hasCertificate) {
+        RouteTable table = RouteTable.of(routeList);
+        for (Route r : table.routes()) {
+            if (!hasCertificate && r.action() instanceof ForwardAction f && f.tlsMode().isPresent()
+                    && f.tlsMode().get() != TlsMode.PASSTHROUGH) {
+                throw new IllegalArgumentException("route '" + r.name() + "' tls: " + f.tlsMode().get()
+                        + " needs a certificate (expected: certificate(...) or defaultCertificate(...) on the builder)");
+            }
+        }
+        check(table, hasCertificate);
+        return table;
+    }
+
+    /** Each route's policy overrides over every kind under {@code policy}: the last check of {@link #validate}. */
+    static void checkPolicies(RouteTable table, ConnectionPolicy policy) {
+        for (Route r : table.routes()) {
+            // The policy checked itself and its kind overrides; each route's overrides, over
+            // every kind, go through the same validator, by the computation connections use.
+            for (RoutePolicy kindLayer : List.of(policy.passthroughOverrides(), policy.terminatedOverrides(),
+                    policy.plainOverrides())) {
+                try {
+                    policy.withOverrides(kindLayer, r.policy());
+                } catch (IllegalArgumentException e) {
+                    throw new IllegalArgumentException("route '" + r.name() + "' " + e.getMessage(), e);
+                }
+            }
+        }
     }
 
     /**

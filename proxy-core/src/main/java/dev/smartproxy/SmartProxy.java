@@ -10,6 +10,7 @@ import dev.smartproxy.event.ConnectionKind;
 import dev.smartproxy.event.ProxyEventListener;
 import dev.smartproxy.metrics.ProxyMetrics;
 import dev.smartproxy.event.ProxyStats;
+import dev.smartproxy.event.RouteUpdate;
 import dev.smartproxy.internal.util.Checks;
 import dev.smartproxy.internal.util.engine.EngineConfig;
 import dev.smartproxy.internal.util.engine.ProxyEngine;
@@ -17,7 +18,6 @@ import dev.smartproxy.config.CertificateInfo;
 import dev.smartproxy.config.CertificateSource;
 import dev.smartproxy.config.HttpSettings;
 import dev.smartproxy.config.WebSocketSettings;
-import dev.smartproxy.route.ForwardAction;
 import dev.smartproxy.route.IpPattern;
 import dev.smartproxy.route.TlsMode;
 import dev.smartproxy.route.IpRules;
@@ -73,9 +73,11 @@ import java.util.function.Consumer;
 public final class SmartProxy implements AutoCloseable {
     private enum State { BUILT, STARTED, CLOSED }
 
-    private final RouteTable routes;
     private final ConnectionPolicy policy;
-    private final Map<Integer, InetSocketAddress> binds;
+    /** What the builder said about listen addresses, for the ports live updates add. */
+    private final Map<Integer, InetSocketAddress> listenOverrides;
+    private final InetAddress listenAll;
+    private final InetAddress bindAddress;
     private final ProxyEngine engine;
     private final IpRules ipRules;
     private final AdmissionSettings admissionSettings;
@@ -84,9 +86,10 @@ public final class SmartProxy implements AutoCloseable {
     private SmartProxy(Builder b, RouteTable routes, ConnectionPolicy policy, Map<Integer, InetSocketAddress> binds) {
         this.ipRules = b.ipRules.build();
         this.admissionSettings = b.admission.build();
-        this.routes = routes;
         this.policy = policy;
-        this.binds = binds;
+        this.listenOverrides = Map.copyOf(b.listenOverrides);
+        this.listenAll = b.listenAll;
+        this.bindAddress = b.bindAddress;
         this.engine = ProxyEngine.create(new EngineConfig(routes, policy, binds, b.transport, b.ioThreads,
                 List.copyOf(b.listeners), List.copyOf(b.certificates), b.defaultCertificate, b.httpSettings,
                 b.webSocketSettings, Map.copyOf(b.proxyProtocol), ipRules, admissionSettings, b.watchCertificates));
@@ -213,9 +216,112 @@ public final class SmartProxy implements AutoCloseable {
         close();
     }
 
-    /** The route table: call {@link RouteTable#match} on it to test routing without sockets. */
+    /**
+     * The route table in force: the built one, or the last one {@link #updateRoutes} applied.
+     * Call {@link RouteTable#match} on it to test routing without sockets.
+     */
     public RouteTable routes() {
-        return routes;
+        return engine.routes();
+    }
+
+    /**
+     * Replaces the route set of the running proxy atomically; see
+     * {@link #updateRoutes(Collection, Map)}. The listeners of new ports bind as the builder
+     * said: its {@link Builder#listen} for the port, else {@link Builder#listenAllOn}, else
+     * {@link Builder#bindAddress} with the route port.
+     */
+    public RouteUpdate updateRoutes(Collection<Route> routes) {
+        return updateRoutes(routes, Map.of());
+    }
+
+    /**
+     * Replaces the route set of the running proxy atomically, all or nothing, with the connections
+     * of routes it leaves as they are untouched.
+     *
+     * <ol>
+     *   <li>Validated exactly as {@link Builder#build()} validates (the certificate check against
+     *       the certificates in force now); an invalid set throws the message {@code build()}
+     *       would give and changes nothing.</li>
+     *   <li>Listeners are bound for the ports no route used before ({@code listen} gives the
+     *       address for any of them, else the builder's rules apply), before the new table is put
+     *       in force; a failed bind closes what this call bound and throws, with nothing
+     *       changed.</li>
+     *   <li>The new table is put in force in one step: every connection accepted from then on,
+     *       and every new HTTP request on an open connection, is routed by it; a connection
+     *       being classified keeps the table it was accepted under.</li>
+     *   <li>The listeners of ports no route uses any more are closed: they refuse connections
+     *       once this returns. Ports in use before and after keep their very listener.</li>
+     *   <li>Open connections whose route was removed or changed (same name, another definition;
+     *       the retirement alone does not count) are kept, drained or closed as the route's
+     *       {@link dev.smartproxy.route.RouteRetirement} says (a removed route's own, a changed
+     *       route's new one), with reason {@code ROUTE_REMOVED} or {@code ROUTE_CHANGED}; all
+     *       others are not touched.</li>
+     *   <li>One INFO log line, then {@link ProxyEventListener#onRoutesUpdated} on this thread.</li>
+     * </ol>
+     * An update equal to the set in force (equal routes in the same order, no new listen address)
+     * changes nothing, touches no listener and no connection, and is still reported, with
+     * {@link RouteUpdate#noChange()}. Updates are serialised (one at a time, with
+     * {@code start}/{@code close}); accepts never wait for them. Round-robin positions carry over
+     * for route names the new set keeps. A builder's {@link Builder#acceptProxyProtocol} port that
+     * no route uses after an update stays configured and applies again when a route uses it.
+     * <pre>{@code
+     * RouteUpdate u = proxy.updateRoutes(List.of(api, web, Route.named("admin")
+     *         .match(m -> m.ports(9443).domains("admin.example.com"))
+     *         .forward(f -> f.target("10.0.0.9", 8443).tls(TlsMode.PASSTHROUGH)).build()));
+     * }</pre>
+     *
+     * @param routes the new route set, in declaration order
+     * @param listen route port to the address its listener binds, for ports this update adds; a
+     *               port in use already may appear only with the address it was bound with
+     * @return what changed
+     * @throws IllegalStateException if the proxy is not started (before {@link #start()} the
+     *         builder's table stays; build another proxy instead) or is closed
+     * @throws IllegalArgumentException if the set is invalid, or {@code listen} names a port no
+     *         route uses, a port in use with another address, or an unresolved address
+     * @throws java.io.UncheckedIOException if a new port cannot be bound
+     */
+    public synchronized RouteUpdate updateRoutes(Collection<Route> routes, Map<Integer, InetSocketAddress> listen) {
+        Objects.requireNonNull(routes, "routes");
+        Objects.requireNonNull(listen, "listen");
+        requireStarted("updateRoutes(...)");
+        for (Map.Entry<Integer, InetSocketAddress> e : listen.entrySet()) {
+            Checks.range("listen routePort", Objects.requireNonNull(e.getKey(), "listen routePort"), 1, 65535);
+            InetSocketAddress a = Objects.requireNonNull(e.getValue(), "listen address");
+            if (a.isUnresolved()) {
+                throw new IllegalArgumentException("listen address: " + a + " (expected: a resolved address)");
+            }
+        }
+        RouteTable table = RouteRules.validate(new ArrayList<>(routes), engine.hasCertificates(), policy);
+        Map<Integer, InetSocketAddress> current = engine.listenAddresses();
+        Map<Integer, InetSocketAddress> next = new LinkedHashMap<>();
+        table.ports().stream().forEach(port -> {
+            InetSocketAddress was = current.get(port);
+            InetSocketAddress asked = listen.get(port);
+            if (was != null && asked != null && !asked.equals(was)) {
+                throw new IllegalArgumentException("listen routePort: " + port + " -> " + asked
+                        + " (expected: no address for a port in use, or the one it is bound with: " + was + ")");
+            }
+            next.put(port, was != null ? was : asked != null ? asked : bindFor(port, listenOverrides, listenAll,
+                    bindAddress));
+        });
+        for (int port : listen.keySet()) {
+            if (!next.containsKey(port)) {
+                throw new IllegalArgumentException("listen routePort: " + port + " (expected: a port some route uses: "
+                        + table.ports() + ")");
+            }
+        }
+        return engine.updateRoutes(table, Map.copyOf(next));
+    }
+
+    /** Where the listener of {@code port} binds by the builder's settings: listen, listenAllOn, bindAddress. */
+    private static InetSocketAddress bindFor(int port, Map<Integer, InetSocketAddress> overrides, InetAddress listenAll,
+                                             InetAddress any) {
+        InetSocketAddress o = overrides.get(port);
+        if (o != null) {
+            return o;
+        }
+        return listenAll != null ? new InetSocketAddress(listenAll, 0)
+                : any == null ? new InetSocketAddress(port) : new InetSocketAddress(any, port);
     }
 
     /** The proxy-wide connection policy. */
@@ -244,7 +350,8 @@ public final class SmartProxy implements AutoCloseable {
         requireStarted("boundAddress(" + routePort + ")");
         InetSocketAddress a = engine.boundAddresses().get(routePort);
         if (a == null) {
-            throw new IllegalArgumentException("routePort: " + routePort + " (expected: one of " + binds.keySet() + ")");
+            throw new IllegalArgumentException("routePort: " + routePort + " (expected: one of "
+                    + engine.listenAddresses().keySet() + ")");
         }
         return a;
     }
@@ -731,26 +838,13 @@ public final class SmartProxy implements AutoCloseable {
          *         cross-setting rules fail
          */
         public SmartProxy build() {
-            RouteTable table = RouteTable.of(routeList);
-            checkCertificatesNeeded(table, !(certificates.isEmpty() && defaultCertificate == null));
+            // RouteRules.validate, in two steps: the table's checks come before the policy's own.
+            RouteTable table = RouteRules.validateTable(routeList, !certificates.isEmpty() || defaultCertificate != null);
             ConnectionPolicy built = policy.build();
-            for (Route r : table.routes()) {
-                // The policy checked itself and its kind overrides; each route's overrides, over
-                // every kind, go through the same validator, by the computation connections use.
-                for (RoutePolicy kindLayer : List.of(built.passthroughOverrides(), built.terminatedOverrides(),
-                        built.plainOverrides())) {
-                    try {
-                        built.withOverrides(kindLayer, r.policy());
-                    } catch (IllegalArgumentException e) {
-                        throw new IllegalArgumentException("route '" + r.name() + "' " + e.getMessage(), e);
-                    }
-                }
-            }
+            RouteRules.checkPolicies(table, built);
             Map<Integer, InetSocketAddress> binds = new LinkedHashMap<>();
-            InetAddress any = bindAddress;
-            table.ports().stream().forEach(port -> binds.put(port, listenOverrides.getOrDefault(port,
-                    listenAll != null ? new InetSocketAddress(listenAll, 0)
-                            : any == null ? new InetSocketAddress(port) : new InetSocketAddress(any, port))));
+            table.ports().stream().forEach(port -> binds.put(port, bindFor(port, listenOverrides, listenAll,
+                    bindAddress)));
             for (int port : listenOverrides.keySet()) {
                 if (!binds.containsKey(port)) {
                     throw new IllegalArgumentException("listen routePort: " + port + " (expected: a port some route uses: "
@@ -771,14 +865,7 @@ public final class SmartProxy implements AutoCloseable {
          * the proxy has any certificate: also what {@link SmartProxy#updateCertificates} checks.
          */
         static void checkCertificatesNeeded(RouteTable table, boolean hasCertificate) {
-            for (Route r : table.routes()) {
-                if (!hasCertificate && r.action() instanceof ForwardAction f && f.tlsMode().isPresent()
-                        && f.tlsMode().get() != TlsMode.PASSTHROUGH) {
-                    throw new IllegalArgumentException("route '" + r.name() + "' tls: " + f.tlsMode().get()
-                            + " needs a certificate (expected: certificate(...) or defaultCertificate(...) on the builder)");
-                }
-            }
-            RouteRules.check(table, hasCertificate);
+            RouteRules.validateTable(table.routes(), hasCertificate);
         }
     }
 }

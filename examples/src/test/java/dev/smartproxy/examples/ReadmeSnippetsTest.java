@@ -7,7 +7,9 @@ import dev.smartproxy.event.CloseReason;
 import dev.smartproxy.event.ConnectionInfo;
 import dev.smartproxy.event.ConnectionKind;
 import dev.smartproxy.event.ProxyEventListener;
+import dev.smartproxy.event.RouteUpdate;
 import dev.smartproxy.route.Route;
+import dev.smartproxy.route.RouteRetirement;
 import dev.smartproxy.route.TlsMode;
 import dev.smartproxy.testing.Await;
 import dev.smartproxy.testing.TestPki;
@@ -25,6 +27,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -105,6 +108,35 @@ class ReadmeSnippetsTest {
             assertThat(((java.security.cert.X509Certificate) s.getSession().getPeerCertificates()[0]).getSerialNumber())
                     .isEqualTo(renewed.getCertificate().getSerialNumber());
             assertThat(proxy.certificates()).extracting(CertificateInfo::source).containsExactly("certificate " + renewedCrt);
+        }
+    }
+
+    @Test
+    void liveRouteUpdates() throws Exception {
+        try (TestServer backend = TestServer.tls("a.test", s -> s.getInputStream().read());
+             TestServer admin = TestServer.plain("admin", s -> s.getInputStream().read())) {
+            int backendPort = backend.port();
+            int adminPort = admin.port();
+            try (SmartProxy proxy = SmartProxy.builder()
+                    .route(Route.named("app").match(m -> m.ports(443).domains("a.test"))
+                            .forward(f -> f.target("127.0.0.1", backendPort).tls(TlsMode.PASSTHROUGH)))
+                    .listen(443, new InetSocketAddress("127.0.0.1", 0)).build().start()) {
+                RouteUpdate update = proxy.updateRoutes(List.of(
+                        Route.named("app").match(m -> m.ports(443).domains("a.test"))
+                            .forward(f -> f.target("127.0.0.1", backendPort).tls(TlsMode.PASSTHROUGH)).build(),
+                        Route.named("admin").match(m -> m.ports(8443))
+                            .forward(f -> f.target("127.0.0.1", adminPort))
+                            .retirement(RouteRetirement.drain(Duration.ofMinutes(5))).build()),
+                    Map.of(8443, new InetSocketAddress("127.0.0.1", 0)));   // where the new port listens
+                log.info("added {}, removed {}, changed {}", update.added(), update.removed(), update.changed());
+
+                assertThat(update.added()).containsExactly("admin");
+                assertThat(update.unchanged()).containsExactly("app");
+                assertThat(update.portsOpened()).containsExactly(8443);
+                try (java.net.Socket s = TlsClients.plain(proxy.boundAddress(8443).getPort())) {
+                    Await.until("the new port's connection is routed", () -> proxy.stats().open(ConnectionKind.PLAIN) == 1);
+                }
+            }
         }
     }
 }

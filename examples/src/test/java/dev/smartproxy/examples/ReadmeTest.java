@@ -39,6 +39,7 @@ class ReadmeTest {
         blocks.addAll(javaBlocks("Certificate rotation"));
         blocks.addAll(javaBlocks("Metrics and events"));
         blocks.addAll(javaBlocks("Micrometer and Prometheus"));
+        blocks.addAll(javaBlocks("Live route updates"));
         assertThat(blocks).hasSizeGreaterThanOrEqualTo(3);
         List<String> sources = new ArrayList<>();
         try (Stream<Path> files = Files.list(TESTS)) {

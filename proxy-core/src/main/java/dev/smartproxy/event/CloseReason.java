@@ -115,6 +115,17 @@ public enum CloseReason {
     BLOCKED(Side.PROXY),
     /** The proxy was shut down. */
     SHUTDOWN(Side.PROXY),
+    /**
+     * A live route update removed the connection's route, and that route's retirement is
+     * {@code drain} (closed after its deadline) or {@code close} (closed at once).
+     */
+    ROUTE_REMOVED(Side.PROXY),
+    /**
+     * A live route update changed the connection's route (same name, another definition), and the
+     * new definition's retirement is {@code drain} (closed after its deadline) or {@code close}
+     * (closed at once).
+     */
+    ROUTE_CHANGED(Side.PROXY),
     /** A WebSocket peer stopped answering pings on a terminated leg. */
     HEARTBEAT_TIMEOUT(Side.PROXY),
     /** An unexpected internal error; a bug worth reporting. */

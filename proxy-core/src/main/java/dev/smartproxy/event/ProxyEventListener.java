@@ -88,4 +88,13 @@ public interface ProxyEventListener {
     /** A WebSocket the proxy reads ended: close codes each way and messages relayed. */
     default void onWebSocketClosed(ConnectionInfo connection, WebSocketClose close) {
     }
+
+    /**
+     * A live route update was applied ({@code SmartProxy.updateRoutes}), an identical one
+     * ({@link RouteUpdate#noChange()}) included. Runs on the thread that called the update, after
+     * the new table is in force, its listeners bound and closed, and the retirement of the
+     * connections of removed or changed routes started; not for an update that was rejected.
+     */
+    default void onRoutesUpdated(RouteUpdate update) {
+    }
 }

@@ -83,12 +83,13 @@ public final class ForwardAction implements RouteAction {
     @Override
     public boolean equals(Object o) {
         return o instanceof ForwardAction other && targets.equals(other.targets) && tlsMode == other.tlsMode
-                && http == other.http && sendProxyProtocol == other.sendProxyProtocol;
+                && http == other.http && sendProxyProtocol == other.sendProxyProtocol
+                && Objects.equals(backendTls, other.backendTls) && Objects.equals(webSocket, other.webSocket);
     }
 
     @Override
     public int hashCode() {
-        return Objects.hash(targets, tlsMode, http, sendProxyProtocol);
+        return Objects.hash(targets, tlsMode, http, sendProxyProtocol, backendTls, webSocket);
     }
 
     @Override

@@ -27,8 +27,10 @@ public final class Route {
     private final RouteAction action;
     private final RoutePolicy policy;
     private final RouteSecurity security;
+    private final RouteRetirement retirement;
 
     private Route(Builder b) {
+        this.retirement = b.retirement;
         this.policy = b.policy;
         this.security = b.security;
         this.name = b.name;
@@ -72,23 +74,42 @@ public final class Route {
         return security;
     }
 
-    @Override
-    public boolean equals(Object o) {
-        return o instanceof Route other && name.equals(other.name) && priority == other.priority
+    /**
+     * What a live route update does to this route's open connections when it removes the route,
+     * or (the new definition's) when it changes it; {@link RouteRetirement#keep()} by default.
+     */
+    public RouteRetirement retirement() {
+        return retirement;
+    }
+
+    /**
+     * Whether {@code other} is this route apart from its {@linkplain #retirement() retirement}:
+     * same name, priority, match, action, policy and security. A live route update that finds a
+     * route of the same name for which this is false has CHANGED it.
+     */
+    public boolean sameDefinition(Route other) {
+        return other == this || other != null && name.equals(other.name) && priority == other.priority
                 && match.equals(other.match) && action.equals(other.action) && policy.equals(other.policy)
                 && security.equals(other.security);
     }
 
+    /** Equal when {@linkplain #sameDefinition the same definition} with the same retirement. */
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof Route other && sameDefinition(other) && retirement.equals(other.retirement);
+    }
+
     @Override
     public int hashCode() {
-        return Objects.hash(name, priority, match, action, policy, security);
+        return Objects.hash(name, priority, match, action, policy, security, retirement);
     }
 
     @Override
     public String toString() {
         return "Route[" + name + " priority=" + priority + " " + match + " -> " + action
                 + (policy.equals(RoutePolicy.none()) ? "" : " " + policy)
-                + (security.isEmpty() ? "" : " " + security) + "]";
+                + (security.isEmpty() ? "" : " " + security)
+                + (retirement.equals(RouteRetirement.keep()) ? "" : " retirement=" + retirement) + "]";
     }
 
     /** Builds a {@link Route}. Each setter validates at once. Not thread-safe. */
@@ -99,6 +120,7 @@ public final class Route {
         private RouteAction action;
         private RoutePolicy policy = RoutePolicy.none();
         private RouteSecurity security = RouteSecurity.none();
+        private RouteRetirement retirement = RouteRetirement.keep();
 
         private Builder(String name) {
             Objects.requireNonNull(name, "name");
@@ -160,6 +182,16 @@ public final class Route {
         /** Sets this route's security; see {@link RouteSecurity}. */
         public Builder security(RouteSecurity security) {
             this.security = Objects.requireNonNull(security, "security");
+            return this;
+        }
+
+        /**
+         * What a live route update does to this route's open connections if it removes this route,
+         * or changes it into this definition: {@link RouteRetirement#keep()} (the default),
+         * {@link RouteRetirement#drain(java.time.Duration)} or {@link RouteRetirement#close()}.
+         */
+        public Builder retirement(RouteRetirement retirement) {
+            this.retirement = Objects.requireNonNull(retirement, "retirement");
             return this;
         }
 

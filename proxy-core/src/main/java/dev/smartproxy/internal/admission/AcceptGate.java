@@ -72,6 +72,19 @@ public final class AcceptGate extends ChannelInboundHandlerAdapter {
         }
     }
 
+    /**
+     * Lets a listener bound while the proxy runs (with {@code autoRead} off) accept, unless
+     * accepting is paused at the maximum now: then the next resume turns it on with the others.
+     * Runs on the listener's loop, the accept loop, where the pause is decided.
+     */
+    public void adopt(Channel listener) {
+        listener.eventLoop().execute(() -> {
+            if (!paused && listener.isOpen()) {
+                listener.config().setAutoRead(true);
+            }
+        });
+    }
+
     /** Connections counted open now. */
     public int open() {
         return open.get();

@@ -6,6 +6,7 @@ import dev.smartproxy.event.ConnectionInfo;
 import dev.smartproxy.event.ConnectionKind;
 import dev.smartproxy.event.ProxyEventListener;
 import dev.smartproxy.event.ProxyStats;
+import dev.smartproxy.event.RouteUpdate;
 import io.netty.channel.Channel;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -172,6 +173,20 @@ public final class ConnectionRegistry {
     /** Removes a listener; returns whether it was there. */
     public boolean removeListener(ProxyEventListener listener) {
         return listeners.remove(listener);
+    }
+
+    /**
+     * Tells every listener that a live route update was applied; on the updating thread. A
+     * listener's exception is logged and goes no further.
+     */
+    public void routesUpdated(RouteUpdate update) {
+        for (ProxyEventListener l : listeners) {
+            try {
+                l.onRoutesUpdated(update);
+            } catch (RuntimeException e) {
+                log.warn("event listener {} failed on a route update", l, e);
+            }
+        }
     }
 
     /**

@@ -5,6 +5,7 @@ import dev.smartproxy.config.KeepAliveTreatment;
 import dev.smartproxy.event.CloseReason;
 import dev.smartproxy.event.ConnectionInfo;
 import dev.smartproxy.event.ConnectionKind;
+import dev.smartproxy.route.Route;
 
 import io.netty.channel.Channel;
 
@@ -44,6 +45,13 @@ public final class ManagedConnection {
 
     private volatile ConnectionKind kind;
     private volatile String routeName;
+    /**
+     * The route object the connection was routed by (an HTTP connection: its latest request's),
+     * or null: what a live route update compares with its new table to find removed or changed routes.
+     */
+    private volatile Route route;
+    /** The deadline of a drain after a live route update, or null; event loop only. */
+    private Scheduler.Cancellable retireTimer;
     private volatile String sni;
     private volatile InetSocketAddress backendAddress;
     private volatile long bytesFromClient;
@@ -150,6 +158,49 @@ public final class ManagedConnection {
         this.kind = kind;
         this.routeName = routeName;
         this.sni = sni;
+    }
+
+    /**
+     * The route object the connection was routed by: the connection's route, or for a connection
+     * routed request by request the route of its latest request; null before a route took it.
+     */
+    public Route route() {
+        return route;
+    }
+
+    /** Records the route object that routed the connection, or its latest HTTP request. Event loop only. */
+    public void route(Route route) {
+        this.route = route;
+    }
+
+    /**
+     * Retires the connection after a live route update removed or changed its route: closes it
+     * with {@code reason} now ({@code afterNanos <= 0}), or arms a drain deadline that closes it
+     * then unless it ends first (cancelled when it closes). A drain already armed keeps its
+     * deadline; a close at once overrides it. Nothing happens to a connection that is not routed
+     * or already finished. Event loop only.
+     */
+    public void retire(CloseReason reason, long afterNanos) {
+        if (finished || actions == null) {
+            return;
+        }
+        if (afterNanos <= 0) {
+            expire(reason);
+            return;
+        }
+        if (retireTimer == null) {
+            retireTimer = scheduler.schedule(() -> {
+                retireTimer = null;
+                if (!finished) {
+                    expire(reason);
+                }
+            }, afterNanos);
+        }
+    }
+
+    /** Whether a drain deadline from a live route update is armed. Event loop only. */
+    public boolean draining() {
+        return retireTimer != null;
     }
 
     /** Records that the connection was upgraded to a WebSocket (terminated connections only). */
@@ -435,6 +486,10 @@ public final class ManagedConnection {
         if (pending != null) {
             pending.cancel();
             pending = null;
+        }
+        if (retireTimer != null) {
+            retireTimer.cancel();
+            retireTimer = null;
         }
         if (closeReason == null) {
             closeReason = orderlyCloseReason();

@@ -91,6 +91,8 @@ final class ClientHelloClassifier extends SslClientHelloHandler<ClientHelloClass
     private final ProxyContext px;
     private final ManagedConnection conn;
     private final Router client;
+    /** The route table this connection read at accept: the only one it is classified by. */
+    private final RouteTable table;
     private ScheduledFuture<?> timeout;
     /** Most wire bytes held while undecided. */
     private final int wireCap;
@@ -101,8 +103,9 @@ final class ClientHelloClassifier extends SslClientHelloHandler<ClientHelloClass
     /** Reading stopped because the budget is full. */
     private boolean starved;
 
-    ClientHelloClassifier(ProxyContext px, ManagedConnection conn, Router client) {
+    ClientHelloClassifier(ProxyContext px, ManagedConnection conn, Router client, RouteSnapshot routing) {
         super(px.policy().maxClientHelloSize());
+        this.table = routing.table();
         this.px = px;
         this.conn = conn;
         this.client = client;
@@ -195,10 +198,10 @@ final class ClientHelloClassifier extends SslClientHelloHandler<ClientHelloClass
     private Decision decide(ByteBuf clientHello) {
         String sni = null;
         boolean helloRead = clientHello != null;
-        if (!helloRead && AcceptPlan.servesPlainHttp(px.routes(), conn.routePort())) {
+        if (!helloRead && AcceptPlan.servesPlainHttp(table, conn.routePort())) {
             // Not TLS, on a port that serves HTTP: requests are routed one by one. The connection
             // is recorded under the route that takes cleartext HTTP here, if one does without a name.
-            Route connectionRoute = px.routes()
+            Route connectionRoute = table
                     .match(new RouteRequest(conn.routePort(), conn.clientAddress().getAddress(), null))
                     .filter(r -> AcceptPlan.appliesPerRequest(r)
                             && !(r.action() instanceof dev.smartproxy.route.ForwardAction f && f.tlsMode().isPresent()))
@@ -214,7 +217,7 @@ final class ClientHelloClassifier extends SslClientHelloHandler<ClientHelloClass
             }
         }
         RouteRequest request = new RouteRequest(conn.routePort(), conn.clientAddress().getAddress(), sni);
-        Optional<Route> route = px.routes().match(request);
+        Optional<Route> route = table.match(request);
         if (route.isPresent()) {
             return new Decision(route.get(), sni, null, false, helloRead);
         }

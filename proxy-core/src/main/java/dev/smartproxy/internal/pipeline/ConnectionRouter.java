@@ -50,11 +50,19 @@ final class ConnectionRouter implements ClientHelloClassifier.Router {
     private final ProxyContext px;
     private final ManagedConnection conn;
     private final Channel client;
+    /** The route snapshot the connection read at accept: its route and target come from it. */
+    private final RouteSnapshot routing;
 
-    ConnectionRouter(ProxyContext px, ManagedConnection conn, Channel client) {
+    ConnectionRouter(ProxyContext px, ManagedConnection conn, Channel client, RouteSnapshot routing) {
         this.px = px;
         this.conn = conn;
         this.client = client;
+        this.routing = routing;
+    }
+
+    /** A router for a connection that reads the snapshot in force now (tests). */
+    ConnectionRouter(ProxyContext px, ManagedConnection conn, Channel client) {
+        this(px, conn, client, px.routing());
     }
 
     /** Routes a connection chosen at accept time (no byte read) by its route's action. */
@@ -99,10 +107,12 @@ final class ConnectionRouter implements ClientHelloClassifier.Router {
      * The register stage: records the route, kind and effective policy and starts the timers,
      * which close the connection through {@code actions}.
      */
-    private void register(ConnectionKind kind, String routeName, RoutePolicy overrides, String sni,
+    private void register(ConnectionKind kind, Route route, String routeName, RoutePolicy overrides, String sni,
                           ConnectionActions actions) {
         px.registry().routed(conn, kind, routeName, sni, EffectivePolicies.of(px.policy(), overrides, kind),
                 new EventLoopScheduler(client.eventLoop()), actions);
+        // After the timers start, so a live update that raced this connection can retire it.
+        RouteRetirements.recordRoute(px, conn, route, routing);
     }
 
     /** What closes a connection that has one leg when a timer expires. */
@@ -126,7 +136,8 @@ final class ConnectionRouter implements ClientHelloClassifier.Router {
         ConnectionKind kind = tls ? ConnectionKind.TERMINATED : ConnectionKind.PLAIN;
         RoutePolicy overrides = connectionRoute == null ? RoutePolicy.none() : connectionRoute.policy();
         ConnectionActions actions = this::closeClient;
-        register(kind, connectionRoute == null ? "(http)" : connectionRoute.name(), overrides, sni, actions);
+        register(kind, connectionRoute, connectionRoute == null ? "(http)" : connectionRoute.name(), overrides, sni,
+                actions);
         HttpBranch.install(px, conn, client, tls, sni, connectionRoute, actions);
         client.pipeline().addLast(PipelineNames.CLIENT_ERRORS, ClientErrors.httpBranch(conn));
     }
@@ -134,12 +145,12 @@ final class ConnectionRouter implements ClientHelloClassifier.Router {
     /** A forward route that relays bytes: records it, picks a target, installs the relay and starts the connect. */
     private void relay(Route route, ForwardAction action, String sni) {
         ConnectionKind kind = unopenedKind(action);
-        Target target = px.nextTarget(route, action);
+        Target target = routing.nextTarget(route, action);
         InetSocketAddress address = Transport.targetAddress(target.host(), target.portFor(conn.routePort()));
         conn.backendAddress(address);
         TcpRelay relay = new TcpRelay(conn, px.budget(), px.policy().maxPendingDataSize(),
                 action.sendProxyProtocol().orElse(null));
-        register(kind, route.name(), route.policy(), sni, relay);
+        register(kind, route, route.name(), route.policy(), sni, relay);
         log.debug("{}route '{}' ({}) -> {}", conn.log(), route.name(), kind, address);
         client.pipeline().addLast(PipelineNames.RELAY, relay);
         relay.connect(px.connector(), address, conn.policy().tcpKeepAlive(), px.registry());
@@ -147,7 +158,7 @@ final class ConnectionRouter implements ClientHelloClassifier.Router {
 
     /** A block without path or header conditions: recorded, then closed with reason BLOCKED; nothing is forwarded. */
     private void block(Route route, String sni) {
-        register(unopenedKind(null), route.name(), route.policy(), sni, this::closeClient);
+        register(unopenedKind(null), route, route.name(), route.policy(), sni, this::closeClient);
         log.debug("{}blocked by route '{}'", conn.log(), route.name());
         conn.closeReason(CloseReason.BLOCKED);
         client.close();
@@ -158,7 +169,7 @@ final class ConnectionRouter implements ClientHelloClassifier.Router {
      * errors; the bytes already read reach it first.
      */
     private void handOver(Route route, HandlerAction action, String sni) {
-        register(ConnectionKind.PLAIN, route.name(), route.policy(), sni, this::closeClient);
+        register(ConnectionKind.PLAIN, route, route.name(), route.policy(), sni, this::closeClient);
         client.pipeline().addLast(PipelineNames.CLIENT_ERRORS, ClientErrors.beforeUserHandler(conn));
         client.pipeline().addLast(PipelineNames.USER, action.factory().newHandler(conn.info()));
         log.debug("{}handed to route '{}'s handler", conn.log(), route.name());

@@ -135,7 +135,9 @@ final class HttpBranch {
         headers.forEach(e -> h.putIfAbsent(e.getKey().toLowerCase(Locale.ROOT), e.getValue()));
         RouteRequest request = new RouteRequest(conn.routePort(), conn.clientAddress().getAddress(), sni, host,
                 path, h, tls);
-        Optional<Route> match = px.routes().match(request);
+        // Each new request reads the route table in force now, once, and is routed by it alone.
+        RouteSnapshot routing = px.routing();
+        Optional<Route> match = routing.table().match(request);
         if (match.isEmpty()) {
             return new HttpRoute.Respond("(no route)", 404, "no route for this host and path");
         }
@@ -145,6 +147,7 @@ final class HttpBranch {
             return refused;
         }
         lastRoute[0] = r;
+        RouteRetirements.recordRoute(px, conn, r, routing);
         if (r.action() instanceof RedirectAction redirect) {
             // No Host (HTTP/1.0): the name the client asked for in its SNI, if it sent one, which
             // is also the name the request was routed by; with neither, no URL can be built.
@@ -160,7 +163,7 @@ final class HttpBranch {
             return new HttpRoute.Respond(r.name(), 403, "blocked");
         }
         ForwardAction f = (ForwardAction) r.action();
-        Target t = px.nextTarget(r, f);
+        Target t = routing.nextTarget(r, f);
         int port = t.portFor(conn.routePort());
         if (f.tlsMode().orElse(null) == TlsMode.TERMINATE_AND_REENCRYPT) {
             BackendTls btls = f.backendTls();

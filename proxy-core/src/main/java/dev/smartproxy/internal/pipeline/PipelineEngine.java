@@ -17,6 +17,9 @@ import dev.smartproxy.internal.util.engine.EngineConfig;
 import dev.smartproxy.internal.util.engine.ProxyEngine;
 import dev.smartproxy.internal.util.engine.ProxyEngineFactory;
 
+import dev.smartproxy.event.RouteUpdate;
+import dev.smartproxy.route.RouteTable;
+
 import java.net.InetSocketAddress;
 import java.time.Clock;
 import java.time.Duration;
@@ -54,11 +57,15 @@ public final class PipelineEngine implements ProxyEngine {
     private CertificateWatcher watcher;
     /** The metrics sampler's schedule (once a second on the accept loop), while started. */
     private io.netty.util.concurrent.ScheduledFuture<?> sampling;
+    private RouteUpdater updater;
+    /** Route port to the address its listener was asked to bind; replaced by live updates. */
+    private volatile Map<Integer, InetSocketAddress> binds;
 
     private PipelineEngine(EngineConfig config) {
         this.config = config;
         this.registry = new ConnectionRegistry(config.listeners(), Clock.systemUTC(), Ticker.SYSTEM);
         this.budget = new BufferBudget(config.policy().bufferBudget());
+        this.binds = config.binds();
     }
 
     @Override
@@ -81,6 +88,7 @@ public final class PipelineEngine implements ProxyEngine {
             this.px = px;
             pendingCertificates = null;
         }
+        this.updater = new RouteUpdater(px, server, config.binds());
         if (!config.watchCertificates().isZero()) {
             watcher = new CertificateWatcher(config.watchCertificates(), certificateLock, new CertificateWatcher.Target() {
                 @Override
@@ -163,6 +171,41 @@ public final class PipelineEngine implements ProxyEngine {
                         i.notAfter());
             }
         }
+    }
+
+    @Override
+    public RouteTable routes() {
+        ProxyContext p = px;
+        return p != null ? p.routes() : config.routes();
+    }
+
+    @Override
+    public Map<Integer, InetSocketAddress> listenAddresses() {
+        return binds;
+    }
+
+    @Override
+    public boolean hasCertificates() {
+        CertificateStore c;
+        synchronized (certificateLock) {
+            c = currentCertificates();
+        }
+        return c != null ? c.hasAny() : !config.certificates().isEmpty() || config.defaultCertificate() != null;
+    }
+
+    @Override
+    public RouteUpdate updateRoutes(RouteTable table, Map<Integer, InetSocketAddress> newBinds) {
+        if (updater == null) {
+            throw new IllegalStateException("updateRoutes: not started");
+        }
+        RouteUpdate update = updater.apply(table, newBinds);
+        binds = updater.binds();
+        return update;
+    }
+
+    /** The server, for tests in this package (listener identity); null before start. */
+    ProxyServer server() {
+        return server;
     }
 
     @Override

@@ -5,7 +5,6 @@ import dev.smartproxy.internal.PipelineNames;
 import dev.smartproxy.event.CloseReason;
 import dev.smartproxy.internal.connection.ManagedConnection;
 import dev.smartproxy.internal.relay.Legs;
-import dev.smartproxy.route.RouteTable;
 import dev.smartproxy.route.IpPattern;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
@@ -41,6 +40,9 @@ public final class ProxyChannelInitializer extends ChannelInitializer<Channel> {
 
     @Override
     protected void initChannel(Channel ch) {
+        // The one read of the route table for this connection: classification, the route and the
+        // target all come from this snapshot, whatever live updates happen meanwhile.
+        RouteSnapshot routing = px.routing();
         ManagedConnection conn = px.registry().register(routePort, px.transport().clientAddress(ch));
         px.registry().watchLeg(conn, ch);
         conn.bufferedBytes(() -> Legs.queued(ch)); // a relay adds its backend leg's
@@ -54,16 +56,16 @@ public final class ProxyChannelInitializer extends ChannelInitializer<Channel> {
             if (trusted.stream().anyMatch(t -> t.matches(peer))) {
                 // The client is who the header says: admission and classification wait for it.
                 p.addLast(PipelineNames.PROXY_PROTOCOL, new ProxyProtocolStage(conn,
-                        px.policy().initialDataTimeout().toMillis(), () -> admitAndClassify(conn, ch)));
+                        px.policy().initialDataTimeout().toMillis(), () -> admitAndClassify(conn, ch, routing)));
                 return;
             }
             p.addLast(PipelineNames.PROXY_UNTRUSTED, new ProxyProtocolStage.Untrusted(conn));
         }
-        admitAndClassify(conn, ch);
+        admitAndClassify(conn, ch, routing);
     }
 
     /** Admission, then classification, on the connection's client address (the header's, after one). */
-    private void admitAndClassify(ManagedConnection conn, Channel ch) {
+    private void admitAndClassify(ManagedConnection conn, Channel ch, RouteSnapshot routing) {
         CloseReason refused = Admission.refusal(px, conn);
         if (refused != null) {
             log.debug("{}refused: {} (client {})", conn.log(), refused, conn.clientAddress());
@@ -72,10 +74,10 @@ public final class ProxyChannelInitializer extends ChannelInitializer<Channel> {
             return;
         }
 
-        ConnectionRouter router = new ConnectionRouter(px, conn, ch);
-        AcceptPlan.Decision decision = AcceptPlan.decide(px.routes(), routePort, conn.clientAddress().getAddress());
+        ConnectionRouter router = new ConnectionRouter(px, conn, ch, routing);
+        AcceptPlan.Decision decision = AcceptPlan.decide(routing.table(), routePort, conn.clientAddress().getAddress());
         if (decision.needsClientHello()) {
-            ch.pipeline().addLast(PipelineNames.CLIENT_HELLO, new ClientHelloClassifier(px, conn, router));
+            ch.pipeline().addLast(PipelineNames.CLIENT_HELLO, new ClientHelloClassifier(px, conn, router, routing));
         } else if (decision.noRoute()) {
             log.debug("{}no route for port {} from {}", conn.log(), routePort, conn.clientAddress());
             conn.closeReason(CloseReason.NO_ROUTE);

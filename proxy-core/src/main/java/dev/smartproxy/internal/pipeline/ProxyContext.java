@@ -12,25 +12,24 @@ import io.netty.handler.ssl.SslContext;
 import dev.smartproxy.internal.admission.AdmissionControl;
 import dev.smartproxy.internal.connection.BufferBudget;
 import dev.smartproxy.internal.connection.ConnectionRegistry;
-import dev.smartproxy.route.ForwardAction;
-import dev.smartproxy.route.Route;
 import dev.smartproxy.route.RouteTable;
-import dev.smartproxy.route.Target;
 import io.netty.channel.WriteBufferWaterMark;
 
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicInteger;
 
 /** What every connection of one proxy shares: routes, policy, registry, transport. Thread-safe. */
 public final class ProxyContext {
 
-    private final RouteTable routes;
+    /**
+     * The route table in force and what derives from it: read once per connection at accept (and
+     * once per HTTP request), replaced whole by a live update in one write.
+     */
+    private volatile RouteSnapshot routing;
     private final ConnectionPolicy policy;
     private final ConnectionRegistry registry;
     private final Transport transport;
-    private final Map<String, AtomicInteger> roundRobin = new ConcurrentHashMap<>();
     /**
      * Swapped whole by {@link #replaceCertificates}; a connection reads it once, when it starts
      * its handshake, and keeps that store for every later decision.
@@ -74,7 +73,7 @@ public final class ProxyContext {
         this.certificates = certificates;
         this.httpSettings = httpSettings;
         this.webSocketSettings = webSocketSettings;
-        this.routes = routes;
+        this.routing = RouteSnapshot.of(routes);
         this.policy = policy;
         this.registry = registry;
         this.transport = transport;
@@ -105,8 +104,25 @@ public final class ProxyContext {
         return connector;
     }
 
+    /**
+     * The route table in force now. Code that decides for a connection reads {@link #routing()}
+     * once and keeps that snapshot; this accessor is for logs and tests.
+     */
     public RouteTable routes() {
-        return routes;
+        return routing.table();
+    }
+
+    /** The route snapshot in force now: read it once per decision and use only that one. */
+    public RouteSnapshot routing() {
+        return routing;
+    }
+
+    /**
+     * Puts {@code next} in force: connections accepted (and HTTP requests read) from now on see
+     * it. The caller serialises updates.
+     */
+    void routing(RouteSnapshot next) {
+        this.routing = next;
     }
 
     public ConnectionPolicy policy() {
@@ -160,13 +176,4 @@ public final class ProxyContext {
         return backendContexts.computeIfAbsent(tls, BackendTlsContexts::clientContext);
     }
 
-    /** The next target of a forwarding route, round-robin over its targets. */
-    Target nextTarget(Route route, ForwardAction action) {
-        List<Target> targets = action.targets();
-        if (targets.size() == 1) {
-            return targets.get(0);
-        }
-        int n = roundRobin.computeIfAbsent(route.name(), k -> new AtomicInteger()).getAndIncrement();
-        return targets.get(Math.floorMod(n, targets.size()));
-    }
 }

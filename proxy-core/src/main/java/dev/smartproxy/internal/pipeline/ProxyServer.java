@@ -12,11 +12,11 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.UncheckedIOException;
-import java.net.BindException;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -67,6 +67,65 @@ public final class ProxyServer {
     }
 
     private void bind(int routePort, InetSocketAddress address) {
+        bind(routePort, address, false);
+    }
+
+    /**
+     * Binds a listener for each of {@code binds} while the proxy runs, each NOT yet accepting
+     * (the kernel queues its clients) until {@link #startAccepting}: so that the route table that
+     * serves these ports can be put in force first. Returns once all are bound; on any failure
+     * closes those this call bound and throws, leaving every other listener as it was.
+     *
+     * @throws UncheckedIOException if a port cannot be bound
+     */
+    public synchronized void bindPaused(Map<Integer, InetSocketAddress> binds) {
+        List<Integer> bound = new ArrayList<>();
+        try {
+            for (Map.Entry<Integer, InetSocketAddress> e : binds.entrySet()) {
+                bind(e.getKey(), e.getValue(), true);
+                bound.add(e.getKey());
+            }
+        } catch (RuntimeException e) {
+            unbind(bound);
+            throw e;
+        }
+    }
+
+    /** Lets the listeners of {@code routePorts} (bound by {@link #bindPaused}) accept, unless the accept gate holds all. */
+    public synchronized void startAccepting(Collection<Integer> routePorts) {
+        for (int port : routePorts) {
+            Channel ch = listeners.get(port);
+            if (ch == null) {
+                continue;
+            }
+            if (gate == null) {
+                ch.config().setAutoRead(true);
+            } else {
+                gate.adopt(ch);
+            }
+        }
+    }
+
+    /**
+     * Closes the listeners of {@code routePorts} and returns once they are closed: from then on
+     * their ports refuse connections. Connections they accepted stay open.
+     */
+    public synchronized void unbind(Collection<Integer> routePorts) {
+        for (int port : routePorts) {
+            Channel ch = listeners.remove(port);
+            if (ch != null) {
+                serverChannels.remove(ch);
+                ch.close().syncUninterruptibly();
+            }
+        }
+    }
+
+    /** The listener channel of {@code routePort}, or null: the same object for as long as the port is in use. */
+    public synchronized Channel listener(int routePort) {
+        return listeners.get(routePort);
+    }
+
+    private void bind(int routePort, InetSocketAddress address, boolean paused) {
         ServerBootstrap b = new ServerBootstrap()
                 .group(boss, workers)
                 .channel(px.transport().serverChannelClass())
@@ -85,6 +144,9 @@ public final class ProxyServer {
             oneAtATime.maxMessagesPerRead(1);
             b.handler(gate).option(ChannelOption.RCVBUF_ALLOCATOR, oneAtATime);
         }
+        if (paused) {
+            b.option(ChannelOption.AUTO_READ, false);
+        }
         px.transport().applyKeepAlive(px.policy().tcpKeepAlive(), (o, v) -> childOption(b, o, v));
         try {
             Channel ch = b.bind(px.transport().channelAddress(address)).syncUninterruptibly().channel();
@@ -92,8 +154,8 @@ public final class ProxyServer {
             serverChannels.add(ch);
         } catch (Exception e) {
             String msg = "cannot listen for route port " + routePort + " on " + address + ": " + e.getMessage();
-            if (e instanceof BindException be) {
-                throw new UncheckedIOException(msg, be);
+            if (e instanceof java.io.IOException io) { // BindException on NIO, a native IOException on epoll
+                throw new UncheckedIOException(msg, io);
             }
             throw new IllegalStateException(msg, e);
         }
@@ -105,7 +167,7 @@ public final class ProxyServer {
     }
 
     /** The bound address of each route port's listener (sockets only; empty on the local transport). */
-    public Map<Integer, InetSocketAddress> boundAddresses() {
+    public synchronized Map<Integer, InetSocketAddress> boundAddresses() {
         Map<Integer, InetSocketAddress> out = new LinkedHashMap<>();
         listeners.forEach((port, ch) -> {
             if (ch.localAddress() instanceof InetSocketAddress a) {
@@ -116,7 +178,7 @@ public final class ProxyServer {
     }
 
     /** The address of each route port's listener, whatever the transport (a {@code LocalAddress} on the local one). */
-    public Map<Integer, SocketAddress> listenAddresses() {
+    public synchronized Map<Integer, SocketAddress> listenAddresses() {
         Map<Integer, SocketAddress> out = new LinkedHashMap<>();
         listeners.forEach((port, ch) -> out.put(port, ch.localAddress()));
         return out;
@@ -146,8 +208,11 @@ public final class ProxyServer {
      * with reason {@code SHUTDOWN}, and returns when every channel and thread is gone.
      */
     public void shutdown(Duration drain) {
-        List<Channel> toClose = new ArrayList<>(listeners.values());
-        listeners.clear();
+        List<Channel> toClose;
+        synchronized (this) {
+            toClose = new ArrayList<>(listeners.values());
+            listeners.clear();
+        }
         for (Channel ch : toClose) {
             ch.close().syncUninterruptibly();
         }

@@ -326,7 +326,12 @@ public final class CertificateStore implements Mapping<String, SslContext> {
         return subjectHeaders;
     }
 
-    /** The default context, or null. */
+    /** Whether the store has any certificate, a default one included: whether TLS can be terminated at all. */
+    public boolean hasAny() {
+        return defaultContext != null || !exact.isEmpty() || !wildcard.isEmpty();
+    }
+
+    /** The default certificate's context, or null. */
     public SslContext defaultContext() {
         return defaultContext;
     }

@@ -93,7 +93,7 @@ class ClientHelloClassifierTest {
             public void serveHttp(Route connectionRoute) {
                 routedTo.add(null);
             }
-        }));
+        }, px.routing()));
         ch.pipeline().addLast(new ChannelInboundHandlerAdapter() {
             @Override
             public void channelRead(ChannelHandlerContext ctx, Object msg) {

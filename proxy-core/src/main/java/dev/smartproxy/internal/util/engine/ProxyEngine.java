@@ -6,6 +6,8 @@ import dev.smartproxy.event.ConnectionInfo;
 import dev.smartproxy.event.ProxyEventListener;
 import dev.smartproxy.event.ProxyStats;
 import dev.smartproxy.metrics.ProxyMetrics;
+import dev.smartproxy.event.RouteUpdate;
+import dev.smartproxy.route.RouteTable;
 
 import java.net.InetSocketAddress;
 import java.time.Duration;
@@ -59,6 +61,31 @@ public interface ProxyEngine {
 
     /** Removes a listener added with {@link #addListener} or the builder; returns whether it was there. */
     boolean removeListener(ProxyEventListener listener);
+
+    /** The route table in force: the built one until a live update replaces it. */
+    RouteTable routes();
+
+    /** Route port to the address its listener was asked to bind (before or after start). */
+    Map<Integer, InetSocketAddress> listenAddresses();
+
+    /**
+     * Whether the proxy has a certificate (or a default one) to terminate TLS with NOW: route
+     * validation at update time reads the certificates in force, not the built ones.
+     */
+    boolean hasCertificates();
+
+    /**
+     * Applies a validated route table (only after {@link #start()}): binds the listeners of new
+     * ports (not yet accepting), puts the table in force in one write, lets the new listeners
+     * accept, closes the listeners of ports no route uses, starts the retirement of connections
+     * of removed or changed routes, then logs one line and tells the listeners. An update equal
+     * to the table and listen addresses in force does nothing but report.
+     *
+     * @param binds route port to listen address, for every port of {@code table}; ports kept map
+     *              to the address they have
+     * @throws java.io.UncheckedIOException if a new port cannot be bound; nothing changed then
+     */
+    RouteUpdate updateRoutes(RouteTable table, Map<Integer, InetSocketAddress> binds);
 
     /** A new engine, not started, for {@code config}. */
     static ProxyEngine create(EngineConfig config) {

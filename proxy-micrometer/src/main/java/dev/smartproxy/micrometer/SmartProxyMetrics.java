@@ -27,6 +27,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -82,13 +83,27 @@ public final class SmartProxyMetrics implements MeterBinder, AutoCloseable {
     public static final String ABORTED = "aborted";
 
     static final Duration REFRESH = Duration.ofSeconds(1);
+    /** The HTTP timers' slots per route: one per {@link StatusClass} (by ordinal), then {@link #ABORTED}. */
+    private static final int ABORTED_SLOT = StatusClass.values().length;
+    private static final String[] STATUS_TAGS = new String[ABORTED_SLOT + 1];
+
+    static {
+        for (StatusClass c : StatusClass.values()) {
+            STATUS_TAGS[c.ordinal()] = c.label();
+        }
+        STATUS_TAGS[ABORTED_SLOT] = ABORTED;
+    }
+
     private static final Logger log = LoggerFactory.getLogger(SmartProxyMetrics.class);
 
     private final Source proxy;
     private final Tags tags;
     private final Clock clock;
     private final boolean percentileHistogram;
-    private final List<Binding> bindings = new CopyOnWriteArrayList<>();
+    private final Duration refreshEvery;
+    /** Replaced, never changed, under lock: iterating it on an I/O thread allocates nothing. */
+    private volatile Binding[] bindings = new Binding[0];
+    /** Only {@code onHttpExchange}: the proxy builds the events a listener overrides, no others. */
     private final ProxyEventListener listener = new ProxyEventListener() {
         @Override
         public void onHttpExchange(HttpExchange exchange) {
@@ -126,6 +141,7 @@ public final class SmartProxyMetrics implements MeterBinder, AutoCloseable {
         this.tags = b.tags;
         this.clock = b.clock;
         this.percentileHistogram = b.percentileHistogram;
+        this.refreshEvery = b.refreshEvery;
     }
 
     /** A builder, for the settings the constructors do not take. */
@@ -177,14 +193,16 @@ public final class SmartProxyMetrics implements MeterBinder, AutoCloseable {
             if (closed) {
                 throw new IllegalStateException("SmartProxyMetrics: closed (expected: bindTo before close())");
             }
-            bindings.add(binding);
+            Binding[] bound = Arrays.copyOf(bindings, bindings.length + 1);
+            bound[bound.length - 1] = binding;
+            bindings = bound;
             if (refresher == null) {
                 refresher = Executors.newSingleThreadScheduledExecutor(r -> {
                     Thread t = new Thread(r, "smartproxy-micrometer");
                     t.setDaemon(true);
                     return t;
                 });
-                refresher.scheduleWithFixedDelay(this::tick, REFRESH.toMillis(), REFRESH.toMillis(),
+                refresher.scheduleWithFixedDelay(this::tick, refreshEvery.toMillis(), refreshEvery.toMillis(),
                         TimeUnit.MILLISECONDS);
                 proxy.addListener(listener);
             }
@@ -213,11 +231,21 @@ public final class SmartProxyMetrics implements MeterBinder, AutoCloseable {
             stop.shutdownNow();
             proxy.removeListener(listener);
         }
-        for (Binding b : bindings) {
-            b.meters.forEach(b.registry::remove);
-            b.timers.values().forEach(b.registry::remove);
+        Binding[] bound;
+        synchronized (lock) {
+            bound = bindings;
+            bindings = new Binding[0];
         }
-        bindings.clear();
+        for (Binding b : bound) {
+            b.meters.forEach(b.registry::remove);
+            for (Timer[] slots : b.timers.values()) {
+                for (Timer timer : slots) {
+                    if (timer != null) {
+                        b.registry.remove(timer);
+                    }
+                }
+            }
+        }
     }
 
     /** Takes a snapshot now and registers the meters of the keys it shows first. */
@@ -284,16 +312,20 @@ public final class SmartProxyMetrics implements MeterBinder, AutoCloseable {
 
     // ---- HTTP exchanges ------------------------------------------------------------------------
 
+    /**
+     * Times one exchange. Runs on an I/O thread: once a route's timer for a status class exists, this
+     * allocates nothing (a map lookup by the route's name and an array slot).
+     */
     private void record(HttpExchange e) {
         String route = e.route() == null ? NO_ROUTE : e.route();
-        String status = e.status() >= 100 && e.status() <= 599 ? StatusClass.of(e.status()).label() : ABORTED;
+        int status = e.status();
+        int slot = status >= 100 && status <= 599 ? StatusClass.of(status).ordinal() : ABORTED_SLOT;
         Duration duration = e.duration() == null ? Duration.ZERO : e.duration();
         for (Binding b : bindings) {
-            b.timers.computeIfAbsent(route + '\n' + status, k -> Timer.builder(HTTP_REQUESTS)
-                    .description("HTTP exchanges, from the request head to the end of the response")
-                    .tags(tags).tag("route", route).tag("status", status)
-                    .publishPercentileHistogram(percentileHistogram)
-                    .register(b.registry)).record(duration);
+            Timer timer = b.timer(route, slot);
+            if (timer != null) {
+                timer.record(duration);
+            }
         }
     }
 
@@ -397,10 +429,40 @@ public final class SmartProxyMetrics implements MeterBinder, AutoCloseable {
         final MeterRegistry registry;
         final Set<String> keys = ConcurrentHashMap.newKeySet();
         final List<Meter> meters = new CopyOnWriteArrayList<>();
-        final ConcurrentMap<String, Timer> timers = new ConcurrentHashMap<>();
+        /**
+         * The HTTP timers by route name, each an array by status slot. An array is replaced, never
+         * changed, under lock; the map's get publishes its contents to I/O threads.
+         */
+        final ConcurrentMap<String, Timer[]> timers = new ConcurrentHashMap<>();
+
 
         Binding(MeterRegistry registry) {
             this.registry = registry;
+        }
+
+        /** The route's timer for the status slot, registered on first use. */
+        Timer timer(String route, int slot) {
+            Timer[] slots = timers.get(route);
+            Timer timer = slots == null ? null : slots[slot];
+            return timer != null ? timer : registerTimer(route, slot);
+        }
+
+        private Timer registerTimer(String route, int slot) {
+            Timer timer = Timer.builder(HTTP_REQUESTS)
+                    .description("HTTP exchanges, from the request head to the end of the response")
+                    .tags(tags).tag("route", route).tag("status", STATUS_TAGS[slot])
+                    .publishPercentileHistogram(percentileHistogram)
+                    .register(registry);
+            synchronized (lock) {
+                Timer[] slots = timers.get(route);
+                if (slots != null && slots[slot] != null) {
+                    return slots[slot];   // another I/O thread kept it first (the registry's same timer)
+                }
+                Timer[] updated = slots == null ? new Timer[STATUS_TAGS.length] : slots.clone();
+                updated[slot] = timer;
+                timers.put(route, updated);
+                return timer;
+            }
         }
 
         void gauge(String name, String description, String unit, Tags t, ToDoubleFunction<ProxyMetrics> value) {
@@ -458,10 +520,17 @@ public final class SmartProxyMetrics implements MeterBinder, AutoCloseable {
         private Tags tags = Tags.empty();
         private Clock clock = Clock.SYSTEM;
         private boolean percentileHistogram;
+        private Duration refreshEvery = REFRESH;
 
         private Builder(Source proxy) {
             this.proxy = proxy;
         }
+        /** How often the refresh thread runs (default one second; tests that run ticks themselves set it long). */
+        Builder refreshEvery(Duration every) {
+            this.refreshEvery = Objects.requireNonNull(every, "every");
+            return this;
+        }
+
 
         /** Tags added to every meter (default none). */
         public Builder tags(Iterable<Tag> tags) {

@@ -27,6 +27,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
@@ -34,7 +35,6 @@ import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -83,6 +83,8 @@ public final class SmartProxyMetrics implements MeterBinder, AutoCloseable {
     public static final String ABORTED = "aborted";
 
     static final Duration REFRESH = Duration.ofSeconds(1);
+    /** How long {@link #close()} waits for a refresh that is running to end. */
+    static final Duration CLOSE_WAIT = Duration.ofSeconds(5);
     /** The HTTP timers' slots per route: one per {@link StatusClass} (by ordinal), then {@link #ABORTED}. */
     private static final int ABORTED_SLOT = StatusClass.values().length;
     private static final String[] STATUS_TAGS = new String[ABORTED_SLOT + 1];
@@ -116,7 +118,12 @@ public final class SmartProxyMetrics implements MeterBinder, AutoCloseable {
     private long snapshotNanos;             // guarded by lock
     private ScheduledExecutorService refresher;   // guarded by lock
     private ScheduledExecutorService stoppedRefresher;   // guarded by lock
-    private boolean closed;                 // guarded by lock
+    /**
+     * Written under lock. Every meter is registered, then kept (added to its binding's list) under
+     * lock only if this is still false, else removed again: so after {@link #close()} has set it, no
+     * meter a racing refresh or exchange registers stays in a registry.
+     */
+    private volatile boolean closed;
 
     /** Binds {@code proxy}'s metrics with no common tags, on the system clock. */
     public SmartProxyMetrics(SmartProxy proxy) {
@@ -212,8 +219,10 @@ public final class SmartProxyMetrics implements MeterBinder, AutoCloseable {
     }
 
     /**
-     * Stops the refresh thread, removes the HTTP exchange listener from the proxy and this binder's
-     * meters from every registry it was bound to. Idempotent; the proxy itself is not touched.
+     * Removes the HTTP exchange listener from the proxy, stops the refresh thread (waiting up to five
+     * seconds for a refresh that is running to end) and removes this binder's meters from every
+     * registry it was bound to. A meter that a refresh or an exchange already in delivery registers
+     * while this runs is removed again at once. Idempotent; the proxy itself is not touched.
      */
     @Override
     public void close() {
@@ -228,8 +237,9 @@ public final class SmartProxyMetrics implements MeterBinder, AutoCloseable {
             refresher = null;
         }
         if (stop != null) {
-            stop.shutdownNow();
             proxy.removeListener(listener);
+            stop.shutdownNow();
+            awaitRefresher(stop);
         }
         Binding[] bound;
         synchronized (lock) {
@@ -237,14 +247,18 @@ public final class SmartProxyMetrics implements MeterBinder, AutoCloseable {
             bindings = new Binding[0];
         }
         for (Binding b : bound) {
-            b.meters.forEach(b.registry::remove);
-            for (Timer[] slots : b.timers.values()) {
-                for (Timer timer : slots) {
-                    if (timer != null) {
-                        b.registry.remove(timer);
-                    }
-                }
+            b.removeAll();
+        }
+    }
+
+    private static void awaitRefresher(ScheduledExecutorService stop) {
+        try {
+            if (!stop.awaitTermination(CLOSE_WAIT.toMillis(), TimeUnit.MILLISECONDS)) {
+                log.warn("SmartProxyMetrics: the refresh thread did not end within {}; closing without it",
+                        CLOSE_WAIT);
             }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 
@@ -299,7 +313,8 @@ public final class SmartProxyMetrics implements MeterBinder, AutoCloseable {
         return listener;
     }
 
-    private void tick() {
+    /** One run of the refresh thread (package-private so tests can run one on their own thread). */
+    void tick() {
         try {
             ProxyMetrics m = current();
             for (Binding b : bindings) {
@@ -317,6 +332,9 @@ public final class SmartProxyMetrics implements MeterBinder, AutoCloseable {
      * allocates nothing (a map lookup by the route's name and an array slot).
      */
     private void record(HttpExchange e) {
+        if (closed) {
+            return;
+        }
         String route = e.route() == null ? NO_ROUTE : e.route();
         int status = e.status();
         int slot = status >= 100 && status <= 599 ? StatusClass.of(status).ordinal() : ABORTED_SLOT;
@@ -428,19 +446,19 @@ public final class SmartProxyMetrics implements MeterBinder, AutoCloseable {
     private final class Binding {
         final MeterRegistry registry;
         final Set<String> keys = ConcurrentHashMap.newKeySet();
-        final List<Meter> meters = new CopyOnWriteArrayList<>();
+        /** Every meter registered and kept; guarded by lock, unchanged once {@code closed} is set. */
+        final List<Meter> meters = new ArrayList<>();
         /**
          * The HTTP timers by route name, each an array by status slot. An array is replaced, never
          * changed, under lock; the map's get publishes its contents to I/O threads.
          */
         final ConcurrentMap<String, Timer[]> timers = new ConcurrentHashMap<>();
 
-
         Binding(MeterRegistry registry) {
             this.registry = registry;
         }
 
-        /** The route's timer for the status slot, registered on first use. */
+        /** The route's timer for the status slot, registered on first use; null once closed. */
         Timer timer(String route, int slot) {
             Timer[] slots = timers.get(route);
             Timer timer = slots == null ? null : slots[slot];
@@ -448,42 +466,81 @@ public final class SmartProxyMetrics implements MeterBinder, AutoCloseable {
         }
 
         private Timer registerTimer(String route, int slot) {
+            if (closed) {
+                return null;
+            }
             Timer timer = Timer.builder(HTTP_REQUESTS)
                     .description("HTTP exchanges, from the request head to the end of the response")
                     .tags(tags).tag("route", route).tag("status", STATUS_TAGS[slot])
                     .publishPercentileHistogram(percentileHistogram)
                     .register(registry);
             synchronized (lock) {
-                Timer[] slots = timers.get(route);
-                if (slots != null && slots[slot] != null) {
-                    return slots[slot];   // another I/O thread kept it first (the registry's same timer)
+                if (!closed) {
+                    Timer[] slots = timers.get(route);
+                    if (slots != null && slots[slot] != null) {
+                        return slots[slot];   // another I/O thread kept it first (the registry's same timer)
+                    }
+                    Timer[] updated = slots == null ? new Timer[STATUS_TAGS.length] : slots.clone();
+                    updated[slot] = timer;
+                    meters.add(timer);
+                    timers.put(route, updated);
+                    return timer;
                 }
-                Timer[] updated = slots == null ? new Timer[STATUS_TAGS.length] : slots.clone();
-                updated[slot] = timer;
-                timers.put(route, updated);
-                return timer;
             }
+            registry.remove(timer);
+            return null;
         }
 
         void gauge(String name, String description, String unit, Tags t, ToDoubleFunction<ProxyMetrics> value) {
-            meters.add(Gauge.builder(name, SmartProxyMetrics.this, s -> value.applyAsDouble(s.current()))
+            if (closed) {
+                return;
+            }
+            keep(Gauge.builder(name, SmartProxyMetrics.this, s -> value.applyAsDouble(s.current()))
                     .description(description).baseUnit(unit).tags(tags).tags(t).strongReference(true)
                     .register(registry));
         }
 
         /** A counter over a total that may be absent from a snapshot ({@code null}): it keeps its last value. */
         void counter(String name, String description, String unit, Tags t, Function<ProxyMetrics, Long> total) {
+            if (closed) {
+                return;
+            }
             LastTotal last = new LastTotal();
-            meters.add(FunctionCounter.builder(name, SmartProxyMetrics.this, s -> last.update(total.apply(s.current())))
+            keep(FunctionCounter.builder(name, SmartProxyMetrics.this, s -> last.update(total.apply(s.current())))
                     .description(description).baseUnit(unit).tags(tags).tags(t).register(registry));
         }
 
         void functionTimer(String name, String description, Tags t, Function<ProxyMetrics, LatencyHistogram> h) {
+            if (closed) {
+                return;
+            }
             LastHistogram last = new LastHistogram();
-            meters.add(FunctionTimer.builder(name, SmartProxyMetrics.this,
+            keep(FunctionTimer.builder(name, SmartProxyMetrics.this,
                             s -> last.update(h.apply(s.current())).count(),
                             s -> last.update(h.apply(s.current())).total().toNanos(), TimeUnit.NANOSECONDS)
                     .description(description).tags(tags).tags(t).register(registry));
+        }
+
+        /** Keeps a meter just registered, or removes it again if the binder closed meanwhile. */
+        private void keep(Meter meter) {
+            synchronized (lock) {
+                if (!closed) {
+                    meters.add(meter);
+                    return;
+                }
+            }
+            registry.remove(meter);
+        }
+
+        /** Removes every kept meter from the registry. After {@code closed} is set. */
+        void removeAll() {
+            List<Meter> kept;
+            synchronized (lock) {
+                kept = new ArrayList<>(meters);
+                meters.clear();
+                timers.clear();
+            }
+            kept.forEach(registry::remove);
         }
     }
 
@@ -525,12 +582,12 @@ public final class SmartProxyMetrics implements MeterBinder, AutoCloseable {
         private Builder(Source proxy) {
             this.proxy = proxy;
         }
+
         /** How often the refresh thread runs (default one second; tests that run ticks themselves set it long). */
         Builder refreshEvery(Duration every) {
             this.refreshEvery = Objects.requireNonNull(every, "every");
             return this;
         }
-
 
         /** Tags added to every meter (default none). */
         public Builder tags(Iterable<Tag> tags) {

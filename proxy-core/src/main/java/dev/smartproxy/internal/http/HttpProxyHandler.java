@@ -105,7 +105,18 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
     private Exchange ex;
     private BackendLeg leg;
     private boolean closing;
-    private ScheduledFuture<?> requestTimer;
+    /**
+     * The request and response timeouts share one lazily re-armed check per connection, as
+     * {@code IdleStateHandler} does: arming moves a deadline field; the check, when it runs,
+     * acts on an expired deadline and schedules itself again for the earliest one still set.
+     * A keep-alive connection costs one scheduled task per timeout period, not two scheduled and
+     * cancelled tasks per request.
+     */
+    private ScheduledFuture<?> deadlineTimer;
+    /** When {@link #deadlineTimer} runs, in event-loop ticker nanos. */
+    private long deadlineTimerAt;
+    /** No request head by then closes the connection; {@link Exchange#NO_DEADLINE} when not waiting for one. */
+    private long requestDeadline = Exchange.NO_DEADLINE;
     private boolean handedOff;
     private boolean clientInputClosed;
     private boolean draining;
@@ -164,20 +175,72 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
         if (timeout.isZero() || closing || handedOff) {
             return;
         }
-        cancelRequestTimer();
-        requestTimer = client.eventLoop().schedule(() -> {
-            requestTimer = null;
-            if (ex == null && !closing && !handedOff) {
-                log.debug("{}no request head within {}", conn.log(), timeout);
-                closeClient(CloseReason.REQUEST_TIMEOUT);
-            }
-        }, timeout.toNanos(), TimeUnit.NANOSECONDS);
+        requestDeadline = armDeadline(timeout);
     }
 
     private void cancelRequestTimer() {
-        if (requestTimer != null) {
-            requestTimer.cancel(false);
-            requestTimer = null;
+        requestDeadline = Exchange.NO_DEADLINE;
+    }
+
+    /** The deadline {@code timeout} from now, with the shared check due no later than it. */
+    private long armDeadline(Duration timeout) {
+        long now = now();
+        long deadline = now + timeout.toNanos();
+        scheduleDeadlineCheck(now, deadline);
+        return deadline;
+    }
+
+    private void scheduleDeadlineCheck(long now, long deadline) {
+        if (deadlineTimer != null) {
+            if (deadlineTimerAt - deadline <= 0) {
+                return; // the check comes first, and moves itself on
+            }
+            deadlineTimer.cancel(false);
+        }
+        deadlineTimerAt = deadline;
+        deadlineTimer = client.eventLoop().schedule(this::checkDeadlines, Math.max(0, deadline - now),
+                TimeUnit.NANOSECONDS);
+    }
+
+    private void cancelDeadlineTimer() {
+        requestDeadline = Exchange.NO_DEADLINE;
+        if (deadlineTimer != null) {
+            deadlineTimer.cancel(false);
+            deadlineTimer = null;
+        }
+    }
+
+    /** The shared check: acts on the deadline that expired, then waits for the earliest one left. */
+    private void checkDeadlines() {
+        deadlineTimer = null;
+        if (closing || handedOff) {
+            return;
+        }
+        long now = now();
+        if (requestDeadline != Exchange.NO_DEADLINE && now - requestDeadline >= 0) {
+            requestDeadline = Exchange.NO_DEADLINE;
+            if (ex == null) {
+                log.debug("{}no request head within {}", conn.log(), settings.requestTimeout());
+                closeClient(CloseReason.REQUEST_TIMEOUT);
+                return;
+            }
+        }
+        Exchange e = ex;
+        if (e != null && e.responseDeadline != Exchange.NO_DEADLINE && now - e.responseDeadline >= 0) {
+            e.responseDeadline = Exchange.NO_DEADLINE;
+            responseTimedOut(e);
+            if (closing || handedOff) {
+                return;
+            }
+        }
+        long next = requestDeadline;
+        e = ex;
+        if (e != null && e.responseDeadline != Exchange.NO_DEADLINE
+                && (next == Exchange.NO_DEADLINE || e.responseDeadline - next < 0)) {
+            next = e.responseDeadline;
+        }
+        if (next != Exchange.NO_DEADLINE) {
+            scheduleDeadlineCheck(now(), next);
         }
     }
 
@@ -277,7 +340,7 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
         }
         releaseQueued();
         cancelTimer();
-        cancelRequestTimer();
+        cancelDeadlineTimer();
         cancelBodyTimer();
         if (!handedOff) {
             closeLeg();
@@ -672,6 +735,7 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
         report(ex); // an exchange still open ends here: status as sent, 0 if none
         releaseQueued();
         cancelTimer();
+        cancelDeadlineTimer();
         closeLeg();
         if (client.isActive()) {
             client.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
@@ -701,11 +765,11 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
     private void armTimer() {
         Exchange e = ex;
         Duration timeout = settings.responseTimeout();
-        if (e == null || e.timer != null || e.local || e.responseStarted || !e.requestComplete || e.leg == null
+        if (e == null || e.responseDeadline != Exchange.NO_DEADLINE || e.local || e.responseStarted || !e.requestComplete || e.leg == null
                 || !e.leg.isReady() || timeout.isZero()) {
             return;
         }
-        e.timer = client.eventLoop().schedule(() -> responseTimedOut(e), timeout.toNanos(), TimeUnit.NANOSECONDS);
+        e.responseDeadline = armDeadline(timeout);
     }
 
     private void cancelTimer() {
@@ -715,7 +779,6 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
     }
 
     private void responseTimedOut(Exchange e) {
-        e.timer = null;
         if (e != ex || e.responseStarted || closing) {
             return;
         }
@@ -752,6 +815,7 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
         ex = null;
         leg = null;
         e.cancelTimer();
+        cancelDeadlineTimer();
         conn.markWebSocket();
         report(e);
         conn.telemetry().webSocketUpgraded(conn, e.request.uri());

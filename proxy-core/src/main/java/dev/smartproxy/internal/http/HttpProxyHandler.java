@@ -48,8 +48,9 @@ import java.util.concurrent.TimeUnit;
  * &rarr; its {@link BackendLeg}.
  *
  * <h2>Behaviour</h2>
- * One request at a time: the client is not read while a response is in flight, so pipelined
- * requests wait in the kernel. Each request is routed by the {@link HttpRouter}; a
+ * One request at a time: while a response is in flight, a next request the client sends is
+ * decoded (at most one {@link RequestGate} slice) and waits in a queue, with the client no longer
+ * read, until the response is complete; further pipelined requests wait in the kernel. Each request is routed by the {@link HttpRouter}; a
  * {@link HttpRoute.Forward} is sent to a backend connected on the client's event loop, reused for
  * the next request to the same target while both sides keep it alive (never after a HEAD).
  * Malformed or ambiguous requests get 400 (431, 414, 405, 501, 413 as {@link RequestValidator}
@@ -512,13 +513,20 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
         }
         Exchange e = ex;
         // Never read while the client does not take what is written to it: every request may be
-        // answered locally, and the answers must not pile up in memory.
-        boolean want = queued.isEmpty() && client.isWritable() && (e == null || (!e.requestComplete
-                && (e.local || (e.leg != null && e.leg.acceptsWrites()))));
-        if (want && !client.config().isAutoRead()) {
-            body.restart(now(), e == null ? 0 : e.bodyBytes); // time the proxy held the client back is not the client's
+        // answered locally, and the answers must not pile up in memory. While a kept-alive
+        // response is awaited, reading stays on (switching it off and on again costs two epoll
+        // calls per request): a next request that arrives meanwhile is queued by channelRead,
+        // which stops reading until its turn, so at most one gate slice is decoded ahead. Not
+        // after an upgrade request: what follows it belongs to the protocol it switches to.
+        boolean want = queued.isEmpty() && client.isWritable() && (e == null || (e.requestComplete
+                ? e.clientKeepAlive && !e.upgrade
+                : e.local || (e.leg != null && e.leg.acceptsWrites())));
+        if (want != client.config().isAutoRead()) {
+            if (want) {
+                body.restart(now(), e == null ? 0 : e.bodyBytes); // time the proxy held the client back is not the client's
+            }
+            client.config().setAutoRead(want);
         }
-        client.config().setAutoRead(want);
         if (want && gate != null) {
             gate.resume();
         }

@@ -327,6 +327,24 @@ class HttpProxyHandlerTest {
     }
 
     @Test
+    void theClientIsReadWhileAResponseIsAwaitedUntilANextRequestArrivesWhichWaitsItsTurn() throws Exception {
+        HttpHarness h = harness(HttpSettings.builder().responseTimeout(Duration.ofMillis(300)).build());
+        Raw c = raw(h).send("GET /hang HTTP/1.1\r\nHost: a\r\n\r\n");
+        Await.until("the request reaches the backend", () -> h.backend.seen.size() == 1);
+        Channel client = h.clientChannels.get(0);
+        // No switching off and on around each exchange: reading stays on while the response is awaited...
+        assertThat(client.eventLoop().submit(() -> client.config().isAutoRead()).get()).isTrue();
+        c.send("GET /next HTTP/1.1\r\nHost: a\r\n\r\n");
+        // ...until a next request shows up: it waits, unforwarded, and the client is no longer read.
+        Await.until("reading stops", () -> !client.eventLoop().submit(() -> client.config().isAutoRead()).syncUninterruptibly().getNow());
+        assertThat(h.backend.seen).hasSize(1);
+        assertThat(c.response().status()).isEqualTo(504);
+        assertThat(c.response().body()).isEqualTo("hello /next");
+        assertThat(h.backend.seen).hasSize(2);
+        assertThat(client.eventLoop().submit(() -> client.config().isAutoRead()).get()).isTrue();
+    }
+
+    @Test
     void aBackendClosingMidResponseClosesTheClient() throws Exception {
         HttpHarness h = harness();
         Raw c = raw(h).send("GET /truncate HTTP/1.1\r\nHost: a\r\n\r\n");

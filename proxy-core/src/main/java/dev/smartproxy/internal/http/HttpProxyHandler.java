@@ -916,7 +916,7 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
         @Override
         public void legReadComplete(BackendLeg l) {
             if (l == leg && client.isActive()) {
-                client.flush();
+                l.flushClient(); // once per backend read, and only if the read relayed something
             }
         }
 

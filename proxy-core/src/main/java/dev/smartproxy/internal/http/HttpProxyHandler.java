@@ -121,6 +121,8 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
     private boolean handedOff;
     private boolean clientInputClosed;
     private boolean draining;
+    /** The client's address as X-Forwarded-For spells it: formatted for the first forwarded request, then kept. */
+    private String clientIp;
     /** Watches a request body's progress; see {@link HttpSettings#requestBodyTimeout()}. */
     private ScheduledFuture<?> bodyTimer;
 
@@ -422,10 +424,13 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
     }
 
     private void forward(Exchange e, HttpRoute.Forward f, RequestValidator.Valid v) {
-        InetSocketAddress from = conn.clientAddress() != null ? conn.clientAddress()
-                : client.remoteAddress() instanceof InetSocketAddress remote ? remote : null;
-        ForwardedHeaders.prepareRequest(e.request, v, e.upgrade, settings.trustForwardedHeaders(),
-                ForwardedHeaders.clientIp(from), clientTls);
+        if (clientIp == null) {
+            InetSocketAddress from = conn.clientAddress() != null ? conn.clientAddress()
+                    : client.remoteAddress() instanceof InetSocketAddress remote ? remote : null;
+            clientIp = ForwardedHeaders.clientIp(from);
+        }
+        ForwardedHeaders.prepareRequest(e.request, v, e.upgrade, settings.trustForwardedHeaders(), clientIp,
+                clientTls);
         if (leg != null && !leg.reusableFor(f)) {
             closeLeg();
         }

@@ -407,18 +407,28 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         e.routeName = route.routeName();
-        String uri = RequestValidator.abbreviate(req.uri());
+        // Guarded: the arguments (an abbreviated URI, a boxed port, the varargs array) cost an
+        // allocation per request even with debug off.
+        boolean debug = log.isDebugEnabled();
+        String uri = debug ? RequestValidator.abbreviate(req.uri()) : null;
         if (route instanceof HttpRoute.Redirect r) {
-            log.debug("{}{} {} -> route '{}': redirect {} {}", conn.log(), req.method(), uri, r.routeName(),
-                    r.status(), r.location());
+            if (debug) {
+                log.debug("{}{} {} -> route '{}': redirect {} {}", conn.log(), req.method(), uri, r.routeName(),
+                        r.status(), r.location());
+            }
             respondLocal(HttpResponseStatus.valueOf(r.status()), r.location(), 0);
         } else if (route instanceof HttpRoute.Respond r) {
-            log.debug("{}{} {} -> route '{}': respond {}", conn.log(), req.method(), uri, r.routeName(), r.status());
+            if (debug) {
+                log.debug("{}{} {} -> route '{}': respond {}", conn.log(), req.method(), uri, r.routeName(), r.status());
+            }
             respondLocal(r.reason() == null ? HttpResponseStatus.valueOf(r.status())
                     : new HttpResponseStatus(r.status(), r.reason()), null, r.retryAfterSeconds());
         } else {
             HttpRoute.Forward f = (HttpRoute.Forward) route;
-            log.debug("{}{} {} -> route '{}': {}:{}", conn.log(), req.method(), uri, f.routeName(), f.host(), f.port());
+            if (debug) {
+                log.debug("{}{} {} -> route '{}': {}:{}", conn.log(), req.method(), uri, f.routeName(), f.host(),
+                        f.port());
+            }
             forward(e, f, v);
         }
     }

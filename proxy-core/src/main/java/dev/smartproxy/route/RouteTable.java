@@ -69,6 +69,7 @@ import java.util.Set;
 public final class RouteTable {
     private final List<Route> ordered;
     private final PortSet ports;
+    private final boolean matchesHeaders;
 
     private RouteTable(List<Route> routes) {
         List<Route> sorted = new ArrayList<>(routes);
@@ -79,6 +80,7 @@ public final class RouteTable {
             all = all == null ? r.match().ports() : all.union(r.match().ports());
         }
         this.ports = all;
+        this.matchesHeaders = ordered.stream().anyMatch(r -> !r.match().headers().isEmpty());
     }
 
     /**
@@ -109,6 +111,15 @@ public final class RouteTable {
     /** Every port some route listens on. */
     public PortSet ports() {
         return ports;
+    }
+
+    /**
+     * Whether some route has header conditions. When none has, the headers of a
+     * {@link RouteRequest} never change what {@link #match} returns, so a caller may leave
+     * them out (the proxy then builds no header map per request).
+     */
+    public boolean matchesHeaders() {
+        return matchesHeaders;
     }
 
     /** The first route, in evaluation order, that takes the request; empty if none does. */

@@ -151,6 +151,9 @@ class ClientCertificateTest {
             assertThat(r).startsWith("HTTP/1.1 421");
             // The connection stays usable for the names its certificate serves.
             assertThat(get(s, "public.test", "")).startsWith("HTTP/1.1 200").contains("server=public");
+            // A Host that passed before does not let another through on the same connection.
+            assertThat(get(s, "admin.test", "")).startsWith("HTTP/1.1 421");
+            assertThat(get(s, "public.test", "")).startsWith("HTTP/1.1 200").contains("server=public");
         }
         // Under a required certificate, a Host of a name without one is misdirected just the same.
         try (SSLSocket s = connect("admin.test", ALICE)) {
@@ -162,7 +165,7 @@ class ClientCertificateTest {
             assertThat(get(s, "a.test", "")).startsWith("HTTP/1.1 421");
         }
         assertThat(admin.requests()).isZero();
-        assertThat(open.requests()).isEqualTo(1);
+        assertThat(open.requests()).isEqualTo(2);
     }
 
     @Test

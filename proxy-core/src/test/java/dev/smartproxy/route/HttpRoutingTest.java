@@ -47,6 +47,20 @@ class HttpRoutingTest {
     private static final Route TO_HTTPS = Route.named("to-https").match(m -> m.ports(80)).redirectToHttps(308).build();
     private final RouteTable table = RouteTable.of(List.of(API, BETA, WEB, RAW, TO_HTTPS));
 
+    @Test
+    void aTableSaysWhetherAnyRouteMatchesOnHeaders() {
+        assertThat(table.matchesHeaders()).as("BETA matches X-Beta").isTrue();
+        RouteTable noHeaders = RouteTable.of(List.of(API, WEB, RAW, TO_HTTPS));
+        assertThat(noHeaders.matchesHeaders()).isFalse();
+        // Without header conditions, headers never change the match: the proxy may leave them out.
+        RouteRequest with = RouteRequest.builder().port(443).sni("example.com").host("example.com").path("/").tls(true)
+                .header("X-Beta", "1").build();
+        RouteRequest without = RouteRequest.builder().port(443).sni("example.com").host("example.com").path("/")
+                .tls(true).build();
+        assertThat(noHeaders.match(with)).isEqualTo(noHeaders.match(without));
+        assertThat(table.match(with)).isNotEqualTo(table.match(without));
+    }
+
     private String http(int port, String host, String path, String... header) {
         // Requests on 443 came over TLS the proxy terminated; those on 80 in the clear.
         RouteRequest.Builder b = RouteRequest.builder().port(port).sni("example.com").host(host).path(path)

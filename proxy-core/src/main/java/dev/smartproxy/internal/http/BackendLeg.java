@@ -13,6 +13,7 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.VoidChannelPromise;
 import io.netty.handler.codec.http.HttpClientCodec;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpObject;
@@ -85,6 +86,11 @@ final class BackendLeg extends ChannelInboundHandlerAdapter {
     private Channel ch;
     private ChannelFuture connectFuture;
     private boolean ready;
+    /** Whether something was written to the backend, or to the client, since that side's last flush. */
+    private boolean backendUnflushed;
+    private boolean clientUnflushed;
+    /** A void promise that drops failures, for heads; made on first use. */
+    private VoidChannelPromise quietPromise;
     /** Why the leg failed, if it did (a reset, a dead peer, a broken response). */
     private CloseReason failure;
 
@@ -173,6 +179,7 @@ final class BackendLeg extends ChannelInboundHandlerAdapter {
         while ((o = pending.poll()) != null) {
             ch.write(o, ch.voidPromise());
         }
+        backendUnflushed = false;
         ch.flush();
     }
 
@@ -187,14 +194,45 @@ final class BackendLeg extends ChannelInboundHandlerAdapter {
             return true;
         }
         ch.write(obj, ch.voidPromise());
+        backendUnflushed = true;
         return ch.isWritable();
     }
 
-    /** Flushes what was written, if the leg is ready. */
+    /**
+     * Flushes what was written, if the leg is ready and anything was: a flush with nothing to
+     * send still walks the pipeline (and makes a TLS backend's handler allocate a promise).
+     */
     void flush() {
-        if (ready) {
+        if (ready && backendUnflushed) {
+            backendUnflushed = false;
             ch.flush();
         }
+    }
+
+    /** Flushes what this leg relayed to the client since the last such flush, if anything. */
+    void flushClient() {
+        if (clientUnflushed) {
+            clientUnflushed = false;
+            client.flush();
+        }
+    }
+
+    /**
+     * Writes a head to the client, unflushed, with a promise nothing listens to (as a plain
+     * {@code write} would allocate): its failure is dropped, as before, a closing client fails it.
+     */
+    private void headToClient(Object msg) {
+        if (quietPromise == null) {
+            quietPromise = new VoidChannelPromise(client, false);
+        }
+        client.write(msg, quietPromise);
+        clientUnflushed = true;
+    }
+
+    /** Writes content to the client, unflushed; a failed write reaches the client pipeline's exceptionCaught. */
+    private void toClient(Object msg) {
+        client.write(msg, client.voidPromise());
+        clientUnflushed = true;
     }
 
     /** Whether the leg is connected and takes writes without more buffering. */
@@ -290,7 +328,7 @@ final class BackendLeg extends ChannelInboundHandlerAdapter {
             e.dropInformational = e.http10;
             if (!e.http10) {
                 ForwardedHeaders.stripHopByHop(res.headers());
-                client.write(res);
+                headToClient(res);
                 pauseIfClientFull();
             } else {
                 ReferenceCountUtil.release(res);
@@ -312,7 +350,7 @@ final class BackendLeg extends ChannelInboundHandlerAdapter {
         e.responseStarted = true;
         e.status = code;
         e.headNanos = System.nanoTime();
-        client.write(res);
+        headToClient(res);
     }
 
     private void onContent(Exchange e, HttpContent c) {
@@ -334,7 +372,7 @@ final class BackendLeg extends ChannelInboundHandlerAdapter {
             if (e.dropInformational) {
                 c.release();
             } else {
-                client.write(c);
+                headToClient(c); // the (empty) end of an interim head
                 pauseIfClientFull();
             }
             if (last) {
@@ -350,11 +388,11 @@ final class BackendLeg extends ChannelInboundHandlerAdapter {
             return;
         }
         e.responseBytes += c.content().readableBytes();
-        client.write(c, client.voidPromise());
+        toClient(c);
         pauseIfClientFull();
         if (last) {
             e.responseComplete = true;
-            client.flush();
+            flushClient();
             listener.legResponseComplete(this);
         }
     }

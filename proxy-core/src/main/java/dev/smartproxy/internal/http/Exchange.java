@@ -8,7 +8,6 @@ import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
-import io.netty.util.concurrent.ScheduledFuture;
 
 import java.nio.charset.StandardCharsets;
 
@@ -42,8 +41,14 @@ final class Exchange {
     boolean upgradePending;
     boolean closeAfter;
     CloseReason closeReason;
-    /** The response timer: no response head within {@code HttpSettings.responseTimeout()}. */
-    ScheduledFuture<?> timer;
+    /** What a deadline field holds when it is not set. */
+    static final long NO_DEADLINE = Long.MIN_VALUE;
+    /**
+     * No response head by then (event-loop ticker nanos) answers 504
+     * ({@code HttpSettings.responseTimeout()}); {@link #NO_DEADLINE} when not armed. The
+     * handler's shared deadline check reads it.
+     */
+    long responseDeadline = NO_DEADLINE;
     int interimHeads;
     // Telemetry: System.nanoTime() of the head's arrival and of the response head; the status and
     // body bytes sent to the client; whether the exchange was reported (metrics, event) already.
@@ -77,10 +82,7 @@ final class Exchange {
     }
 
     void cancelTimer() {
-        if (timer != null) {
-            timer.cancel(false);
-            timer = null;
-        }
+        responseDeadline = NO_DEADLINE;
     }
 
     /** Whether a request asks for a WebSocket upgrade (Upgrade: websocket, Connection: upgrade). */

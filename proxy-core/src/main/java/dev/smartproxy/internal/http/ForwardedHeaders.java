@@ -12,8 +12,6 @@ import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
-import java.util.Locale;
-import java.util.Set;
 
 /**
  * The header policy of a forwarded message, pure and socket-free: which headers are hop-by-hop
@@ -42,7 +40,7 @@ final class ForwardedHeaders {
     static final String X_FORWARDED_HOST = "x-forwarded-host";
     private static final String X_FORWARDED_PREFIX = "x-forwarded-";
     /** Framing and routing headers a client's {@code Connection} list must never remove. */
-    private static final Set<String> PROTECTED = Set.of("content-length", "transfer-encoding", "host");
+    private static final String[] PROTECTED = {"content-length", "transfer-encoding", "host"};
 
     private ForwardedHeaders() {
     }
@@ -53,14 +51,37 @@ final class ForwardedHeaders {
      * and {@code Upgrade}. {@code Transfer-Encoding} stays: the codecs frame with it.
      */
     static void stripHopByHop(HttpHeaders h) {
-        // Most requests carry no Connection header, or one without a list: no list is copied for them.
-        for (String value : h.contains(HttpHeaderNames.CONNECTION) ? h.getAll(HttpHeaderNames.CONNECTION)
-                : List.<String>of()) {
-            for (String token : value.split(",")) {
-                String name = token.trim().toLowerCase(Locale.ROOT);
-                if (!name.isEmpty() && !PROTECTED.contains(name)) {
-                    h.remove(name);
+        // The Connection list is scanned in place: no copy of its values, no split, no lower-cased
+        // token per request; only a name to remove is made a String, and collected before removal
+        // (a list may name Connection itself, whose values are being read).
+        List<String> named = null;
+        for (Iterator<? extends CharSequence> it = h.valueCharSequenceIterator(HttpHeaderNames.CONNECTION); it.hasNext(); ) {
+            CharSequence list = it.next();
+            int n = list.length();
+            for (int i = 0; i < n; i++) {
+                int start = i;
+                while (i < n && list.charAt(i) != ',') {
+                    i++;
                 }
+                int end = i;
+                while (start < end && list.charAt(start) <= ' ') { // as String.trim()
+                    start++;
+                }
+                while (end > start && list.charAt(end - 1) <= ' ') {
+                    end--;
+                }
+                if (start == end || removedAnyway(list, start, end) || isProtected(list, start, end)) {
+                    continue;
+                }
+                if (named == null) {
+                    named = new ArrayList<>(2);
+                }
+                named.add(list.subSequence(start, end).toString());
+            }
+        }
+        if (named != null) {
+            for (String name : named) {
+                h.remove(name); // header names compare case-insensitively
             }
         }
         h.remove(HttpHeaderNames.CONNECTION);
@@ -69,6 +90,45 @@ final class ForwardedHeaders {
         h.remove(HttpHeaderNames.TE);
         h.remove(HttpHeaderNames.TRAILER);
         h.remove(HttpHeaderNames.UPGRADE);
+    }
+
+    /** The hop-by-hop headers {@link #stripHopByHop} removes whether or not Connection names them. */
+    private static final String[] ALWAYS_REMOVED = {"connection", "keep-alive", "proxy-connection", "te", "trailer",
+            "upgrade"};
+
+    private static boolean removedAnyway(CharSequence s, int start, int end) {
+        for (String name : ALWAYS_REMOVED) {
+            if (equalsIgnoreCase(s, start, end, name)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static boolean isProtected(CharSequence s, int start, int end) {
+        for (String name : PROTECTED) {
+            if (equalsIgnoreCase(s, start, end, name)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Whether {@code s[start, end)} is {@code lower}, ASCII letters compared without case. */
+    private static boolean equalsIgnoreCase(CharSequence s, int start, int end, String lower) {
+        if (end - start != lower.length()) {
+            return false;
+        }
+        for (int i = start; i < end; i++) {
+            char c = s.charAt(i);
+            if (c >= 'A' && c <= 'Z') {
+                c = (char) (c + ('a' - 'A'));
+            }
+            if (c != lower.charAt(i - start)) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /**

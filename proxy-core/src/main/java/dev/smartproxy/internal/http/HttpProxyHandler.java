@@ -48,8 +48,9 @@ import java.util.concurrent.TimeUnit;
  * &rarr; its {@link BackendLeg}.
  *
  * <h2>Behaviour</h2>
- * One request at a time: the client is not read while a response is in flight, so pipelined
- * requests wait in the kernel. Each request is routed by the {@link HttpRouter}; a
+ * One request at a time: while a response is in flight, a next request the client sends is
+ * decoded (at most one {@link RequestGate} slice) and waits in a queue, with the client no longer
+ * read, until the response is complete; further pipelined requests wait in the kernel. Each request is routed by the {@link HttpRouter}; a
  * {@link HttpRoute.Forward} is sent to a backend connected on the client's event loop, reused for
  * the next request to the same target while both sides keep it alive (never after a HEAD).
  * Malformed or ambiguous requests get 400 (431, 414, 405, 501, 413 as {@link RequestValidator}
@@ -105,10 +106,23 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
     private Exchange ex;
     private BackendLeg leg;
     private boolean closing;
-    private ScheduledFuture<?> requestTimer;
+    /**
+     * The request and response timeouts share one lazily re-armed check per connection, as
+     * {@code IdleStateHandler} does: arming moves a deadline field; the check, when it runs,
+     * acts on an expired deadline and schedules itself again for the earliest one still set.
+     * A keep-alive connection costs one scheduled task per timeout period, not two scheduled and
+     * cancelled tasks per request.
+     */
+    private ScheduledFuture<?> deadlineTimer;
+    /** When {@link #deadlineTimer} runs, in event-loop ticker nanos. */
+    private long deadlineTimerAt;
+    /** No request head by then closes the connection; {@link Exchange#NO_DEADLINE} when not waiting for one. */
+    private long requestDeadline = Exchange.NO_DEADLINE;
     private boolean handedOff;
     private boolean clientInputClosed;
     private boolean draining;
+    /** The client's address as X-Forwarded-For spells it: formatted for the first forwarded request, then kept. */
+    private String clientIp;
     /** Watches a request body's progress; see {@link HttpSettings#requestBodyTimeout()}. */
     private ScheduledFuture<?> bodyTimer;
 
@@ -164,20 +178,72 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
         if (timeout.isZero() || closing || handedOff) {
             return;
         }
-        cancelRequestTimer();
-        requestTimer = client.eventLoop().schedule(() -> {
-            requestTimer = null;
-            if (ex == null && !closing && !handedOff) {
-                log.debug("{}no request head within {}", conn.log(), timeout);
-                closeClient(CloseReason.REQUEST_TIMEOUT);
-            }
-        }, timeout.toNanos(), TimeUnit.NANOSECONDS);
+        requestDeadline = armDeadline(timeout);
     }
 
     private void cancelRequestTimer() {
-        if (requestTimer != null) {
-            requestTimer.cancel(false);
-            requestTimer = null;
+        requestDeadline = Exchange.NO_DEADLINE;
+    }
+
+    /** The deadline {@code timeout} from now, with the shared check due no later than it. */
+    private long armDeadline(Duration timeout) {
+        long now = now();
+        long deadline = now + timeout.toNanos();
+        scheduleDeadlineCheck(now, deadline);
+        return deadline;
+    }
+
+    private void scheduleDeadlineCheck(long now, long deadline) {
+        if (deadlineTimer != null) {
+            if (deadlineTimerAt - deadline <= 0) {
+                return; // the check comes first, and moves itself on
+            }
+            deadlineTimer.cancel(false);
+        }
+        deadlineTimerAt = deadline;
+        deadlineTimer = client.eventLoop().schedule(this::checkDeadlines, Math.max(0, deadline - now),
+                TimeUnit.NANOSECONDS);
+    }
+
+    private void cancelDeadlineTimer() {
+        requestDeadline = Exchange.NO_DEADLINE;
+        if (deadlineTimer != null) {
+            deadlineTimer.cancel(false);
+            deadlineTimer = null;
+        }
+    }
+
+    /** The shared check: acts on the deadline that expired, then waits for the earliest one left. */
+    private void checkDeadlines() {
+        deadlineTimer = null;
+        if (closing || handedOff) {
+            return;
+        }
+        long now = now();
+        if (requestDeadline != Exchange.NO_DEADLINE && now - requestDeadline >= 0) {
+            requestDeadline = Exchange.NO_DEADLINE;
+            if (ex == null) {
+                log.debug("{}no request head within {}", conn.log(), settings.requestTimeout());
+                closeClient(CloseReason.REQUEST_TIMEOUT);
+                return;
+            }
+        }
+        Exchange e = ex;
+        if (e != null && e.responseDeadline != Exchange.NO_DEADLINE && now - e.responseDeadline >= 0) {
+            e.responseDeadline = Exchange.NO_DEADLINE;
+            responseTimedOut(e);
+            if (closing || handedOff) {
+                return;
+            }
+        }
+        long next = requestDeadline;
+        e = ex;
+        if (e != null && e.responseDeadline != Exchange.NO_DEADLINE
+                && (next == Exchange.NO_DEADLINE || e.responseDeadline - next < 0)) {
+            next = e.responseDeadline;
+        }
+        if (next != Exchange.NO_DEADLINE) {
+            scheduleDeadlineCheck(now(), next);
         }
     }
 
@@ -277,7 +343,7 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
         }
         releaseQueued();
         cancelTimer();
-        cancelRequestTimer();
+        cancelDeadlineTimer();
         cancelBodyTimer();
         if (!handedOff) {
             closeLeg();
@@ -341,27 +407,40 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         e.routeName = route.routeName();
-        String uri = RequestValidator.abbreviate(req.uri());
+        // Guarded: the arguments (an abbreviated URI, a boxed port, the varargs array) cost an
+        // allocation per request even with debug off.
+        boolean debug = log.isDebugEnabled();
+        String uri = debug ? RequestValidator.abbreviate(req.uri()) : null;
         if (route instanceof HttpRoute.Redirect r) {
-            log.debug("{}{} {} -> route '{}': redirect {} {}", conn.log(), req.method(), uri, r.routeName(),
-                    r.status(), r.location());
+            if (debug) {
+                log.debug("{}{} {} -> route '{}': redirect {} {}", conn.log(), req.method(), uri, r.routeName(),
+                        r.status(), r.location());
+            }
             respondLocal(HttpResponseStatus.valueOf(r.status()), r.location(), 0);
         } else if (route instanceof HttpRoute.Respond r) {
-            log.debug("{}{} {} -> route '{}': respond {}", conn.log(), req.method(), uri, r.routeName(), r.status());
+            if (debug) {
+                log.debug("{}{} {} -> route '{}': respond {}", conn.log(), req.method(), uri, r.routeName(), r.status());
+            }
             respondLocal(r.reason() == null ? HttpResponseStatus.valueOf(r.status())
                     : new HttpResponseStatus(r.status(), r.reason()), null, r.retryAfterSeconds());
         } else {
             HttpRoute.Forward f = (HttpRoute.Forward) route;
-            log.debug("{}{} {} -> route '{}': {}:{}", conn.log(), req.method(), uri, f.routeName(), f.host(), f.port());
+            if (debug) {
+                log.debug("{}{} {} -> route '{}': {}:{}", conn.log(), req.method(), uri, f.routeName(), f.host(),
+                        f.port());
+            }
             forward(e, f, v);
         }
     }
 
     private void forward(Exchange e, HttpRoute.Forward f, RequestValidator.Valid v) {
-        InetSocketAddress from = conn.clientAddress() != null ? conn.clientAddress()
-                : client.remoteAddress() instanceof InetSocketAddress remote ? remote : null;
-        ForwardedHeaders.prepareRequest(e.request, v, e.upgrade, settings.trustForwardedHeaders(),
-                ForwardedHeaders.clientIp(from), clientTls);
+        if (clientIp == null) {
+            InetSocketAddress from = conn.clientAddress() != null ? conn.clientAddress()
+                    : client.remoteAddress() instanceof InetSocketAddress remote ? remote : null;
+            clientIp = ForwardedHeaders.clientIp(from);
+        }
+        ForwardedHeaders.prepareRequest(e.request, v, e.upgrade, settings.trustForwardedHeaders(), clientIp,
+                clientTls);
         if (leg != null && !leg.reusableFor(f)) {
             closeLeg();
         }
@@ -449,13 +528,20 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
         }
         Exchange e = ex;
         // Never read while the client does not take what is written to it: every request may be
-        // answered locally, and the answers must not pile up in memory.
-        boolean want = queued.isEmpty() && client.isWritable() && (e == null || (!e.requestComplete
-                && (e.local || (e.leg != null && e.leg.acceptsWrites()))));
-        if (want && !client.config().isAutoRead()) {
-            body.restart(now(), e == null ? 0 : e.bodyBytes); // time the proxy held the client back is not the client's
+        // answered locally, and the answers must not pile up in memory. While a kept-alive
+        // response is awaited, reading stays on (switching it off and on again costs two epoll
+        // calls per request): a next request that arrives meanwhile is queued by channelRead,
+        // which stops reading until its turn, so at most one gate slice is decoded ahead. Not
+        // after an upgrade request: what follows it belongs to the protocol it switches to.
+        boolean want = queued.isEmpty() && client.isWritable() && (e == null || (e.requestComplete
+                ? e.clientKeepAlive && !e.upgrade
+                : e.local || (e.leg != null && e.leg.acceptsWrites())));
+        if (want != client.config().isAutoRead()) {
+            if (want) {
+                body.restart(now(), e == null ? 0 : e.bodyBytes); // time the proxy held the client back is not the client's
+            }
+            client.config().setAutoRead(want);
         }
-        client.config().setAutoRead(want);
         if (want && gate != null) {
             gate.resume();
         }
@@ -672,6 +758,7 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
         report(ex); // an exchange still open ends here: status as sent, 0 if none
         releaseQueued();
         cancelTimer();
+        cancelDeadlineTimer();
         closeLeg();
         if (client.isActive()) {
             client.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
@@ -701,11 +788,11 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
     private void armTimer() {
         Exchange e = ex;
         Duration timeout = settings.responseTimeout();
-        if (e == null || e.timer != null || e.local || e.responseStarted || !e.requestComplete || e.leg == null
+        if (e == null || e.responseDeadline != Exchange.NO_DEADLINE || e.local || e.responseStarted || !e.requestComplete || e.leg == null
                 || !e.leg.isReady() || timeout.isZero()) {
             return;
         }
-        e.timer = client.eventLoop().schedule(() -> responseTimedOut(e), timeout.toNanos(), TimeUnit.NANOSECONDS);
+        e.responseDeadline = armDeadline(timeout);
     }
 
     private void cancelTimer() {
@@ -715,7 +802,6 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
     }
 
     private void responseTimedOut(Exchange e) {
-        e.timer = null;
         if (e != ex || e.responseStarted || closing) {
             return;
         }
@@ -752,6 +838,7 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
         ex = null;
         leg = null;
         e.cancelTimer();
+        cancelDeadlineTimer();
         conn.markWebSocket();
         report(e);
         conn.telemetry().webSocketUpgraded(conn, e.request.uri());
@@ -844,7 +931,7 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
         @Override
         public void legReadComplete(BackendLeg l) {
             if (l == leg && client.isActive()) {
-                client.flush();
+                l.flushClient(); // once per backend read, and only if the read relayed something
             }
         }
 

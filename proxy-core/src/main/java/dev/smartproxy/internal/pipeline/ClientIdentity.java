@@ -46,6 +46,12 @@ final class ClientIdentity {
     private final String sni;
     private final String subjectHeader;
     private boolean subjectRead;
+    /**
+     * The last Host that passed both checks: the store is fixed for the connection, so the next
+     * request with the same Host (every request of a usual keep-alive client) passes without
+     * looking the name up again.
+     */
+    private String passedHost;
     private String subject;
 
     /**
@@ -70,12 +76,15 @@ final class ClientIdentity {
      */
     HttpRoute before(String host, HttpHeaders headers) {
         removeSubjectHeaders(headers, store.subjectHeaders());
-        if (handshake != null && host != null && store.select(host) != handshake) {
+        if (handshake == null || host == null || host.equals(passedHost)) {
+            return null;
+        }
+        if (store.select(host) != handshake) {
             log.debug("{}Host '{}' is served by another certificate than the handshake's (SNI '{}'): 421",
                     conn.log(), host, sni);
             return new HttpRoute.Respond("(misdirected)", 421, "Misdirected Request");
         }
-        SslContext claimed = handshake == null ? null : store.clientAuthClaiming(host);
+        SslContext claimed = store.clientAuthClaiming(host);
         if (claimed != null && claimed != handshake) {
             // A name deeper than a client-authenticating wildcard covers is presented the default
             // certificate, but a route for *.example.com would still take it: it must not open a
@@ -84,6 +93,7 @@ final class ClientIdentity {
                     + "handshake's (SNI '{}'): 421", conn.log(), host, sni);
             return new HttpRoute.Respond("(misdirected)", 421, "Misdirected Request");
         }
+        passedHost = host;
         return null;
     }
 

@@ -18,6 +18,7 @@ import dev.smartproxy.route.ForwardAction;
 import dev.smartproxy.route.RedirectAction;
 import dev.smartproxy.route.Route;
 import dev.smartproxy.route.RouteRequest;
+import dev.smartproxy.route.RouteTable;
 import dev.smartproxy.route.Target;
 import dev.smartproxy.route.TlsMode;
 import io.netty.channel.Channel;
@@ -131,13 +132,18 @@ final class HttpBranch {
 
     private static HttpRoute route(ProxyContext px, ManagedConnection conn, String sni, boolean tls, String host,
                                    String path, String pathAndQuery, HttpHeaders headers, Route[] lastRoute) {
-        Map<String, String> h = new HashMap<>();
-        headers.forEach(e -> h.putIfAbsent(e.getKey().toLowerCase(Locale.ROOT), e.getValue()));
-        RouteRequest request = new RouteRequest(conn.routePort(), conn.clientAddress().getAddress(), sni, host,
-                path, h, tls);
         // Each new request reads the route table in force now, once, and is routed by it alone.
         RouteSnapshot routing = px.routing();
-        Optional<Route> match = routing.table().match(request);
+        RouteTable table = routing.table();
+        Map<String, String> h = Map.of(); // built only when some route matches on headers
+        if (table.matchesHeaders()) {
+            Map<String, String> all = new HashMap<>();
+            headers.forEach(e -> all.putIfAbsent(e.getKey().toLowerCase(Locale.ROOT), e.getValue()));
+            h = all;
+        }
+        RouteRequest request = new RouteRequest(conn.routePort(), conn.clientAddress().getAddress(), sni, host,
+                path, h, tls);
+        Optional<Route> match = table.match(request);
         if (match.isEmpty()) {
             return new HttpRoute.Respond("(no route)", 404, "no route for this host and path");
         }

@@ -60,6 +60,8 @@ public final class CertificateStore implements Mapping<String, SslContext> {
     private final Map<SslContext, ClientAuth> clientAuth;
     /** Every subject header name of every certificate, lower case. */
     private final Set<String> subjectHeaders;
+    /** Whether any certificate asks for client certificates: if none does, no host is claimed by one. */
+    private final boolean anyClientAuth;
     /** The sources, in order, as given. */
     private final List<CertificateSource> sources;
     /** The default source, or null. */
@@ -82,6 +84,7 @@ public final class CertificateStore implements Mapping<String, SslContext> {
         clientAuth.values().forEach(a -> a.subjectHeader()
                 .ifPresent(h -> headers.add(h.toLowerCase(java.util.Locale.ROOT).replace('_', '-'))));
         this.subjectHeaders = Set.copyOf(headers);
+        this.anyClientAuth = clientAuth.values().stream().anyMatch(a -> a.mode() != ClientAuth.Mode.NONE);
     }
 
     /**
@@ -285,7 +288,7 @@ public final class CertificateStore implements Mapping<String, SslContext> {
      * name only the default certificate serves.
      */
     public SslContext clientAuthClaiming(String host) {
-        if (host == null) {
+        if (host == null || !anyClientAuth) {
             return null;
         }
         String name = DomainPattern.normalize(host);

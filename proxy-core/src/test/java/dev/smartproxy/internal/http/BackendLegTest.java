@@ -127,6 +127,45 @@ class BackendLegTest {
 
     // ------------------------------------------------------------------ connect and writes
 
+    /** Counts the flushes that reach a channel's outbound side. */
+    private static final class FlushCounter extends io.netty.channel.ChannelOutboundHandlerAdapter {
+        int flushes;
+
+        @Override
+        public void flush(io.netty.channel.ChannelHandlerContext ctx) {
+            flushes++;
+            ctx.flush();
+        }
+    }
+
+    @Test
+    void aResponseIsFlushedToTheClientOnceAndEmptyFlushesAreSkippedOnBothSides() {
+        FlushCounter clientFlushes = new FlushCounter();
+        client.pipeline().addFirst(clientFlushes);
+        BackendLeg l = leg(new HttpRoute.Forward("r", "b", 80));
+        FlushCounter backendFlushes = new FlushCounter();
+        backend.pipeline().addFirst(backendFlushes);
+        l.watchConnect();
+        l.start();
+        int afterStart = backendFlushes.flushes;
+        l.write(new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/"));
+        l.write(LastHttpContent.EMPTY_LAST_CONTENT);
+        l.flush();
+        l.flush(); // nothing new written: not passed on
+        assertThat(backendFlushes.flushes).isEqualTo(afterStart + 1);
+        assertThat(backend.outboundMessages()).hasSize(2);
+
+        Exchange e = exchange(HttpVersion.HTTP_1_1);
+        e.leg = l;
+        l.relay(e, new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK), false);
+        l.relay(e, new DefaultLastHttpContent(Unpooled.copiedBuffer("ok", StandardCharsets.US_ASCII)), false);
+        assertThat(clientFlushes.flushes).isEqualTo(1); // head and body, one flush at the end of the response
+        l.flushClient(); // the end of the backend's read: nothing left to flush
+        assertThat(clientFlushes.flushes).isEqualTo(1);
+        assertThat(client.outboundMessages()).hasSize(2);
+        assertThat(events).contains("complete");
+    }
+
     @Test
     void writesAreHeldUntilTheLegStartsThenWrittenInOrder() {
         BackendLeg l = leg(new HttpRoute.Forward("r", "b", 80));

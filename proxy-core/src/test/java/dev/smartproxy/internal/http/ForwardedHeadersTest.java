@@ -47,6 +47,14 @@ class ForwardedHeadersTest {
         assertThat(h.names()).containsExactlyInAnyOrder("Content-Length", "Host");
     }
 
+    @Test
+    void connectionTokensAreTrimmedComparedWithoutCaseAndMayNameAnyHeader() {
+        HttpHeaders h = headers("Connection: \tKEEP-ALIVE ,close,, x-lower ,X-UPPER,connection", "Close: 1",
+                "X-Lower: 1", "x-upper: 2", "Keep-Alive: 5", "X-Keep: 1", "Content-Length: 0");
+        ForwardedHeaders.stripHopByHop(h);
+        assertThat(h.names()).containsExactlyInAnyOrder("X-Keep", "Content-Length");
+    }
+
     static Stream<Arguments> untrusted() {
         return Stream.of(
                 Arguments.of(List.of(), "a.example:8080"),

@@ -294,6 +294,60 @@ class HttpProxyHandlerTest {
     }
 
     @Test
+    void theRequestTimeoutRestartsAfterEveryKeptAliveExchange() throws Exception {
+        HttpHarness h = harness(HttpSettings.builder().requestTimeout(Duration.ofMillis(300)).build());
+        Raw c = raw(h);
+        long lastSent = 0;
+        for (int i = 0; i < 6; i++) { // 100 ms apart: twice the timeout in all, never that long between requests
+            if (i > 0) {
+                Thread.sleep(100);
+            }
+            lastSent = System.nanoTime();
+            c.send("GET /r" + i + " HTTP/1.1\r\nHost: a\r\n\r\n");
+            assertThat(c.response().body()).isEqualTo("hello /r" + i);
+        }
+        assertThat(c.in.read()).isEqualTo(-1);
+        // The timeout counts from the end of the last exchange, which is after its request was sent.
+        assertThat(Duration.ofNanos(System.nanoTime() - lastSent)).isGreaterThanOrEqualTo(Duration.ofMillis(290));
+        Await.until("close reason", () -> h.onlyConnection().closeReason() != null);
+        assertThat(h.onlyConnection().closeReason()).isEqualTo(CloseReason.REQUEST_TIMEOUT);
+        assertThat(h.backend.seen).hasSize(6);
+    }
+
+    @Test
+    void aShortRequestTimeoutDoesNotCutAnExchangeInFlightNorStopTheResponseTimeout() throws Exception {
+        HttpHarness h = harness(HttpSettings.builder().requestTimeout(Duration.ofMillis(150))
+                .responseTimeout(Duration.ofMillis(400)).build());
+        Raw c = raw(h);
+        long start = System.nanoTime();
+        c.send("GET /hang HTTP/1.1\r\nHost: a\r\n\r\n");
+        assertThat(c.response().status()).isEqualTo(504);
+        assertThat(Duration.ofNanos(System.nanoTime() - start)).isGreaterThanOrEqualTo(Duration.ofMillis(390));
+        assertThat(c.in.read()).isEqualTo(-1); // then idle: the request timeout, counted from the 504
+        assertThat(Duration.ofNanos(System.nanoTime() - start)).isGreaterThanOrEqualTo(Duration.ofMillis(390 + 140));
+        Await.until("close reason", () -> h.onlyConnection().closeReason() != null);
+        assertThat(h.onlyConnection().closeReason()).isEqualTo(CloseReason.REQUEST_TIMEOUT);
+    }
+
+    @Test
+    void theClientIsReadWhileAResponseIsAwaitedUntilANextRequestArrivesWhichWaitsItsTurn() throws Exception {
+        HttpHarness h = harness(HttpSettings.builder().responseTimeout(Duration.ofMillis(300)).build());
+        Raw c = raw(h).send("GET /hang HTTP/1.1\r\nHost: a\r\n\r\n");
+        Await.until("the request reaches the backend", () -> h.backend.seen.size() == 1);
+        Channel client = h.clientChannels.get(0);
+        // No switching off and on around each exchange: reading stays on while the response is awaited...
+        assertThat(client.eventLoop().submit(() -> client.config().isAutoRead()).get()).isTrue();
+        c.send("GET /next HTTP/1.1\r\nHost: a\r\n\r\n");
+        // ...until a next request shows up: it waits, unforwarded, and the client is no longer read.
+        Await.until("reading stops", () -> !client.eventLoop().submit(() -> client.config().isAutoRead()).syncUninterruptibly().getNow());
+        assertThat(h.backend.seen).hasSize(1);
+        assertThat(c.response().status()).isEqualTo(504);
+        assertThat(c.response().body()).isEqualTo("hello /next");
+        assertThat(h.backend.seen).hasSize(2);
+        assertThat(client.eventLoop().submit(() -> client.config().isAutoRead()).get()).isTrue();
+    }
+
+    @Test
     void aBackendClosingMidResponseClosesTheClient() throws Exception {
         HttpHarness h = harness();
         Raw c = raw(h).send("GET /truncate HTTP/1.1\r\nHost: a\r\n\r\n");

@@ -208,9 +208,9 @@ final class FrameScanner extends ChannelInboundHandlerAdapter {
                     }
                     // what came before goes first; then the frame the proxy must see, on its own
                     if (p > runStart) {
-                        sink.frames(buf.retainedSlice(runStart, p - runStart), messages, payloadBytes);
+                        sink.frames(part(ctx, buf, runStart, p - runStart), messages, payloadBytes);
                     }
-                    ByteBuf frame = buf.retainedSlice(p, size);
+                    ByteBuf frame = part(ctx, buf, p, size);
                     p += size;
                     runStart = p;
                     messages = 0;
@@ -227,11 +227,11 @@ final class FrameScanner extends ChannelInboundHandlerAdapter {
                 p += size;
             }
             if (p > runStart) {
-                if (runStart == start && p == end) {
+                if (runStart == start && p == end && !sparse(buf, end - start)) {
                     owned = false;
                     sink.frames(buf, messages, payloadBytes);
                 } else {
-                    sink.frames(buf.retainedSlice(runStart, p - runStart), messages, payloadBytes);
+                    sink.frames(part(ctx, buf, runStart, p - runStart), messages, payloadBytes);
                 }
             }
             if (bad != null) {
@@ -254,6 +254,22 @@ final class FrameScanner extends ChannelInboundHandlerAdapter {
                 buf.release();
             }
         }
+    }
+
+    /**
+     * Whether handing on {@code length} bytes of {@code buf} as it is would pin much more memory
+     * than that: the other leg's outbound buffer counts only the bytes against its water marks.
+     */
+    static boolean sparse(ByteBuf buf, int length) {
+        return buf.capacity() > 4 * length + 1024;
+    }
+
+    /** {@code [from, from + length)} of {@code buf}: a slice, or a copy where a slice would pin a sparse buffer. */
+    private static ByteBuf part(ChannelHandlerContext ctx, ByteBuf buf, int from, int length) {
+        if (sparse(buf, length)) {
+            return ctx.alloc().buffer(length).writeBytes(buf, from, length);
+        }
+        return buf.retainedSlice(from, length);
     }
 
     private CorruptedWebSocketFrameException checkStart(int b0, int b1, int opcode) {

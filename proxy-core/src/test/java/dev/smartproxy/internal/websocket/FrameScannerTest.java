@@ -279,6 +279,38 @@ class FrameScannerTest {
     }
 
     @Test
+    void framesInAMostlyEmptyReadBufferAreCopiedOutNotPinningIt() {
+        setUp(true, MAX);
+        byte[] stream = concat(text(true, true, "a"), pong(true, "q"), text(true, true, "b"));
+        ByteBuf read = Unpooled.directBuffer(64 * 1024).writeBytes(stream);
+        List<Integer> capacities = new ArrayList<>();
+        ch.pipeline().remove(FrameScanner.class);
+        ch.pipeline().addFirst(new FrameScanner(true, MAX, holder, () -> stops++, new FrameScanner.Sink() {
+            @Override
+            public void frames(ByteBuf frames, int messages, int payloadBytes) {
+                capacities.add(frames.capacity());
+                sink.frames(frames, messages, payloadBytes);
+            }
+
+            @Override
+            public void pong(ByteBuf frame, byte[] payload) {
+                capacities.add(frame.capacity());
+                sink.pong(frame, payload);
+            }
+
+            @Override
+            public void close(ByteBuf frame, byte[] payload) {
+                sink.close(frame, payload);
+            }
+        }));
+        ch.writeInbound(read);
+        assertThat(sink.relayed.toByteArray()).isEqualTo(stream);
+        assertThat(read.refCnt()).as("the 64 KiB read is released at once").isZero();
+        assertThat(capacities).hasSize(3).allSatisfy(c -> assertThat(c).isLessThan(1024));
+        assertThat(FrameScanner.sparse(Unpooled.buffer(2048).writeZero(300), 300)).isFalse();
+    }
+
+    @Test
     void controlFramesBetweenFragmentsAreAllowedAndAPongSplitsTheRun() {
         setUp(false, MAX);
         byte[] stream = concat(text(false, false, "a"), ping(false, "p"), cont(false, false, "b"), pong(false, "q"),

@@ -126,7 +126,7 @@ final class BackendLeg extends ChannelInboundHandlerAdapter {
                               HttpSettings settings, HttpRoute.Forward target, Listener listener,
                               BackendPool.Key poolKey) {
         BackendLeg l = new BackendLeg(listener, conn, client, target);
-        l.poolKey = target.proxyProtocol() == null ? poolKey : null;
+        l.poolAs(poolKey);
         int maxHeaders = Math.max(settings.maxHeaderSize(), 64 * 1024);
         int maxLine = Math.max(settings.maxInitialLineLength(), 8 * 1024);
         String sni = target.backendSni() != null ? target.backendSni() : target.host();
@@ -189,6 +189,11 @@ final class BackendLeg extends ChannelInboundHandlerAdapter {
     }
 
     // ------------------------------------------------------------------ sharing between client connections
+
+    /** Lets the leg be pooled under {@code key} (null: never); a leg that sends a PROXY header never is. */
+    void poolAs(BackendPool.Key key) {
+        poolKey = target.proxyProtocol() == null ? key : null;
+    }
 
     /** The key the leg was made for; null if it is never shared. */
     BackendPool.Key poolKey() {

@@ -53,7 +53,8 @@ import java.util.Objects;
  *       thread, so that a client that sends one request per connection does not cost a backend
  *       connect and close each time. A connection is kept only if its last response was read to
  *       its end, neither side asked to close it, it was never upgraded, the request was not a
- *       {@code HEAD}, and its route sends no PROXY protocol header (that header names one client).
+ *       {@code HEAD}, it carried no NTLM or Negotiate authentication (bound to the connection), and
+ *       its route sends no PROXY protocol header (that header names one client).
  *       Each I/O thread keeps at most {@value #MAX_POOLED_PER_THREAD} in all. Default 32,
  *       0 to 10,000; 0 disables the pool (a backend connection then lives as long as its client
  *       connection, as before).</li>

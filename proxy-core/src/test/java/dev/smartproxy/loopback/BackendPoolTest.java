@@ -150,6 +150,23 @@ class BackendPoolTest {
     }
 
     @Test
+    void aConnectionThatCarriedConnectionBoundAuthenticationStaysWithItsClient() throws Exception {
+        Backend backend = closer.keep(new Backend());
+        SmartProxy proxy = proxy(backend);
+        int port = Proxies.port(proxy, 80);
+        String ntlm;
+        try (Socket s = new Socket(InetAddress.getLoopbackAddress(), port)) {
+            ntlm = exchange(s, "GET", "/ok", "Authorization: NTLM TlRMTVNTUAABAAAAB4IIAAAAAAAAAAAAAAAAAAAAAAA=\r\n", null).conn;
+            assertThat(exchange(s, "GET", "/ok", "", null).conn).as("its own client keeps it").isEqualTo(ntlm);
+        }
+        Proxies.awaitIdle(proxy);
+        String negotiated = call(proxy, "GET", "/negotiate", "", null).conn; // the backend answers WWW-Authenticate: Negotiate
+        assertThat(negotiated).isNotEqualTo(ntlm);
+        assertThat(call(proxy, "GET", "/ok", "", null).conn).isNotIn(ntlm, negotiated);
+        assertThat(metrics(proxy, backend).connects()).isEqualTo(3);
+    }
+
+    @Test
     void aConnectionTheBackendClosedWhileIdleIsDroppedAndNeverHandedOut() throws Exception {
         Backend backend = closer.keep(new Backend());
         SmartProxy proxy = proxy(backend);
@@ -367,7 +384,8 @@ class BackendPoolTest {
                     String path = parts[1];
                     String text = "conn=" + id;
                     String head = "HTTP/1.1 200 OK\r\nX-Conn: " + id + "\r\nContent-Length: " + text.length() + "\r\n"
-                            + (path.equals("/close-header") ? "Connection: close\r\n" : "") + "\r\n";
+                            + (path.equals("/close-header") ? "Connection: close\r\n" : "")
+                            + (path.equals("/negotiate") ? "WWW-Authenticate: Negotiate\r\n" : "") + "\r\n";
                     out.write((head + text).getBytes(StandardCharsets.ISO_8859_1));
                     out.flush();
                     if (path.equals("/fin-later")) {

@@ -217,10 +217,36 @@ final class BackendLeg extends ChannelInboundHandlerAdapter {
         spoiled |= upgradeAsked;
     }
 
-    /** The connection must not serve another client connection. */
+    /** The connection must not serve another client connection, and is not clean now (it sent something unasked). */
     void spoil() {
         spoiled = true;
         clean = false;
+    }
+
+    /**
+     * The connection stays with its client connection (reused for its next requests, never pooled):
+     * it carries connection-bound authentication ({@link #bindsConnection}).
+     */
+    void keepPrivate() {
+        spoiled = true;
+    }
+
+    /**
+     * Whether {@code h} (a request's {@code Authorization} or a response's
+     * {@code WWW-Authenticate}) starts NTLM or Negotiate authentication, which authenticates
+     * the connection rather than the request: such a connection must never serve another client.
+     */
+    static boolean bindsConnection(io.netty.handler.codec.http.HttpHeaders h, CharSequence name) {
+        if (!h.contains(name)) {
+            return false;
+        }
+        for (String v : h.getAll(name)) {
+            String t = v.stripLeading();
+            if (t.regionMatches(true, 0, "NTLM", 0, 4) || t.regionMatches(true, 0, "Negotiate", 0, 9)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /**
@@ -390,6 +416,9 @@ final class BackendLeg extends ChannelInboundHandlerAdapter {
             return;
         }
         e.cancelTimer();
+        if (bindsConnection(res.headers(), io.netty.handler.codec.http.HttpHeaderNames.WWW_AUTHENTICATE)) {
+            keepPrivate();
+        }
         String broken = code == 101 ? ResponseHeads.checkSwitch(res, e) : ResponseHeads.checkFinal(res);
         if (broken != null) {
             listener.legBroken(this, broken);

@@ -25,8 +25,9 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>A leg enters only when {@link BackendLeg#idleKey()} says it may: its last response read to
  * its end, neither side asked to close, never upgraded (nor asked to be), not after a HEAD, no
- * failure, still open, and a route without a PROXY protocol header (that header names one client:
- * such legs have no key). Legs are keyed by backend host, port, TLS context, SNI and TCP
+ * failure, still open, no NTLM or Negotiate authentication seen on it (that authenticates the
+ * connection), and a route without a PROXY protocol header (that header names one client: such
+ * legs have no key). Legs are keyed by backend host, port, TLS context, SNI and TCP
  * keepalive; taken most recently parked first; at most {@link HttpSettings#backendPoolSize()}
  * per key and {@link HttpSettings#MAX_POOLED_PER_THREAD} in all. While parked the pool is the
  * leg's listener: a close removes it at once, any byte from the backend closes it (a response

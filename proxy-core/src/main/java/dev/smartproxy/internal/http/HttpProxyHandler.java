@@ -385,6 +385,9 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
         }
         e.leg = leg;
         e.reusedLeg = leg.beginExchange() > 0;
+        if (BackendLeg.bindsConnection(e.request.headers(), io.netty.handler.codec.http.HttpHeaderNames.AUTHORIZATION)) {
+            leg.keepPrivate();
+        }
         sendToBackend(e, e.request);
         updateClientRead();
         if (connecting != null) {

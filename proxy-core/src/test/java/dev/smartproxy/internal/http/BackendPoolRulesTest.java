@@ -85,6 +85,26 @@ class BackendPoolRulesTest {
     }
 
     @Test
+    void connectionBoundAuthenticationKeepsALegPrivate() {
+        var h = new io.netty.handler.codec.http.DefaultHttpHeaders();
+        assertThat(BackendLeg.bindsConnection(h, "authorization")).isFalse();
+        h.add("Authorization", "Basic dXNlcjpwYXNz");
+        assertThat(BackendLeg.bindsConnection(h, "authorization")).isFalse();
+        h.add("WWW-Authenticate", "Bearer");
+        h.add("WWW-Authenticate", "negotiate YIIGhgYGKwYBBQUCoIIGejCCBnagMDAuBgkqhkiC9xIBAgIGCSqGSIb3EgECAgYKKwYBBAGCNwICHgYKKwYBBAGCNwICCqKCBkAEggY8");
+        assertThat(BackendLeg.bindsConnection(h, "www-authenticate")).isTrue();
+        assertThat(BackendLeg.bindsConnection(h.set("Authorization", "NTLM abc"), "authorization")).isTrue();
+
+        BackendPool pool = pool(4, 1000);
+        BackendLeg l = servedLeg();
+        l.beginExchange();
+        l.keepPrivate();
+        l.exchangeDone(false);
+        assertThat(l.reusableFor(target)).as("its own client reuses it").isTrue();
+        assertThat(pool.release(l)).isFalse();
+    }
+
+    @Test
     void theMostRecentlyParkedIsTakenFirstUpToTheBoundPerBackend() {
         BackendPool pool = pool(2, 1000);
         BackendLeg a = servedLeg();

@@ -6,9 +6,9 @@ import dev.smartproxy.internal.PipelineNames;
 import dev.smartproxy.internal.connection.CloseReasons;
 import dev.smartproxy.internal.connection.ManagedConnection;
 import dev.smartproxy.internal.transport.BackendConnector;
-import dev.smartproxy.internal.transport.ByteCounter;
 import dev.smartproxy.internal.transport.ProxyHeader;
 import dev.smartproxy.internal.transport.Transport;
+import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
@@ -33,7 +33,10 @@ import java.util.Objects;
  * before the connection (and its TLS handshake) completed, writes the rest straight through,
  * classifies its failures with {@link CloseReasons}, and reports everything else to its
  * {@link Listener}, the exchange state machine, which decides. Reused for the next request whose
- * route names the same target ({@link #reusableFor}).
+ * route names the same target ({@link #reusableFor}); once its client connection is done with
+ * it, a leg that ended its last exchange cleanly ({@link #idleKey}) may wait in its event loop's
+ * {@link BackendPool} for another client connection on that loop ({@link #adopt}), which then
+ * owns it: its bytes and events count for the connection using it.
  *
  * <p>Confined to the client's event loop, which the backend channel shares.
  * <pre>{@code
@@ -78,10 +81,22 @@ final class BackendLeg extends ChannelInboundHandlerAdapter {
         void legInactive(BackendLeg leg);
     }
 
-    private final Listener listener;
-    private final ManagedConnection conn;
-    private final Channel client;
+    /** The exchange state machine of the client connection using the leg; its pool while parked. */
+    private Listener listener;
+    /** The client connection using the leg; null while parked. */
+    private ManagedConnection conn;
+    private Channel client;
     private final HttpRoute.Forward target;
+    /** The pool key the leg was made for; null: never shared (a PROXY header, or no pool). */
+    private BackendPool.Key poolKey;
+    /** Between exchanges, the last one ended cleanly: the connection may serve another client. */
+    private boolean clean;
+    /** Never to be pooled (it carried an upgrade request, or sent something unasked). */
+    private boolean spoiled;
+    /** Exchanges this connection served to their end. */
+    private int served;
+    /** When the leg was parked ({@link io.netty.util.concurrent.EventExecutor#ticker()} nanos). */
+    private long idleSince;
     private final ArrayDeque<HttpObject> pending = new ArrayDeque<>();
     private Channel ch;
     private ChannelFuture connectFuture;
@@ -109,14 +124,22 @@ final class BackendLeg extends ChannelInboundHandlerAdapter {
      */
     static BackendLeg connect(BackendConnector connector, Channel client, ManagedConnection conn,
                               HttpSettings settings, HttpRoute.Forward target, Listener listener) {
+        return connect(connector, client, conn, settings, target, listener, null);
+    }
+
+    /** As {@link #connect(BackendConnector, Channel, ManagedConnection, HttpSettings, HttpRoute.Forward, Listener)}, for pooling under {@code poolKey} (null: never). */
+    static BackendLeg connect(BackendConnector connector, Channel client, ManagedConnection conn,
+                              HttpSettings settings, HttpRoute.Forward target, Listener listener,
+                              BackendPool.Key poolKey) {
         BackendLeg l = new BackendLeg(listener, conn, client, target);
+        l.poolAs(poolKey);
         int maxHeaders = Math.max(settings.maxHeaderSize(), 64 * 1024);
         int maxLine = Math.max(settings.maxInitialLineLength(), 8 * 1024);
         String sni = target.backendSni() != null ? target.backendSni() : target.host();
-        // One header per backend connection, for the client connection that owns the leg (legs are never shared).
+        // One header per backend connection, for the client connection that owns the leg: such legs are never shared.
         ProxyHeader header = target.proxyProtocol() == null ? null : ProxyHeader.of(target.proxyProtocol(), conn, client);
         ChannelFuture cf = connector.connect(conn, client, Transport.targetAddress(target.host(), target.port()),
-                conn.policy().tcpKeepAlive(), false, ByteCounter.backend(conn), target.backendTls(), sni, header, p -> {
+                conn.policy().tcpKeepAlive(), false, new RawBytes(l), target.backendTls(), sni, header, p -> {
                     p.addLast(PipelineNames.BACKEND_HTTP_CODEC, new HttpClientCodec(
                             HttpProxyHandler.strictConfig(maxLine, maxHeaders), false, false));
                     p.addLast(PipelineNames.BACKEND_HTTP, l);
@@ -169,6 +192,97 @@ final class BackendLeg extends ChannelInboundHandlerAdapter {
                 && target.backendTls() == f.backendTls() && Objects.equals(target.backendSni(), f.backendSni())
                 && target.proxyProtocol() == f.proxyProtocol()
                 && !(ready && !ch.isActive());
+    }
+
+    // ------------------------------------------------------------------ sharing between client connections
+
+    /** Lets the leg be pooled under {@code key} (null: never); a leg that sends a PROXY header never is. */
+    void poolAs(BackendPool.Key key) {
+        poolKey = target.proxyProtocol() == null ? key : null;
+    }
+
+    /** The key the leg was made for; null if it is never shared. */
+    BackendPool.Key poolKey() {
+        return poolKey;
+    }
+
+    /** An exchange starts on the leg: it is not clean until it ends; returns how many exchanges it served before. */
+    int beginExchange() {
+        clean = false;
+        return served;
+    }
+
+    /**
+     * The exchange on the leg ended cleanly (response read to its end, the backend keeps the
+     * connection); {@code upgradeAsked}: it asked for an upgrade, so the connection is never
+     * shared with another client.
+     */
+    void exchangeDone(boolean upgradeAsked) {
+        served++;
+        clean = true;
+        spoiled |= upgradeAsked;
+    }
+
+    /** The connection must not serve another client connection, and is not clean now (it sent something unasked). */
+    void spoil() {
+        spoiled = true;
+        clean = false;
+    }
+
+    /**
+     * The connection stays with its client connection (reused for its next requests, never pooled):
+     * it carries connection-bound authentication ({@link #bindsConnection}).
+     */
+    void keepPrivate() {
+        spoiled = true;
+    }
+
+    /**
+     * Whether {@code h} (a request's {@code Authorization} or a response's
+     * {@code WWW-Authenticate}) starts NTLM or Negotiate authentication, which authenticates
+     * the connection rather than the request: such a connection must never serve another client.
+     */
+    static boolean bindsConnection(io.netty.handler.codec.http.HttpHeaders h, CharSequence name) {
+        if (!h.contains(name)) {
+            return false;
+        }
+        for (String v : h.getAll(name)) {
+            String t = v.stripLeading();
+            if (t.regionMatches(true, 0, "NTLM", 0, 4) || t.regionMatches(true, 0, "Negotiate", 0, 9)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * The key under which the leg may wait for another client connection, or null if it may not:
+     * made without a pool key (a PROXY header), spoiled, not between clean exchanges, failed,
+     * closed or not writable.
+     */
+    BackendPool.Key idleKey() {
+        return poolKey != null && clean && !spoiled && ready && failure == null && pending.isEmpty()
+                && ch.isActive() && ch.isWritable() ? poolKey : null;
+    }
+
+    /** Parks the leg in {@code pool}: it forgets its client, and reads again (to see a close). */
+    void park(BackendPool pool, long nowNanos) {
+        listener = pool;
+        conn = null;
+        client = null;
+        idleSince = nowNanos;
+        ch.config().setAutoRead(true);
+    }
+
+    long idleSince() {
+        return idleSince;
+    }
+
+    /** Takes a parked leg for the client connection {@code conn} on {@code client}, whose exchanges {@code listener} runs. */
+    void adopt(Listener listener, ManagedConnection conn, Channel client) {
+        this.listener = listener;
+        this.conn = conn;
+        this.client = client;
     }
 
     /** Makes the leg ready: what was held back is written and flushed. */
@@ -246,6 +360,10 @@ final class BackendLeg extends ChannelInboundHandlerAdapter {
 
     Channel channel() {
         return ch;
+    }
+
+    HttpRoute.Forward target() {
+        return target;
     }
 
     /** Stops reading the backend while the client does not take what is written to it. */
@@ -336,6 +454,9 @@ final class BackendLeg extends ChannelInboundHandlerAdapter {
             return;
         }
         e.cancelTimer();
+        if (bindsConnection(res.headers(), io.netty.handler.codec.http.HttpHeaderNames.WWW_AUTHENTICATE)) {
+            keepPrivate();
+        }
         String broken = code == 101 ? ResponseHeads.checkSwitch(res, e) : ResponseHeads.checkFinal(res);
         if (broken != null) {
             listener.legBroken(this, broken);
@@ -420,10 +541,11 @@ final class BackendLeg extends ChannelInboundHandlerAdapter {
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
         // An untrusted certificate, a reset, a dead backend: a reason and one line.
         failure = CloseReasons.of(cause, CloseReasons.Leg.BACKEND);
+        String prefix = conn != null ? conn.log() : "(pooled) ";
         if (CloseReasons.expected(failure)) {
-            log.debug("{}backend error ({}): {}", conn.log(), failure, cause.toString());
+            log.debug("{}backend error ({}): {}", prefix, failure, cause.toString());
         } else {
-            log.warn("{}unexpected error on the HTTP backend leg", conn.log(), cause);
+            log.warn("{}unexpected error on the HTTP backend leg", prefix, cause);
         }
         ctx.close();
     }
@@ -432,5 +554,26 @@ final class BackendLeg extends ChannelInboundHandlerAdapter {
     public void channelInactive(ChannelHandlerContext ctx) {
         releasePending();
         listener.legInactive(this);
+    }
+
+    /**
+     * Counts the raw bytes read from the backend, before TLS and HTTP decoding, for the client
+     * connection using the leg at the time (none while it is parked).
+     */
+    private static final class RawBytes extends ChannelInboundHandlerAdapter {
+        private final BackendLeg leg;
+
+        RawBytes(BackendLeg leg) {
+            this.leg = leg;
+        }
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            ManagedConnection c = leg.conn;
+            if (c != null && msg instanceof ByteBuf b && b.isReadable()) {
+                c.readFromBackend(b.readableBytes());
+            }
+            ctx.fireChannelRead(msg);
+        }
     }
 }

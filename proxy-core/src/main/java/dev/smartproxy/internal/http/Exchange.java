@@ -28,6 +28,10 @@ final class Exchange {
     final String expectedAccept;
     String routeName;
     BackendLeg leg;
+    /** The leg had served an exchange before this one (so it may have been closed as idle under it). */
+    boolean reusedLeg;
+    /** Sent once more on a new leg after its reused one closed unanswered. */
+    boolean retried;
     long bodyBytes;
     boolean requestComplete;
     boolean responseStarted;

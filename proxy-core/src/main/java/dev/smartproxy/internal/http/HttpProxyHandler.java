@@ -125,6 +125,9 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
     private String clientIp;
     /** Watches a request body's progress; see {@link HttpSettings#requestBodyTimeout()}. */
     private ScheduledFuture<?> bodyTimer;
+    /** The idle backend connections of the client's event loop (null: pooling is off); looked up on first use. */
+    private BackendPool pool;
+    private boolean poolLookedUp;
 
     /**
      * @param settings  limits and header policy
@@ -446,11 +449,24 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
         }
         BackendLeg connecting = null;
         if (leg == null) {
-            leg = connecting = BackendLeg.connect(connector, client, conn, settings, f, legEvents);
+            BackendPool p = pool();
+            BackendPool.Key key = p == null ? null : BackendPool.Key.of(f, conn.policy().tcpKeepAlive());
+            BackendLeg pooled = key == null ? null : p.acquire(key);
+            if (pooled != null) {
+                pooled.adopt(legEvents, conn, client);
+                leg = pooled;
+                log.debug("{}reusing a pooled backend connection to {}", conn.log(), pooled.channel().remoteAddress());
+            } else {
+                leg = connecting = BackendLeg.connect(connector, client, conn, settings, f, legEvents, key);
+            }
         } else {
             log.debug("{}reusing the backend connection to {}", conn.log(), leg.channel().remoteAddress());
         }
         e.leg = leg;
+        e.reusedLeg = leg.beginExchange() > 0;
+        if (BackendLeg.bindsConnection(e.request.headers(), io.netty.handler.codec.http.HttpHeaderNames.AUTHORIZATION)) {
+            leg.keepPrivate();
+        }
         sendToBackend(e, e.request);
         updateClientRead();
         if (connecting != null) {
@@ -605,10 +621,14 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
         }
         ex = null;
         e.cancelTimer();
-        if (leg != null && e.leg == leg && (!e.backendKeepAlive || e.head)) {
-            // After HEAD, a backend that wrongly sent a body would make its next response
-            // unreadable: the connection is not reused.
-            closeLeg();
+        if (leg != null && e.leg == leg) {
+            if (!e.backendKeepAlive || e.head) {
+                // After HEAD, a backend that wrongly sent a body would make its next response
+                // unreadable: the connection is not reused.
+                closeLeg();
+            } else {
+                leg.exchangeDone(e.upgrade);
+            }
         }
         if (e.closeAfter || !e.clientKeepAlive || clientInputClosed) {
             closeClient(e.closeAfter ? e.closeReason : CloseReason.CLIENT_CLOSED);
@@ -776,12 +796,60 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
 
     // ------------------------------------------------------------------ backend side
 
+    /** Drops the backend leg: into the event loop's pool if it ended its last exchange cleanly, else closed. */
     private void closeLeg() {
         BackendLeg l = leg;
         if (l != null) {
             leg = null;
-            l.close();
+            BackendPool p = l.idleKey() == null ? null : pool();
+            if (p == null || !p.release(l)) {
+                l.close();
+            }
         }
+    }
+
+    private BackendPool pool() {
+        if (!poolLookedUp) {
+            poolLookedUp = true;
+            pool = BackendPool.of(connector, client.eventLoop(), settings);
+        }
+        return pool;
+    }
+
+    /**
+     * A reused backend connection closed before any response to {@code e} (the backend closed it
+     * as idle just as the request went out): an idempotent request without a body is sent once
+     * more, on a new connection. Anything else cannot be known unsent, and gets the 502.
+     */
+    private boolean retryOnNewLeg(Exchange e, BackendLeg stale) {
+        if (!e.reusedLeg || e.retried || e.interimHeads > 0 || e.hasBody || e.bodyBytes > 0 || e.upgradePending
+                || !idempotent(e.request.method()) || !client.isActive()) {
+            return false;
+        }
+        e.retried = true;
+        e.cancelTimer();
+        log.debug("{}reused backend connection closed before responding ({}): retrying on a new one", conn.log(),
+                stale.closeReason());
+        BackendLeg fresh = BackendLeg.connect(connector, client, conn, settings, stale.target(), legEvents,
+                stale.poolKey());
+        leg = fresh;
+        e.leg = fresh;
+        fresh.beginExchange();
+        fresh.write(e.request);
+        if (e.requestComplete) {
+            fresh.write(LastHttpContent.EMPTY_LAST_CONTENT);
+        }
+        updateClientRead();
+        fresh.watchConnect();
+        return true;
+    }
+
+    private static boolean idempotent(io.netty.handler.codec.http.HttpMethod m) {
+        return m.equals(io.netty.handler.codec.http.HttpMethod.GET) || m.equals(io.netty.handler.codec.http.HttpMethod.HEAD)
+                || m.equals(io.netty.handler.codec.http.HttpMethod.OPTIONS)
+                || m.equals(io.netty.handler.codec.http.HttpMethod.PUT)
+                || m.equals(io.netty.handler.codec.http.HttpMethod.DELETE)
+                || m.equals(io.netty.handler.codec.http.HttpMethod.TRACE);
     }
 
     /** Starts the response timer once the request is complete and the leg ready. */
@@ -905,6 +973,7 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
                 ReferenceCountUtil.release(msg);
                 if (l == leg && !closing) {
                     log.debug("{}unexpected data from an idle backend connection: closing it", conn.log());
+                    l.spoil();
                     closeLeg();
                 }
                 return;
@@ -954,6 +1023,9 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
                 return;
             }
             CloseReason why = l.closeReason();
+            if (!e.responseStarted && retryOnNewLeg(e, l)) {
+                return;
+            }
             if (!e.responseStarted) {
                 log.debug("{}backend closed before responding ({})", conn.log(), why);
                 respondError(HttpResponseStatus.BAD_GATEWAY, why);

@@ -18,7 +18,9 @@ import io.netty.handler.ssl.SslContext;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.Objects;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Consumer;
+import java.util.function.Function;
 
 /**
  * The one way a backend connection is made, for the TCP relay and the HTTP proxy alike: on the
@@ -43,6 +45,8 @@ public final class BackendConnector {
 
     private final Transport transport;
     private final int connectTimeoutMillis;
+    /** What the HTTP proxy keeps per event loop for this connector's connections (its idle-connection pool). */
+    private final ConcurrentHashMap<io.netty.util.concurrent.EventExecutor, Object> perLoop = new ConcurrentHashMap<>();
 
     /**
      * @param transport      channel classes, resolver and socket options
@@ -51,6 +55,20 @@ public final class BackendConnector {
     public BackendConnector(Transport transport, Duration connectTimeout) {
         this.transport = Objects.requireNonNull(transport, "transport");
         this.connectTimeoutMillis = (int) Math.min(Integer.MAX_VALUE, connectTimeout.toMillis());
+    }
+
+    /**
+     * The state of type {@code type} this connector keeps for {@code loop}, made by {@code create}
+     * on first use: per proxy and per event loop, so that what it holds is confined to that loop's
+     * thread. One type per connector (the HTTP proxy's backend pool).
+     */
+    public <T> T perLoop(io.netty.util.concurrent.EventExecutor loop, Class<T> type,
+                         Function<io.netty.util.concurrent.EventExecutor, ? extends T> create) {
+        Object o = perLoop.get(loop);
+        if (o == null) {
+            o = perLoop.computeIfAbsent(loop, create);
+        }
+        return type.cast(o);
     }
 
     /** The transport the connections use. */

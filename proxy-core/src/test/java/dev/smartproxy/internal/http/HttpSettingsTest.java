@@ -99,4 +99,27 @@ class HttpSettingsTest {
                 .hasMessage("http.maxHeaderCount: 10001 (expected: 1..10000)");
         assertThatThrownBy(() -> HttpSettings.builder().encodedSlashes(null)).isInstanceOf(NullPointerException.class);
     }
+
+    @Test
+    void backendPoolSettingsHaveTheirDefaultsAndAreValidated() {
+        HttpSettings d = HttpSettings.defaults();
+        assertThat(d.backendPoolSize()).isEqualTo(32);
+        assertThat(d.backendIdleTimeout()).isEqualTo(Duration.ofSeconds(4));
+        HttpSettings s = HttpSettings.builder().backendPoolSize(0).backendIdleTimeout(Duration.ofMillis(1)).build();
+        assertThat(s.backendPoolSize()).isZero();
+        assertThat(s.backendIdleTimeout()).isEqualTo(Duration.ofMillis(1));
+        assertThat(s).isNotEqualTo(d);
+        assertThat(HttpSettings.builder().backendPoolSize(10_000).backendIdleTimeout(Duration.ofHours(1)).build()
+                .toString()).contains("backendPoolSize=10000", "backendIdleTimeout=1h");
+        assertThat(HttpSettings.builder().backendIdleTimeout(Duration.ofSeconds(9)).build()).isNotEqualTo(d);
+        assertThatThrownBy(() -> HttpSettings.builder().backendPoolSize(-1))
+                .hasMessage("http.backendPoolSize: -1 (expected: 0..10000)");
+        assertThatThrownBy(() -> HttpSettings.builder().backendPoolSize(10_001))
+                .hasMessage("http.backendPoolSize: 10001 (expected: 0..10000)");
+        assertThatThrownBy(() -> HttpSettings.builder().backendIdleTimeout(Duration.ZERO))
+                .hasMessage("http.backendIdleTimeout: 0 (expected: 1ms to 1h)");
+        assertThatThrownBy(() -> HttpSettings.builder().backendIdleTimeout(Duration.ofHours(2)))
+                .hasMessage("http.backendIdleTimeout: 2h (expected: 1ms to 1h)");
+        assertThatThrownBy(() -> HttpSettings.builder().backendIdleTimeout(null)).isInstanceOf(NullPointerException.class);
+    }
 }

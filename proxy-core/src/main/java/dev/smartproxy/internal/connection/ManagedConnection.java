@@ -60,7 +60,8 @@ public final class ManagedConnection {
             CLOSE_REASON = java.util.concurrent.atomic.AtomicReferenceFieldUpdater.newUpdater(
                     ManagedConnection.class, CloseReason.class, "closeReason");
     private volatile boolean webSocket;
-    private volatile LongSupplier bufferedBytes = () -> 0L;
+    /** Bytes queued for this connection outside the budget's holders; null: its legs' outbound queues. */
+    private volatile LongSupplier bufferedBytes;
     /** Bytes counted in the proxy's {@link BufferBudget} for this connection; written by its event loop only. */
     private volatile long heldBytes;
 
@@ -175,9 +176,21 @@ public final class ManagedConnection {
     /**
      * Supplies the number of bytes held in the proxy's buffers for this connection that no
      * {@link BufferBudget.Holder} counts (outbound queues); {@code info().bufferedBytes()} adds the holders'.
+     * Without one (null, the default), those are the bytes queued on the outbound buffers of its
+     * {@linkplain #legs() legs}, which is what the TCP relay and the HTTP branch hold.
      */
     public void bufferedBytes(LongSupplier supplier) {
         this.bufferedBytes = supplier;
+    }
+
+    /** The bytes queued on the outbound buffers of the connection's legs, not yet written to their sockets. */
+    private long queuedOnLegs() {
+        long n = 0;
+        for (Channel leg : legs) {
+            io.netty.channel.ChannelOutboundBuffer out = leg.unsafe().outboundBuffer();
+            n += out == null ? 0 : out.totalPendingWriteBytes();
+        }
+        return n;
     }
 
     /** A {@link BufferBudget.Holder} of this connection changed its level by {@code delta}. Event loop only. */
@@ -446,7 +459,8 @@ public final class ManagedConnection {
     public ConnectionInfo info() {
         long elapsed = lastActivityNanos - openedNanos;
         return new ConnectionSnapshot(id, routePort, clientAddress, kind, routeName, sni, backendAddress,
-                bytesFromClient, bytesFromBackend, bufferedBytes.getAsLong() + heldBytes, openedAt,
+                bytesFromClient, bytesFromBackend,
+                (bufferedBytes == null ? queuedOnLegs() : bufferedBytes.getAsLong()) + heldBytes, openedAt,
                 openedAt.plusNanos(elapsed), policy, webSocket, closeReason);
     }
 

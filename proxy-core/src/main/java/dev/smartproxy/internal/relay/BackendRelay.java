@@ -67,6 +67,9 @@ final class BackendRelay extends ChannelDuplexHandler {
             buf.release();
             return;
         }
+        if (clientSide.countsClientBytes()) {
+            conn.wroteToClient(buf.readableBytes()); // as the accept stage's counter did on its write
+        }
         client.write(buf, client.voidPromise());
         if (!client.isWritable()) {
             ctx.channel().config().setAutoRead(false);

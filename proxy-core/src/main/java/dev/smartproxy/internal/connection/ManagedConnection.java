@@ -7,6 +7,8 @@ import dev.smartproxy.event.ConnectionInfo;
 import dev.smartproxy.event.ConnectionKind;
 
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelFutureListener;
 
 import java.net.InetSocketAddress;
 import java.time.Instant;
@@ -28,8 +30,13 @@ import java.util.function.LongSupplier;
  * <p>Written only by the connection's event loop (traffic, timers and FINs all run there);
  * fields that snapshots read from other threads are volatile. Not a ChannelHandler: the
  * handlers report to it, and it asks them to close through {@link ConnectionActions}.
+ *
+ * <p><b>Memory.</b> An idle connection holds this record for as long as it lives, so the record
+ * is its own timer task ({@link Runnable}) and its own close listener on every leg
+ * ({@link ChannelFutureListener}) rather than a lambda for each, keeps its opening time as a long,
+ * and builds its log prefix only when a line is logged.
  */
-public final class ManagedConnection {
+public final class ManagedConnection implements Runnable, ChannelFutureListener {
     private final long id;
     private final int routePort;
     /** The address the socket came from: the client, or a proxy in front of it. */
@@ -37,10 +44,10 @@ public final class ManagedConnection {
     /** The client: the peer, or the address a trusted proxy's PROXY protocol header carried. */
     private volatile InetSocketAddress clientAddress;
     private boolean clientAddressSet;
-    private final Instant openedAt;
+    /** When it was opened: nanoseconds since the epoch (an {@link Instant} for snapshots). */
+    private final long openedAtEpochNanos;
     private final long openedNanos;
     private final Ticker ticker;
-    private final String logPrefix;
 
     private volatile ConnectionKind kind;
     private volatile String routeName;
@@ -90,11 +97,10 @@ public final class ManagedConnection {
         this.routePort = routePort;
         this.peerAddress = clientAddress;
         this.clientAddress = clientAddress;
-        this.openedAt = openedAt;
+        this.openedAtEpochNanos = openedAt.getEpochSecond() * 1_000_000_000L + openedAt.getNano();
         this.ticker = ticker;
         this.openedNanos = ticker.nanoTime();
         this.lastActivityNanos = openedNanos;
-        this.logPrefix = "[conn " + id + "] ";
     }
 
     /** The connection id. */
@@ -104,7 +110,7 @@ public final class ManagedConnection {
 
     /** {@code "[conn 42] "}: the prefix of every log line about this connection. */
     public String log() {
-        return logPrefix;
+        return "[conn " + id + "] "; // built per line: an idle connection keeps no string
     }
 
     /** The logical route port the client connected to. */
@@ -135,7 +141,7 @@ public final class ManagedConnection {
      */
     public void clientAddress(InetSocketAddress client) {
         if (clientAddressSet || kind != null) {
-            throw new IllegalStateException(logPrefix + "client address already set or connection routed");
+            throw new IllegalStateException(log() + "client address already set or connection routed");
         }
         clientAddressSet = true;
         this.clientAddress = java.util.Objects.requireNonNull(client, "client");
@@ -338,7 +344,25 @@ public final class ManagedConnection {
             pending.cancel();
         }
         pendingDeadline = next;
-        pending = scheduler.schedule(this::check, Math.max(0, next - now));
+        pending = scheduler.schedule(this, Math.max(0, next - now));
+    }
+
+    /** The timer check, as the scheduler runs it: see {@link #check()}. Event loop only. */
+    @Override
+    public void run() {
+        check();
+    }
+
+    /**
+     * A leg's close future completed (the registry adds this record as the listener of each leg's
+     * close future, {@link ConnectionRegistry#watchLeg}): when no leg is left open, the connection is
+     * closed in the registry.
+     */
+    @Override
+    public void operationComplete(ChannelFuture future) {
+        if (allLegsClosed()) {
+            registry.closed(this);
+        }
     }
 
     /** The timer check: expire what is due, else re-arm for the next deadline. */
@@ -457,6 +481,7 @@ public final class ManagedConnection {
 
     /** A snapshot. */
     public ConnectionInfo info() {
+        Instant openedAt = Instant.ofEpochSecond(0, openedAtEpochNanos);
         long elapsed = lastActivityNanos - openedNanos;
         return new ConnectionSnapshot(id, routePort, clientAddress, kind, routeName, sni, backendAddress,
                 bytesFromClient, bytesFromBackend,

@@ -102,7 +102,7 @@ final class ConnectionRouter implements ClientHelloClassifier.Router {
     private void register(ConnectionKind kind, String routeName, RoutePolicy overrides, String sni,
                           ConnectionActions actions) {
         px.registry().routed(conn, kind, routeName, sni, EffectivePolicies.of(px.policy(), overrides, kind),
-                new EventLoopScheduler(client.eventLoop()), actions);
+                EventLoopScheduler.of(client.eventLoop()), actions);
     }
 
     /** What closes a connection that has one leg when a timer expires. */

@@ -156,7 +156,31 @@ public final class ManagedConnection implements Runnable, ChannelFutureListener 
     public void routed(ConnectionKind kind, String routeName, String sni) {
         this.kind = kind;
         this.routeName = routeName;
-        this.sni = sni;
+        this.sni = sharedName(sni);
+    }
+
+    /** The most distinct SNI names kept for sharing; past it the table starts over (random names from hostile clients). */
+    static final int SHARED_NAMES_MAX = 4096;
+    private static final java.util.concurrent.ConcurrentHashMap<String, String> SHARED_NAMES =
+            new java.util.concurrent.ConcurrentHashMap<>();
+
+    /**
+     * The one instance of an SNI name equal to {@code name} (null stays null): each connection
+     * parsed its own copy from its ClientHello, and the many connections to one name keep one.
+     */
+    static String sharedName(String name) {
+        if (name == null) {
+            return null;
+        }
+        String known = SHARED_NAMES.get(name);
+        if (known != null) {
+            return known;
+        }
+        if (SHARED_NAMES.size() >= SHARED_NAMES_MAX) {
+            SHARED_NAMES.clear();
+        }
+        known = SHARED_NAMES.putIfAbsent(name, name);
+        return known != null ? known : name;
     }
 
     /** Records that the connection was upgraded to a WebSocket (terminated connections only). */
@@ -171,7 +195,7 @@ public final class ManagedConnection implements Runnable, ChannelFutureListener 
 
     /** Records the SNI name read from the ClientHello, before or without a route. */
     public void sni(String sni) {
-        this.sni = sni;
+        this.sni = sharedName(sni);
     }
 
     /** Records the backend address chosen. */

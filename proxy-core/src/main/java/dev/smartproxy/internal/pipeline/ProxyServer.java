@@ -71,7 +71,6 @@ public final class ProxyServer {
                 .group(boss, workers)
                 .channel(px.transport().serverChannelClass())
                 .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, BackendConnector.WATER_MARK)
-                .childOption(ChannelOption.RCVBUF_ALLOCATOR, dev.smartproxy.internal.transport.Transport.RECV_ALLOCATOR)
                 .childHandler(new ProxyChannelInitializer(px, routePort));
         if (px.transport().hasSockets()) { // local channels have none of these
             b.option(ChannelOption.SO_BACKLOG, 4096)

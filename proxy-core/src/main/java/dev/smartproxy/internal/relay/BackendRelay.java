@@ -3,7 +3,6 @@ package dev.smartproxy.internal.relay;
 import dev.smartproxy.event.CloseReason;
 import dev.smartproxy.internal.connection.CloseReasons;
 import dev.smartproxy.internal.connection.ManagedConnection;
-import dev.smartproxy.internal.transport.Transport;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelDuplexHandler;
@@ -48,12 +47,6 @@ final class BackendRelay extends ChannelDuplexHandler implements ChannelFutureLi
     BackendRelay(ManagedConnection conn, TcpRelay clientSide) {
         this.conn = conn;
         this.clientSide = clientSide;
-    }
-
-    /** The backend channel reads with the proxy's one shared allocator (set before its first read). */
-    @Override
-    public void handlerAdded(ChannelHandlerContext ctx) {
-        ctx.channel().config().setRecvByteBufAllocator(Transport.RECV_ALLOCATOR);
     }
 
     @Override

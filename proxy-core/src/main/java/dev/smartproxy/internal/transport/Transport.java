@@ -52,14 +52,6 @@ public final class Transport {
     /** What a local client's address reads as: local channels have no IP address. */
     private static final InetSocketAddress LOCAL_CLIENT = new InetSocketAddress(InetAddress.getLoopbackAddress(), 0);
 
-    /**
-     * The receive-buffer sizing every proxy channel reads with: Netty's adaptive default, one
-     * instance for all channels (its settings are immutable here; the per-channel state is in the
-     * handle each channel creates on its first read), instead of one per channel.
-     */
-    public static final io.netty.channel.RecvByteBufAllocator RECV_ALLOCATOR =
-            new io.netty.channel.AdaptiveRecvByteBufAllocator();
-
     private final Kind kind;
     private final OffLoopResolverGroup resolver = new OffLoopResolverGroup();
 

@@ -11,7 +11,7 @@ import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** {@code bin/smartproxy} starts the jar with the production flags, whatever the user adds. */
+/** {@code bin/smartproxy} starts the jar with the production flags (README, "Running in production"), whatever the user adds. */
 class LauncherScriptTest {
     @Test
     void theLauncherExitsOnOutOfMemoryAndPassesTheArgumentsThrough(@TempDir Path dir) throws Exception {
@@ -27,8 +27,10 @@ class LauncherScriptTest {
         assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertThat(p.exitValue()).as(out).isZero();
-        assertThat(out.lines().toList()).containsSubsequence("-Xms512m", "-Xmx512m", "-XX:+ExitOnOutOfMemoryError",
+        assertThat(out.lines().toList()).containsSubsequence("-Xms128m", "-Xmx128m", "-XX:+AlwaysPreTouch",
+                "-XX:+UseSerialGC", "-Dio.netty.leakDetection.level=disabled", "-XX:+ExitOnOutOfMemoryError",
                 "-Dx=1", "-jar").contains("passthrough", "--listen", "127.0.0.1:8443")
+                .doesNotContain("-XX:TieredStopAtLevel=1") // the JIT's full tiers by default (README)
                 .anyMatch(l -> l.endsWith("examples/target/smartproxy-examples.jar"));
     }
 }

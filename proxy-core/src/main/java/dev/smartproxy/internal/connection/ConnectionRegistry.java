@@ -36,7 +36,8 @@ public final class ConnectionRegistry {
     private static final ConnectionKind[] KINDS = ConnectionKind.values();
     private static final CloseReason[] REASONS = CloseReason.values();
 
-    private final ConcurrentHashMap<Long, ManagedConnection> open = new ConcurrentHashMap<>();
+    /** Keyed by the record itself (identity): no boxed id per connection. */
+    private final java.util.Set<ManagedConnection> open = ConcurrentHashMap.newKeySet();
     private final AtomicLong ids = new AtomicLong();
     private final LongAdder accepted = new LongAdder();
     private final LongAdder[] openByKind = adders(KINDS.length);
@@ -67,7 +68,7 @@ public final class ConnectionRegistry {
     public ManagedConnection register(int routePort, InetSocketAddress client) {
         ManagedConnection c = new ManagedConnection(this, ids.incrementAndGet(), routePort, client, clock.instant(), ticker);
         accepted.increment();
-        open.put(c.id(), c);
+        open.add(c);
         notify(c, ProxyEventListener::onAccepted);
         return c;
     }
@@ -105,11 +106,7 @@ public final class ConnectionRegistry {
      */
     public void watchLeg(ManagedConnection c, Channel leg) {
         c.addLeg(leg);
-        leg.closeFuture().addListener(f -> {
-            if (c.allLegsClosed()) {
-                closed(c);
-            }
-        });
+        leg.closeFuture().addListener(c); // the record is its own listener: no object per leg
     }
 
     /** Removes a connection whose legs are all closed; idempotent. */
@@ -123,7 +120,7 @@ public final class ConnectionRegistry {
         if (c.kind() != null) {
             openByKind[c.kind().ordinal()].decrement();
         }
-        open.remove(c.id());
+        open.remove(c);
         if (log.isDebugEnabled()) {
             log.debug("{}closed: {} ({} bytes in, {} bytes out)", c.log(), c.closeReason(), c.bytesFromClient(),
                     c.bytesFromBackend());
@@ -204,13 +201,13 @@ public final class ConnectionRegistry {
 
     /** Applies {@code action} to every open connection. */
     public void forEachOpen(Consumer<ManagedConnection> action) {
-        open.values().forEach(action);
+        open.forEach(action);
     }
 
     /** Snapshots of the open connections, by id. */
     public List<ConnectionInfo> snapshot() {
         List<ConnectionInfo> out = new ArrayList<>(open.size());
-        open.values().forEach(c -> out.add(c.info()));
+        open.forEach(c -> out.add(c.info()));
         out.sort((a, b) -> Long.compare(a.id(), b.id()));
         return out;
     }

@@ -32,6 +32,36 @@ public final class EffectivePolicies {
      *         checks every route and kind, so a built proxy never does)
      */
     public static EffectivePolicy of(ConnectionPolicy proxy, RoutePolicy route, ConnectionKind kind) {
+        return shared(compute(proxy, route, kind));
+    }
+
+    /**
+     * The most distinct policies kept for sharing: a process has a few (one per distinct route
+     * and kind settings, a handful of values in practice). Past this bound (live route updates
+     * churning through thousands of distinct overrides, many proxies in one JVM) the table starts
+     * over: connections keep the instances they hold, and sharing resumes with the next ones.
+     */
+    static final int SHARED_MAX = 1024;
+    private static final java.util.concurrent.ConcurrentHashMap<EffectivePolicy, EffectivePolicy> SHARED =
+            new java.util.concurrent.ConcurrentHashMap<>();
+
+    /**
+     * The one instance equal to {@code p}: every connection of a route and kind (every route
+     * with the same settings, in fact) holds the same immutable policy instead of a copy each.
+     */
+    static EffectivePolicy shared(EffectivePolicy p) {
+        EffectivePolicy known = SHARED.get(p);
+        if (known != null) {
+            return known;
+        }
+        if (SHARED.size() >= SHARED_MAX) {
+            SHARED.clear();
+        }
+        known = SHARED.putIfAbsent(p, p);
+        return known != null ? known : p;
+    }
+
+    private static EffectivePolicy compute(ConnectionPolicy proxy, RoutePolicy route, ConnectionKind kind) {
         RoutePolicy kindLayer = kindOverrides(proxy, kind);
         ConnectionPolicy p = kindLayer.isEmpty() && route.isEmpty() ? proxy : proxy.withOverrides(kindLayer, route);
         Duration halfClose = kind == ConnectionKind.PLAIN ? p.halfCloseGracePlain() : p.halfCloseGraceTls();

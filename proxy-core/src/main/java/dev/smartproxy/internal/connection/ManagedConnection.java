@@ -8,6 +8,8 @@ import dev.smartproxy.event.ConnectionKind;
 import dev.smartproxy.route.Route;
 
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelFutureListener;
 
 import java.net.InetSocketAddress;
 import java.time.Instant;
@@ -29,8 +31,13 @@ import java.util.function.LongSupplier;
  * <p>Written only by the connection's event loop (traffic, timers and FINs all run there);
  * fields that snapshots read from other threads are volatile. Not a ChannelHandler: the
  * handlers report to it, and it asks them to close through {@link ConnectionActions}.
+ *
+ * <p><b>Memory.</b> An idle connection holds this record for as long as it lives, so the record
+ * is its own timer task ({@link Runnable}) and its own close listener on every leg
+ * ({@link ChannelFutureListener}) rather than a lambda for each, keeps its opening time as a long,
+ * and builds its log prefix only when a line is logged.
  */
-public final class ManagedConnection {
+public final class ManagedConnection implements Runnable, ChannelFutureListener {
     private final long id;
     private final int routePort;
     /** The address the socket came from: the client, or a proxy in front of it. */
@@ -38,10 +45,10 @@ public final class ManagedConnection {
     /** The client: the peer, or the address a trusted proxy's PROXY protocol header carried. */
     private volatile InetSocketAddress clientAddress;
     private boolean clientAddressSet;
-    private final Instant openedAt;
+    /** When it was opened: nanoseconds since the epoch (an {@link Instant} for snapshots). */
+    private final long openedAtEpochNanos;
     private final long openedNanos;
     private final Ticker ticker;
-    private final String logPrefix;
 
     private volatile ConnectionKind kind;
     private volatile String routeName;
@@ -68,7 +75,8 @@ public final class ManagedConnection {
             CLOSE_REASON = java.util.concurrent.atomic.AtomicReferenceFieldUpdater.newUpdater(
                     ManagedConnection.class, CloseReason.class, "closeReason");
     private volatile boolean webSocket;
-    private volatile LongSupplier bufferedBytes = () -> 0L;
+    /** Bytes queued for this connection outside the budget's holders; null: its legs' outbound queues. */
+    private volatile LongSupplier bufferedBytes;
     /** Bytes counted in the proxy's {@link BufferBudget} for this connection; written by its event loop only. */
     private volatile long heldBytes;
 
@@ -97,11 +105,10 @@ public final class ManagedConnection {
         this.routePort = routePort;
         this.peerAddress = clientAddress;
         this.clientAddress = clientAddress;
-        this.openedAt = openedAt;
+        this.openedAtEpochNanos = openedAt.getEpochSecond() * 1_000_000_000L + openedAt.getNano();
         this.ticker = ticker;
         this.openedNanos = ticker.nanoTime();
         this.lastActivityNanos = openedNanos;
-        this.logPrefix = "[conn " + id + "] ";
     }
 
     /** The connection id. */
@@ -111,7 +118,7 @@ public final class ManagedConnection {
 
     /** {@code "[conn 42] "}: the prefix of every log line about this connection. */
     public String log() {
-        return logPrefix;
+        return "[conn " + id + "] "; // built per line: an idle connection keeps no string
     }
 
     /** The logical route port the client connected to. */
@@ -142,7 +149,7 @@ public final class ManagedConnection {
      */
     public void clientAddress(InetSocketAddress client) {
         if (clientAddressSet || kind != null) {
-            throw new IllegalStateException(logPrefix + "client address already set or connection routed");
+            throw new IllegalStateException(log() + "client address already set or connection routed");
         }
         clientAddressSet = true;
         this.clientAddress = java.util.Objects.requireNonNull(client, "client");
@@ -157,7 +164,31 @@ public final class ManagedConnection {
     public void routed(ConnectionKind kind, String routeName, String sni) {
         this.kind = kind;
         this.routeName = routeName;
-        this.sni = sni;
+        this.sni = sharedName(sni);
+    }
+
+    /** The most distinct SNI names kept for sharing; past it the table starts over (random names from hostile clients). */
+    static final int SHARED_NAMES_MAX = 4096;
+    private static final java.util.concurrent.ConcurrentHashMap<String, String> SHARED_NAMES =
+            new java.util.concurrent.ConcurrentHashMap<>();
+
+    /**
+     * The one instance of an SNI name equal to {@code name} (null stays null): each connection
+     * parsed its own copy from its ClientHello, and the many connections to one name keep one.
+     */
+    static String sharedName(String name) {
+        if (name == null) {
+            return null;
+        }
+        String known = SHARED_NAMES.get(name);
+        if (known != null) {
+            return known;
+        }
+        if (SHARED_NAMES.size() >= SHARED_NAMES_MAX) {
+            SHARED_NAMES.clear();
+        }
+        known = SHARED_NAMES.putIfAbsent(name, name);
+        return known != null ? known : name;
     }
 
     /**
@@ -215,7 +246,7 @@ public final class ManagedConnection {
 
     /** Records the SNI name read from the ClientHello, before or without a route. */
     public void sni(String sni) {
-        this.sni = sni;
+        this.sni = sharedName(sni);
     }
 
     /** Records the backend address chosen. */
@@ -226,9 +257,21 @@ public final class ManagedConnection {
     /**
      * Supplies the number of bytes held in the proxy's buffers for this connection that no
      * {@link BufferBudget.Holder} counts (outbound queues); {@code info().bufferedBytes()} adds the holders'.
+     * Without one (null, the default), those are the bytes queued on the outbound buffers of its
+     * {@linkplain #legs() legs}, which is what the TCP relay and the HTTP branch hold.
      */
     public void bufferedBytes(LongSupplier supplier) {
         this.bufferedBytes = supplier;
+    }
+
+    /** The bytes queued on the outbound buffers of the connection's legs, not yet written to their sockets. */
+    private long queuedOnLegs() {
+        long n = 0;
+        for (Channel leg : legs) {
+            io.netty.channel.ChannelOutboundBuffer out = leg.unsafe().outboundBuffer();
+            n += out == null ? 0 : out.totalPendingWriteBytes();
+        }
+        return n;
     }
 
     /** A {@link BufferBudget.Holder} of this connection changed its level by {@code delta}. Event loop only. */
@@ -376,7 +419,25 @@ public final class ManagedConnection {
             pending.cancel();
         }
         pendingDeadline = next;
-        pending = scheduler.schedule(this::check, Math.max(0, next - now));
+        pending = scheduler.schedule(this, Math.max(0, next - now));
+    }
+
+    /** The timer check, as the scheduler runs it: see {@link #check()}. Event loop only. */
+    @Override
+    public void run() {
+        check();
+    }
+
+    /**
+     * A leg's close future completed (the registry adds this record as the listener of each leg's
+     * close future, {@link ConnectionRegistry#watchLeg}): when no leg is left open, the connection is
+     * closed in the registry.
+     */
+    @Override
+    public void operationComplete(ChannelFuture future) {
+        if (allLegsClosed()) {
+            registry.closed(this);
+        }
     }
 
     /** The timer check: expire what is due, else re-arm for the next deadline. */
@@ -499,9 +560,11 @@ public final class ManagedConnection {
 
     /** A snapshot. */
     public ConnectionInfo info() {
+        Instant openedAt = Instant.ofEpochSecond(0, openedAtEpochNanos);
         long elapsed = lastActivityNanos - openedNanos;
         return new ConnectionSnapshot(id, routePort, clientAddress, kind, routeName, sni, backendAddress,
-                bytesFromClient, bytesFromBackend, bufferedBytes.getAsLong() + heldBytes, openedAt,
+                bytesFromClient, bytesFromBackend,
+                (bufferedBytes == null ? queuedOnLegs() : bufferedBytes.getAsLong()) + heldBytes, openedAt,
                 openedAt.plusNanos(elapsed), policy, webSocket, closeReason);
     }
 

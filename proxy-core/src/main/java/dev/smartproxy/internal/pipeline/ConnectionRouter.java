@@ -110,7 +110,7 @@ final class ConnectionRouter implements ClientHelloClassifier.Router {
     private void register(ConnectionKind kind, Route route, String routeName, RoutePolicy overrides, String sni,
                           ConnectionActions actions) {
         px.registry().routed(conn, kind, routeName, sni, EffectivePolicies.of(px.policy(), overrides, kind),
-                new EventLoopScheduler(client.eventLoop()), actions);
+                EventLoopScheduler.of(client.eventLoop()), actions);
         // After the timers start, so a live update that raced this connection can retire it.
         RouteRetirements.recordRoute(px, conn, route, routing);
     }

@@ -10,8 +10,25 @@ import java.util.concurrent.TimeUnit;
 final class EventLoopScheduler implements Scheduler {
     private final EventLoop loop;
 
+    /** The scheduler of the loop the caller runs on, shared by its connections; cached per loop thread. */
+    private static final io.netty.util.concurrent.FastThreadLocal<EventLoopScheduler> CURRENT =
+            new io.netty.util.concurrent.FastThreadLocal<>();
+
     EventLoopScheduler(EventLoop loop) {
         this.loop = loop;
+    }
+
+    /** The scheduler of {@code loop}: one per loop when called on it (as the router is), so idle connections share it. */
+    static EventLoopScheduler of(EventLoop loop) {
+        if (!loop.inEventLoop()) {
+            return new EventLoopScheduler(loop);
+        }
+        EventLoopScheduler s = CURRENT.get();
+        if (s == null || s.loop != loop) {
+            s = new EventLoopScheduler(loop);
+            CURRENT.set(s);
+        }
+        return s;
     }
 
     @Override

@@ -4,7 +4,6 @@ import dev.smartproxy.internal.transport.ByteCounter;
 import dev.smartproxy.internal.PipelineNames;
 import dev.smartproxy.event.CloseReason;
 import dev.smartproxy.internal.connection.ManagedConnection;
-import dev.smartproxy.internal.relay.Legs;
 import dev.smartproxy.route.IpPattern;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
@@ -45,7 +44,6 @@ public final class ProxyChannelInitializer extends ChannelInitializer<Channel> {
         RouteSnapshot routing = px.routing();
         ManagedConnection conn = px.registry().register(routePort, px.transport().clientAddress(ch));
         px.registry().watchLeg(conn, ch);
-        conn.bufferedBytes(() -> Legs.queued(ch)); // a relay adds its backend leg's
         log.debug("{}accepted from {} on port {}", conn.log(), ch.remoteAddress(), routePort);
         ChannelPipeline p = ch.pipeline();
         p.addLast(PipelineNames.BYTES, ByteCounter.client(conn));

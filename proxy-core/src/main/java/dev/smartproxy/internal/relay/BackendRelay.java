@@ -28,19 +28,21 @@ import java.nio.channels.ClosedChannelException;
  * the others (the bytes held during the connect, the flushes before a FIN or a close) are
  * watched here, so the reset is recorded and mirrored like any other.
  */
-final class BackendRelay extends ChannelDuplexHandler {
+final class BackendRelay extends ChannelDuplexHandler implements ChannelFutureListener {
     private static final Logger log = LoggerFactory.getLogger(BackendRelay.class);
 
     private final ManagedConnection conn;
     private final TcpRelay clientSide;
 
-    private final ChannelFutureListener writeWatcher = f -> {
+    /** Watches a write that is not made with the void promise (this handler is its own watcher). */
+    @Override
+    public void operationComplete(io.netty.channel.ChannelFuture f) {
         Throwable cause = f.cause();
         if (cause instanceof IOException && !(cause instanceof ClosedChannelException)) {
             backendFailed(cause);
             Legs.reset(f.channel()); // Netty closes it too; a no-op then
         }
-    };
+    }
 
     BackendRelay(ManagedConnection conn, TcpRelay clientSide) {
         this.conn = conn;
@@ -50,7 +52,7 @@ final class BackendRelay extends ChannelDuplexHandler {
     @Override
     public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
         if (!promise.isVoid()) {
-            promise.addListener(writeWatcher);
+            promise.addListener(this);
         }
         ctx.write(msg, promise);
     }
@@ -66,6 +68,9 @@ final class BackendRelay extends ChannelDuplexHandler {
         if (!client.isActive()) {
             buf.release();
             return;
+        }
+        if (clientSide.countsClientBytes()) {
+            conn.wroteToClient(buf.readableBytes()); // as the accept stage's counter did on its write
         }
         client.write(buf, client.voidPromise());
         if (!client.isWritable()) {

@@ -56,10 +56,17 @@ public final class TcpRelay extends ChannelInboundHandlerAdapter implements Conn
     private final long maxPendingDataSize;
     /** The PROXY protocol header the backend connection opens with, or null. */
     private final ProxyProtocol proxyProtocol;
-    private final ArrayDeque<ByteBuf> pending = new ArrayDeque<>();
+    /** Client bytes read while the connect is in flight; created with the first, dropped once the backend is up. */
+    private ArrayDeque<ByteBuf> pending;
     private long pendingBytes;
-    /** The pending data's account in the proxy's budget. */
+    /** The pending data's account in the proxy's budget; created with the first pending bytes, dropped after. */
     private BufferBudget.Holder pendingHold;
+    /**
+     * Whether this handler counts the client's bytes (reads here, writes in {@link BackendRelay}): once the
+     * accept stage's byte counter has left the pipeline ({@link #channelReadComplete}). Until then every byte
+     * that reaches the relay passed the counter (the ClientHello a peek replays included), which counted it.
+     */
+    private boolean counting;
     /** Reading stopped because the budget is full (resumed by {@link #budgetAvailable()}). */
     private boolean starved;
     private Channel client;
@@ -84,9 +91,9 @@ public final class TcpRelay extends ChannelInboundHandlerAdapter implements Conn
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
         client = ctx.channel();
-        pendingHold = budget.holder(client.eventLoop(), conn, this::budgetAvailable);
-        // pending bytes are counted through pendingHold
-        conn.bufferedBytes(() -> Legs.queued(client) + Legs.queued(backend));
+        // Pending bytes are counted through pendingHold; the outbound queues of both legs by the
+        // connection itself (its legs: this channel, and the backend's once the connect starts).
+        counting = ctx.pipeline().get(PipelineNames.BYTES) == null;
     }
 
     /**
@@ -122,11 +129,18 @@ public final class TcpRelay extends ChannelInboundHandlerAdapter implements Conn
             conn.backendAddress(remote);
         }
         log.debug("{}connected to {}", conn.log(), backend.remoteAddress());
-        while (!pending.isEmpty()) {
-            backend.write(pending.poll());
+        if (pending != null) {
+            ByteBuf b;
+            while ((b = pending.poll()) != null) {
+                backend.write(b);
+            }
+            pending = null; // nothing is pending after the connect: an idle relay holds no queue
         }
         pendingBytes = 0;
-        pendingHold.close(); // nothing is pending after the connect
+        if (pendingHold != null) {
+            pendingHold.close();
+            pendingHold = null;
+        }
         starved = false;
         backend.flush();
         if (conn.isClientInputClosed()) {
@@ -155,12 +169,19 @@ public final class TcpRelay extends ChannelInboundHandlerAdapter implements Conn
             ReferenceCountUtil.release(msg);
             return;
         }
+        if (counting && buf.isReadable()) {
+            conn.readFromClient(buf.readableBytes());
+        }
         if (backendReady) {
             backend.write(buf, backend.voidPromise());
             if (!backend.isWritable()) {
                 client.config().setAutoRead(false);
             }
         } else if (backend != null && backend.isOpen()) {
+            if (pending == null) {
+                pending = new ArrayDeque<>(4);
+                pendingHold = budget.holder(client.eventLoop(), conn, this::budgetAvailable);
+            }
             pending.add(buf);
             pendingBytes += buf.readableBytes();
             starved = !pendingHold.hold(pendingBytes);
@@ -174,9 +195,22 @@ public final class TcpRelay extends ChannelInboundHandlerAdapter implements Conn
 
     @Override
     public void channelReadComplete(ChannelHandlerContext ctx) {
+        if (!counting) {
+            // Every byte read so far passed the accept stage's counter: from now on this handler
+            // counts, one pipeline hop and one handler fewer per connection.
+            counting = true;
+            if (ctx.pipeline().get(PipelineNames.BYTES) != null) {
+                ctx.pipeline().remove(PipelineNames.BYTES);
+            }
+        }
         if (backendReady) {
             backend.flush();
         }
+    }
+
+    /** Whether the relay counts the client's bytes itself (the accept stage's counter is gone). */
+    boolean countsClientBytes() {
+        return counting;
     }
 
     /** The client can take more: resume reading from the backend. */
@@ -304,9 +338,11 @@ public final class TcpRelay extends ChannelInboundHandlerAdapter implements Conn
     }
 
     private void releasePending() {
-        ByteBuf b;
-        while ((b = pending.poll()) != null) {
-            b.release();
+        if (pending != null) {
+            ByteBuf b;
+            while ((b = pending.poll()) != null) {
+                b.release();
+            }
         }
         pendingBytes = 0;
         if (pendingHold != null) {

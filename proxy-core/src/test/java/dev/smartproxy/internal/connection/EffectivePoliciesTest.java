@@ -162,4 +162,31 @@ class EffectivePoliciesTest {
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageStartingWith("route 'long' inactivityTimeout: 2d x keepAliveInactivityMultiplier 300");
     }
+
+    @Test
+    void connectionsOfOneRouteAndKindShareOnePolicyInstance() {
+        RoutePolicy route = RoutePolicy.builder().maxLifetime(Duration.ofHours(1)).build();
+        EffectivePolicy a = EffectivePolicies.of(DEFAULTS, route, ConnectionKind.PASSTHROUGH);
+        EffectivePolicy b = EffectivePolicies.of(DEFAULTS, RoutePolicy.builder().maxLifetime(Duration.ofHours(1)).build(),
+                ConnectionKind.PASSTHROUGH);
+        assertThat(b).isSameAs(a);
+        EffectivePolicy plain = EffectivePolicies.of(DEFAULTS, route, ConnectionKind.PLAIN);
+        assertThat(plain).isNotSameAs(a);
+        assertThat(plain.halfCloseGrace()).isEqualTo(Duration.ofSeconds(30)); // the plain grace, not a shared TLS one
+        assertThat(a.halfCloseGrace()).isEqualTo(Duration.ofMinutes(5));
+    }
+
+    @Test
+    void sharingIsBoundedAndNeverChangesAValue() {
+        for (int i = 0; i < EffectivePolicies.SHARED_MAX + 10; i++) {
+            RoutePolicy route = RoutePolicy.builder().maxLifetime(Duration.ofSeconds(3600 + i)).build();
+            EffectivePolicy p = EffectivePolicies.of(DEFAULTS, route, ConnectionKind.PLAIN);
+            assertThat(p.maxLifetime()).isEqualTo(Duration.ofSeconds(3600 + i));
+        }
+        RoutePolicy beyond = RoutePolicy.builder().maxLifetime(Duration.ofSeconds(3600 + EffectivePolicies.SHARED_MAX + 10))
+                .build();
+        EffectivePolicy p = EffectivePolicies.of(DEFAULTS, beyond, ConnectionKind.PLAIN);
+        assertThat(p).as("shared again after the table started over")
+                .isSameAs(EffectivePolicies.of(DEFAULTS, beyond, ConnectionKind.PLAIN));
+    }
 }

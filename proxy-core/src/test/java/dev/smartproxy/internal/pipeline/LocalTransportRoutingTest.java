@@ -261,7 +261,8 @@ class LocalTransportRoutingTest {
         List<List<String>> names = new ArrayList<>();
         registry.forEachOpen(conn -> conn.legs().forEach(leg -> names.add(leg.pipeline().names())));
         assertThat(names).hasSize(2);
-        assertThat(names.get(0)).startsWith(PipelineNames.BYTES, PipelineNames.RELAY).hasSize(3); // + Netty's tail
+        // the relay counts the bytes itself once the first read passed the accept stage's counter
+        assertThat(names.get(0)).startsWith(PipelineNames.RELAY).hasSize(2); // + Netty's tail
         assertThat(names.get(1)).startsWith(PipelineNames.BACKEND).hasSize(2);
         c.close().syncUninterruptibly();
         awaitRegistryEmpty();

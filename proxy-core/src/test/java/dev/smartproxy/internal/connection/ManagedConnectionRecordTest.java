@@ -1,0 +1,63 @@
+package dev.smartproxy.internal.connection;
+
+import dev.smartproxy.event.ConnectionKind;
+import org.junit.jupiter.api.Test;
+
+import java.net.InetSocketAddress;
+import java.time.Clock;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** What an idle connection's record keeps, and that keeping less changes no value it reports. */
+class ManagedConnectionRecordTest {
+    private static final Instant OPENED = Instant.parse("2026-01-02T03:04:05.123456789Z");
+    private final ConnectionRegistry registry = new ConnectionRegistry(List.of(), Clock.fixed(OPENED, ZoneOffset.UTC),
+            new ManualClock());
+
+    @Test
+    void theOpeningInstantIsKeptToTheNanosecond() {
+        ManagedConnection c = registry.register(443, new InetSocketAddress("127.0.0.1", 50000));
+        assertThat(c.info().openedAt()).isEqualTo(OPENED);
+        assertThat(c.info().lastActivityAt()).isEqualTo(OPENED);
+    }
+
+    @Test
+    void theLogPrefixCarriesTheId() {
+        ManagedConnection c = registry.register(443, new InetSocketAddress("127.0.0.1", 50000));
+        assertThat(c.log()).isEqualTo("[conn " + c.id() + "] ");
+    }
+
+    @Test
+    void connectionsToOneNameShareOneSniString() {
+        ManagedConnection a = registry.register(443, new InetSocketAddress("127.0.0.1", 50000));
+        ManagedConnection b = registry.register(443, new InetSocketAddress("127.0.0.1", 50001));
+        a.sni(new String("shared-" + "name.test"));
+        b.routed(ConnectionKind.PASSTHROUGH, "r", new String("shared-" + "name.test"));
+        assertThat(a.info().sni()).contains("shared-name.test");
+        assertThat(b.info().sni().orElseThrow()).isSameAs(a.info().sni().orElseThrow());
+        b.routed(ConnectionKind.PASSTHROUGH, "r", null);
+        assertThat(b.info().sni()).isEmpty();
+    }
+
+    @Test
+    void theSharedNamesAreBoundedAndStillShareAfterStartingOver() {
+        for (int i = 0; i <= ManagedConnection.SHARED_NAMES_MAX; i++) {
+            assertThat(ManagedConnection.sharedName("n" + i + ".test")).isEqualTo("n" + i + ".test");
+        }
+        String first = ManagedConnection.sharedName(new String("again.test"));
+        assertThat(ManagedConnection.sharedName(new String("again.test"))).isSameAs(first);
+    }
+
+    @Test
+    void theRegistryForgetsAClosedConnection() {
+        ManagedConnection c = registry.register(443, new InetSocketAddress("127.0.0.1", 50000));
+        assertThat(registry.openCount()).isEqualTo(1);
+        registry.closed(c);
+        registry.closed(c);
+        assertThat(registry.openCount()).isZero();
+        assertThat(registry.stats().accepted()).isEqualTo(1);
+    }
+}

@@ -83,7 +83,8 @@ public final class ManagedConnection {
     private boolean clientInputClosed;
     private boolean backendInputClosed;
     private CloseReason.Side firstFin;
-    private boolean finished;
+    /** Volatile: the metrics sampler skips finished connections (their bytes are in the closed totals). */
+    private volatile boolean finished;
 
     /** The channels of the connection (client first); copied on write by its event loop. */
     private volatile List<Channel> legs = List.of();
@@ -475,6 +476,11 @@ public final class ManagedConnection {
             }
         }
         return true;
+    }
+
+    /** Whether the connection is finished: its close is (being) counted. Any thread. */
+    boolean finished() {
+        return finished;
     }
 
     /** Marks the connection finished and cancels its timer; returns true the first time only. */

@@ -85,15 +85,27 @@ public final class Telemetry {
 
     // ---------------------------------------------------------------- sampling and snapshots
 
-    private OpenTotals openTotals(Map<InetAddress, long[]> perClient) {
-        OpenTotals t = new OpenTotals();
+    /** The byte totals now: the closed ones read first, then the open connections not yet finished. */
+    OpenTotals openTotals(Map<InetAddress, long[]> perClient) {
+        OpenTotals t = metrics.openTotals();
+        addOpen(t, perClient);
+        return t;
+    }
+
+    /**
+     * Adds the open connections to {@code t}, skipping those already finished: their bytes may be
+     * in the closed totals {@code t} read before (see {@link OpenTotals}).
+     */
+    void addOpen(OpenTotals t, Map<InetAddress, long[]> perClient) {
         registry.forEachOpen(c -> {
+            if (c.finished()) {
+                return;
+            }
             t.add(c.routeCounters(), c.bytesFromClient(), c.bytesToClient());
             if (perClient != null && c.clientAddress() != null && c.clientAddress().getAddress() != null) {
                 perClient.computeIfAbsent(c.clientAddress().getAddress(), a -> new long[1])[0]++;
             }
         });
-        return t;
     }
 
     /** The sampler's tick: reads every total once into the rolling windows. */

@@ -103,25 +103,40 @@ public final class MetricsRecorder {
         (clientLeg ? clientTls : backendTls)[cause.ordinal()].increment();
     }
 
+    /**
+     * Starts a reading of the byte totals: reads the closed totals, proxy-wide and per route, now;
+     * the caller then adds the connections still open that are not {@linkplain
+     * dev.smartproxy.internal.connection.ManagedConnection finished} ({@link OpenTotals#add}).
+     * Closed first, open after: see {@link OpenTotals} for why nothing is counted twice.
+     */
+    public OpenTotals openTotals() {
+        Map<RouteCounters, long[]> closedByRoute = new java.util.IdentityHashMap<>();
+        for (RouteCounters r : routes.values()) {
+            closedByRoute.put(r, new long[] {r.closedBytesIn.sum(), r.closedBytesOut.sum()});
+        }
+        return new OpenTotals(closedBytesIn.sum(), closedBytesOut.sum(), closedByRoute);
+    }
+
     /** The sampler's tick: adds the totals (closed plus {@code open}) to every window. */
     public void sample(OpenTotals open) {
-        bytesIn.add(closedBytesIn.sum() + open.bytesIn);
-        bytesOut.add(closedBytesOut.sum() + open.bytesOut);
+        bytesIn.add(open.closedIn + open.bytesIn);
+        bytesOut.add(open.closedOut + open.bytesOut);
         for (RouteCounters r : routes.values()) {
             long[] o = open.byRoute.get(r);
-            r.bytesIn.add(r.closedBytesIn.sum() + (o == null ? 0 : o[1]));
-            r.bytesOut.add(r.closedBytesOut.sum() + (o == null ? 0 : o[2]));
+            long[] c = open.closed(r);
+            r.bytesIn.add(c[0] + (o == null ? 0 : o[1]));
+            r.bytesOut.add(c[1] + (o == null ? 0 : o[2]));
         }
     }
 
     // ---------------------------------------------------------------- snapshot parts
 
     public Rate bytesIn(OpenTotals open) {
-        return bytesIn.rate(closedBytesIn.sum() + open.bytesIn);
+        return bytesIn.rate(open.closedIn + open.bytesIn);
     }
 
     public Rate bytesOut(OpenTotals open) {
-        return bytesOut.rate(closedBytesOut.sum() + open.bytesOut);
+        return bytesOut.rate(open.closedOut + open.bytesOut);
     }
 
     /** By kind, every kind present, with the open counts given. */
@@ -138,8 +153,9 @@ public final class MetricsRecorder {
         Map<String, RouteMetrics> out = new HashMap<>();
         for (RouteCounters r : routes.values()) {
             long[] o = open.byRoute.get(r);
-            long in = r.closedBytesIn.sum() + (o == null ? 0 : o[1]);
-            long outBytes = r.closedBytesOut.sum() + (o == null ? 0 : o[2]);
+            long[] c = open.closed(r);
+            long in = c[0] + (o == null ? 0 : o[1]);
+            long outBytes = c[1] + (o == null ? 0 : o[2]);
             out.put(r.name, new RouteMetrics(r.name, o == null ? 0 : o[0], r.routed.sum(), r.closed.sum(),
                     r.bytesIn.rate(in), r.bytesOut.rate(outBytes)));
         }

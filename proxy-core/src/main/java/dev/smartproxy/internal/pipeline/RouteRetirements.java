@@ -7,7 +7,6 @@ import dev.smartproxy.route.RouteRetirement;
 import dev.smartproxy.route.RouteTable;
 import io.netty.channel.Channel;
 
-import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
@@ -49,22 +48,13 @@ final class RouteRetirements {
         return new Verdict(now.retirement(), CloseReason.ROUTE_CHANGED);
     }
 
-    static Map<String, Route> byName(RouteTable table) {
-        List<Route> routes = table.routes();
-        Map<String, Route> byName = new HashMap<>(routes.size() * 2);
-        for (Route r : routes) {
-            byName.put(r.name(), r);
-        }
-        return byName;
-    }
-
     /**
      * Judges every open connection against {@code table}, the one just put in force, and starts
      * the retirement of those whose route it removed or changed. Each distinct route object is
      * judged once.
      */
-    static Counts sweep(ProxyContext px, RouteTable table) {
-        Map<String, Route> byName = byName(table);
+    static Counts sweep(ProxyContext px, RouteSnapshot snapshot) {
+        Map<String, Route> byName = snapshot.byName();
         Map<Route, Verdict> verdicts = new IdentityHashMap<>();
         int[] counts = new int[3];
         px.registry().forEachOpen(c -> {
@@ -94,7 +84,7 @@ final class RouteRetirements {
         conn.route(route);
         RouteSnapshot now = px.routing();
         if (route != null && now != used) {
-            Verdict v = verdict(route, byName(now.table()));
+            Verdict v = verdict(route, now.byName());
             if (v != null) {
                 apply(conn, v);
             }

@@ -78,7 +78,7 @@ final class RouteUpdater {
             binds = Map.copyOf(newBinds);
             server.startAccepting(opening.keySet());
             server.unbind(closing);
-            RouteRetirements.Counts counts = RouteRetirements.sweep(px, next);
+            RouteRetirements.Counts counts = RouteRetirements.sweep(px, old, next);
             update = diff(old, next, opening.keySet(), closing, counts);
         }
         log.info("routes updated: {}", update.summary());

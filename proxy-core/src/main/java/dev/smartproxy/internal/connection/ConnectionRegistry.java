@@ -33,6 +33,11 @@ import java.util.function.Consumer;
  */
 public final class ConnectionRegistry {
     private static final Logger log = LoggerFactory.getLogger(ConnectionRegistry.class);
+    /**
+     * The route name recorded for an HTTP connection routed request by request (it has no route
+     * of its own): shown in its snapshot, never counted as a route in the metrics.
+     */
+    public static final String PER_REQUEST = "(http)";
     private static final ConnectionKind[] KINDS = ConnectionKind.values();
     private static final CloseReason[] REASONS = CloseReason.values();
 

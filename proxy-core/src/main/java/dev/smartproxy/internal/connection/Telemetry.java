@@ -64,7 +64,9 @@ public final class Telemetry {
 
     void routed(ManagedConnection c, ConnectionKind kind, String routeName) {
         metrics.routed(kind);
-        if (routeName != null) {
+        // An HTTP connection routed request by request has no route of its own: its exchanges
+        // count by route (httpByRoute), the connection only by kind.
+        if (routeName != null && !routeName.equals(ConnectionRegistry.PER_REQUEST)) {
             RouteCounters r = metrics.route(routeName);
             r.routed();
             c.routeCounters(r);

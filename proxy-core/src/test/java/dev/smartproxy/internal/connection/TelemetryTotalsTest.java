@@ -74,4 +74,19 @@ class TelemetryTotalsTest {
         assertThat(metrics.bytesIn(t).total()).isEqualTo(1000);
         assertThat(metrics.byRoute(t).get("r").bytesIn().total()).isEqualTo(1000);
     }
+
+    @Test
+    void anHttpConnectionRoutedRequestByRequestCountsByKindButAsNoRoute() {
+        ManagedConnection c = registry.register(80, new InetSocketAddress("127.0.0.1", 50001));
+        registry.routed(c, ConnectionKind.PLAIN, ConnectionRegistry.PER_REQUEST, null,
+                EffectivePolicies.of(ConnectionPolicy.defaults(), RoutePolicy.none(), ConnectionKind.PLAIN),
+                clock, reason -> registry.closed(c));
+        c.readFromClient(10);
+        OpenTotals t = telemetry.openTotals(null);
+        assertThat(metrics.byRoute(t)).isEmpty();
+        assertThat(metrics.bytesIn(t).total()).isEqualTo(10);
+        assertThat(metrics.byKind(java.util.Map.of()).get(ConnectionKind.PLAIN).routed()).isEqualTo(1);
+        registry.closed(c);
+        assertThat(metrics.byRoute(telemetry.openTotals(null))).isEmpty();
+    }
 }

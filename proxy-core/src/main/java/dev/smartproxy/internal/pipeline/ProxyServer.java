@@ -196,20 +196,6 @@ public final class ProxyServer {
         return out;
     }
 
-    /**
-     * Runs {@code task} every {@code period} on the accept loop (off the connections' I/O threads)
-     * until shutdown, which cancels it; an exception is logged and the next run still happens.
-     */
-    public io.netty.util.concurrent.ScheduledFuture<?> every(Duration period, Runnable task) {
-        return boss.next().scheduleAtFixedRate(() -> {
-            try {
-                task.run();
-            } catch (RuntimeException e) {
-                log.warn("periodic task {} failed", task, e);
-            }
-        }, period.toNanos(), period.toNanos(), TimeUnit.NANOSECONDS);
-    }
-
     /** The proxy-wide maximum's gate, or null when there is no maximum. */
     public AcceptGate acceptGate() {
         return gate;

@@ -54,7 +54,8 @@ public final class PipelineEngine implements ProxyEngine {
     private CertificateStore pendingCertificates;
     /** Set by start; its certificates are swapped under {@link #certificateLock}. */
     private volatile ProxyContext px;
-    private CertificateWatcher watcher;
+    /** Set by start, cleared by shutdown; read under {@link #certificateLock} by updates. */
+    private volatile CertificateWatcher watcher;
     /** The metrics sampler (once a second, on a thread of its own), while started. */
     private dev.smartproxy.internal.metrics.Sampler sampling;
     private RouteUpdater updater;
@@ -109,9 +110,16 @@ public final class PipelineEngine implements ProxyEngine {
     public void updateCertificates(List<CertificateSource> certificates, CertificateSource defaultCertificate) {
         synchronized (certificateLock) {
             CertificateStore current = currentCertificates();
+            CertificateWatcher w = watcher;
+            // Read before the store loads them: a file changed during the load is reloaded by the next poll.
+            Map<List<java.nio.file.Path>, String> hashes = w == null ? null
+                    : CertificateWatcher.hashes(certificates, defaultCertificate);
             CertificateStore next = CertificateStore.of(certificates, defaultCertificate,
                     current == null ? Map.of() : current.contexts());
             applyCertificates(next, "updateCertificates");
+            if (w != null) {
+                w.applied(hashes);
+            }
         }
     }
 

@@ -111,6 +111,22 @@ public final class Telemetry {
         });
     }
 
+    /**
+     * After a live route update to a table naming {@code routeNames} and targeting
+     * {@code backendHosts}: forgets the counters of what is gone and no open connection uses
+     * ({@link MetricsRecorder#forget}).
+     */
+    public void routesChanged(java.util.Set<String> routeNames, java.util.Set<String> backendHosts) {
+        java.util.Set<RouteCounters> inUse = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        registry.forEachOpen(c -> {
+            RouteCounters r = c.routeCounters();
+            if (r != null) {
+                inUse.add(r);
+            }
+        });
+        metrics.forget(routeNames, inUse, backendHosts);
+    }
+
     /** The sampler's tick: reads every total once into the rolling windows. */
     public void sample() {
         metrics.sample(openTotals(null));

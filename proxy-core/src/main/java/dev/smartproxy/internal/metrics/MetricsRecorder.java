@@ -13,6 +13,7 @@ import dev.smartproxy.metrics.WebSocketMetrics;
 import java.util.EnumMap;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.LongAdder;
 
@@ -67,6 +68,35 @@ public final class MetricsRecorder {
     public HttpCounters http(String name) {
         HttpCounters c = http.get(name);
         return c != null ? c : http.computeIfAbsent(name, HttpCounters::new);
+    }
+
+    /**
+     * After a live route update: forgets the counters of routes the new table does not name
+     * ({@code routeNames}) and no open connection holds ({@code inUse}), the HTTP counters of
+     * routes it does not name, and the counters of backends on hosts no route targets any more
+     * ({@code backendHosts}) that have no open connection. The proxy-wide totals already hold all
+     * they counted, so no total goes down; the per-route and per-backend figures of what was
+     * forgotten leave the snapshots (and start from zero if the name comes back).
+     */
+    public void forget(Set<String> routeNames, Set<RouteCounters> inUse, Set<String> backendHosts) {
+        routes.values().removeIf(r -> !routeNames.contains(r.name) && !inUse.contains(r));
+        http.values().removeIf(h -> !h.route.equals(HttpMetrics.NO_ROUTE) && !routeNames.contains(h.route));
+        backends.values().removeIf(b -> {
+            long closed = b.closed.sum(); // read first: open is never negative
+            int colon = b.name.lastIndexOf(':');
+            String host = colon < 0 ? b.name : b.name.substring(0, colon);
+            return b.connects.sum() - closed <= 0 && !backendHosts.contains(host);
+        });
+    }
+
+    /** Route names with counters now (tests). */
+    Set<String> routeNames() {
+        return Set.copyOf(routes.keySet());
+    }
+
+    /** Backends with counters now (tests). */
+    Set<String> backendNames() {
+        return Set.copyOf(backends.keySet());
     }
 
     /** A connection was routed with {@code kind}. */

@@ -80,10 +80,30 @@ final class RouteUpdater {
             server.unbind(closing);
             RouteRetirements.Counts counts = RouteRetirements.sweep(px, old, next);
             update = diff(old, next, opening.keySet(), closing, counts);
+            forgetRemoved(next);
         }
         log.info("routes updated: {}", update.summary());
         px.registry().routesUpdated(update);
         return update;
+    }
+
+    /**
+     * Bounds what removed routes leave behind: their metric counters (unless an open connection
+     * still uses them) and the backend TLS contexts no route of the new table uses.
+     */
+    private void forgetRemoved(RouteSnapshot next) {
+        java.util.Set<String> hosts = new java.util.HashSet<>();
+        java.util.Set<dev.smartproxy.config.BackendTls> tls = new java.util.HashSet<>();
+        for (Route r : next.table().routes()) {
+            if (r.action() instanceof dev.smartproxy.route.ForwardAction f) {
+                f.targets().forEach(t -> hosts.add(t.host()));
+                if (f.backendTls() != null) {
+                    tls.add(f.backendTls());
+                }
+            }
+        }
+        px.registry().telemetry().routesChanged(next.byName().keySet(), hosts);
+        px.retainBackendContexts(tls);
     }
 
     private static RouteUpdate diff(RouteSnapshot old, RouteSnapshot next, Collection<Integer> opened,

@@ -255,7 +255,10 @@ public final class SmartProxy implements AutoCloseable {
      *       the retirement alone does not count) are kept, drained or closed as the route's
      *       {@link dev.smartproxy.route.RouteRetirement} says (a removed route's own, a changed
      *       route's new one), with reason {@code ROUTE_REMOVED} or {@code ROUTE_CHANGED}; all
-     *       others are not touched.</li>
+     *       others are not touched. Each update judges what it changes: a route it leaves with
+     *       the definition it had does not touch its connections again (a drain goes on), and a
+     *       drain is cancelled when a later update restores the route to the definition the
+     *       connection was routed by.</li>
      *   <li>One INFO log line, then {@link ProxyEventListener#onRoutesUpdated} on this thread.</li>
      * </ol>
      * An update equal to the set in force (equal routes in the same order, no new listen address)

@@ -16,6 +16,10 @@ import java.time.Duration;
  * {@link #onWebSocketClosed}. Methods run on the connection's I/O thread: return
  * quickly and never block; hand slow work to another executor. An exception thrown by a
  * listener is logged and does not affect the connection.
+ *
+ * <p>An event is built only for the listeners that override its method (found once per listener
+ * class when the listener is added): a listener of {@link #onHttpExchange} alone costs the
+ * connection events nothing. A listener that wants every event overrides every method.
  * <pre>{@code
  * SmartProxy.builder().listener(new ProxyEventListener() {
  *     public void onClosed(ConnectionInfo c) {

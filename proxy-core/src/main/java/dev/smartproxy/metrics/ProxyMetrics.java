@@ -31,7 +31,9 @@ import java.util.Map;
  * @param closedByReason     closed client connections by reason (refusals at accept included);
  *                           only reasons that occurred
  * @param byRoute            connections and bytes by route name; a route appears once a connection
- *                           was routed to it
+ *                           was routed to it. Only connections with a route of their own count: an
+ *                           HTTP connection routed request by request counts in {@code byKind},
+ *                           its exchanges in {@code httpByRoute}
  * @param byBackend          backend connections by {@code host:port} as configured
  * @param httpByRoute        HTTP exchanges by route name ({@link HttpMetrics#NO_ROUTE} for the
  *                           requests the proxy answered without a route)

@@ -33,6 +33,11 @@ import java.util.function.Consumer;
  */
 public final class ConnectionRegistry {
     private static final Logger log = LoggerFactory.getLogger(ConnectionRegistry.class);
+    /**
+     * The route name recorded for an HTTP connection routed request by request (it has no route
+     * of its own): shown in its snapshot, never counted as a route in the metrics.
+     */
+    public static final String PER_REQUEST = "(http)";
     private static final ConnectionKind[] KINDS = ConnectionKind.values();
     private static final CloseReason[] REASONS = CloseReason.values();
 
@@ -43,15 +48,21 @@ public final class ConnectionRegistry {
     private final LongAdder[] openByKind = adders(KINDS.length);
     private final LongAdder[] closedByReason = adders(REASONS.length);
     private final LongAdder[] refusedRequests = adders(REASONS.length);
-    /** Copy-on-write: listeners may be added and removed while events are delivered. */
-    private final java.util.concurrent.CopyOnWriteArrayList<ProxyEventListener> listeners;
+    /**
+     * Replaced whole (under {@code this}) when a listener is added or removed, so events being
+     * delivered finish on the set they started with; per event type, only the listeners that
+     * override its method.
+     */
+    private volatile ListenerSet listeners;
+    /** Snapshots built for connection events (tests: a listener of other events costs none). */
+    private final LongAdder eventSnapshots = new LongAdder();
     private final Clock clock;
     private final Ticker ticker;
     private final Object emptyMonitor = new Object();
     private final Telemetry telemetry = new Telemetry(this);
 
     public ConnectionRegistry(List<ProxyEventListener> listeners, Clock clock, Ticker ticker) {
-        this.listeners = new java.util.concurrent.CopyOnWriteArrayList<>(List.copyOf(listeners));
+        this.listeners = new ListenerSet(listeners);
         this.clock = clock;
         this.ticker = ticker;
     }
@@ -69,7 +80,7 @@ public final class ConnectionRegistry {
         ManagedConnection c = new ManagedConnection(this, ids.incrementAndGet(), routePort, client, clock.instant(), ticker);
         accepted.increment();
         open.add(c);
-        notify(c, ProxyEventListener::onAccepted);
+        notify(c, ListenerSet.Event.ACCEPTED, ProxyEventListener::onAccepted);
         return c;
     }
 
@@ -83,20 +94,20 @@ public final class ConnectionRegistry {
         telemetry.routed(c, kind, routeName);
         openByKind[kind.ordinal()].increment();
         c.activate(policy, scheduler, actions);
-        notify(c, ProxyEventListener::onClassified);
+        notify(c, ListenerSet.Event.CLASSIFIED, ProxyEventListener::onClassified);
     }
 
     void inactivityWarning(ManagedConnection c) {
         log.info("{}idle for {}: closing in {} unless a byte moves", c.log(), c.policy().inactivityTimeout(),
                 c.policy().inactivityGrace());
-        notify(c, ProxyEventListener::onInactivityWarning);
+        notify(c, ListenerSet.Event.INACTIVITY_WARNING, ProxyEventListener::onInactivityWarning);
     }
 
     void halfClosed(ManagedConnection c, CloseReason.Side side) {
         if (log.isDebugEnabled()) {
             log.debug("{}half-closed by the {}", c.log(), side.name().toLowerCase(java.util.Locale.ROOT));
         }
-        notify(c, (l, info) -> l.onHalfClosed(info, side));
+        notify(c, ListenerSet.Event.HALF_CLOSED, (l, info) -> l.onHalfClosed(info, side));
     }
 
     /**
@@ -125,7 +136,7 @@ public final class ConnectionRegistry {
             log.debug("{}closed: {} ({} bytes in, {} bytes out)", c.log(), c.closeReason(), c.bytesFromClient(),
                     c.bytesFromBackend());
         }
-        notify(c, ProxyEventListener::onClosed);
+        notify(c, ListenerSet.Event.CLOSED, ProxyEventListener::onClosed);
         if (open.isEmpty()) {
             synchronized (emptyMonitor) {
                 emptyMonitor.notifyAll();
@@ -133,12 +144,15 @@ public final class ConnectionRegistry {
         }
     }
 
-    private void notify(ManagedConnection c, java.util.function.BiConsumer<ProxyEventListener, ConnectionInfo> event) {
-        if (listeners.isEmpty()) {
+    private void notify(ManagedConnection c, ListenerSet.Event type,
+                        java.util.function.BiConsumer<ProxyEventListener, ConnectionInfo> event) {
+        ProxyEventListener[] wanting = listeners.of(type);
+        if (wanting.length == 0) {
             return;
         }
         ConnectionInfo info = c.info();
-        for (ProxyEventListener l : listeners) {
+        eventSnapshots.increment();
+        for (ProxyEventListener l : wanting) {
             try {
                 event.accept(l, info);
             } catch (RuntimeException e) {
@@ -152,24 +166,26 @@ public final class ConnectionRegistry {
         return telemetry;
     }
 
-    /** The listeners now (a copy-on-write list: iterate freely). */
-    List<ProxyEventListener> listeners() {
+    /** The listeners now (immutable: iterate freely). */
+    ListenerSet listeners() {
         return listeners;
     }
 
-    /** Whether any listener is registered. */
-    boolean hasListeners() {
-        return !listeners.isEmpty();
+    /** Snapshots built so far to deliver connection events (accepted, classified, closed...). */
+    long eventSnapshots() {
+        return eventSnapshots.sum();
     }
 
-    /** Adds a listener; it receives the events from now on. */
-    public void addListener(ProxyEventListener listener) {
-        listeners.add(listener);
+    /** Adds a listener; it receives the events it overrides a method for from now on. */
+    public synchronized void addListener(ProxyEventListener listener) {
+        listeners = listeners.with(listener);
     }
 
     /** Removes a listener; returns whether it was there. */
-    public boolean removeListener(ProxyEventListener listener) {
-        return listeners.remove(listener);
+    public synchronized boolean removeListener(ProxyEventListener listener) {
+        ListenerSet before = listeners;
+        listeners = before.without(listener);
+        return listeners != before;
     }
 
     /**
@@ -177,7 +193,7 @@ public final class ConnectionRegistry {
      * listener's exception is logged and goes no further.
      */
     public void routesUpdated(RouteUpdate update) {
-        for (ProxyEventListener l : listeners) {
+        for (ProxyEventListener l : listeners.of(ListenerSet.Event.ROUTES_UPDATED)) {
             try {
                 l.onRoutesUpdated(update);
             } catch (RuntimeException e) {

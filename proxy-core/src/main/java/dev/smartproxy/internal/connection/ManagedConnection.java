@@ -57,8 +57,13 @@ public final class ManagedConnection implements Runnable, ChannelFutureListener 
      * or null: what a live route update compares with its new table to find removed or changed routes.
      */
     private volatile Route route;
+    private static final java.util.concurrent.atomic.AtomicReferenceFieldUpdater<ManagedConnection, Route> ROUTE =
+            java.util.concurrent.atomic.AtomicReferenceFieldUpdater.newUpdater(ManagedConnection.class, Route.class,
+                    "route");
     /** The deadline of a drain after a live route update, or null; event loop only. */
     private Scheduler.Cancellable retireTimer;
+    /** Set (for good) once a live update asked for a drain: a later update may have to cancel it. */
+    private volatile boolean drainAsked;
     private volatile String sni;
     private volatile InetSocketAddress backendAddress;
     private volatile long bytesFromClient;
@@ -91,7 +96,8 @@ public final class ManagedConnection implements Runnable, ChannelFutureListener 
     private boolean clientInputClosed;
     private boolean backendInputClosed;
     private CloseReason.Side firstFin;
-    private boolean finished;
+    /** Volatile: the metrics sampler skips finished connections (their bytes are in the closed totals). */
+    private volatile boolean finished;
 
     /** The channels of the connection (client first); copied on write by its event loop. */
     private volatile List<Channel> legs = List.of();
@@ -227,6 +233,38 @@ public final class ManagedConnection implements Runnable, ChannelFutureListener 
                 }
             }, afterNanos);
         }
+    }
+
+    /**
+     * Records that a later table has the connection's route with the same definition: replaces
+     * the route object {@code routedBy} by {@code current}, unless another was recorded since (an
+     * HTTP connection's next request). Any thread.
+     */
+    public void routeRenewed(Route routedBy, Route current) {
+        ROUTE.compareAndSet(this, routedBy, current);
+    }
+
+    /** Notes that a live update asks for a drain (before asking its event loop). Any thread. */
+    public void drainAsked() {
+        drainAsked = true;
+    }
+
+    /** Whether a live update ever asked for a drain of this connection. Any thread. */
+    public boolean wasDrainAsked() {
+        return drainAsked;
+    }
+
+    /**
+     * Cancels an armed drain deadline: a later update restored the route. Returns whether one was
+     * armed. Event loop only.
+     */
+    public boolean cancelDrain() {
+        if (retireTimer == null) {
+            return false;
+        }
+        retireTimer.cancel();
+        retireTimer = null;
+        return true;
     }
 
     /** Whether a drain deadline from a live route update is armed. Event loop only. */
@@ -536,6 +574,11 @@ public final class ManagedConnection implements Runnable, ChannelFutureListener 
             }
         }
         return true;
+    }
+
+    /** Whether the connection is finished: its close is (being) counted. Any thread. */
+    boolean finished() {
+        return finished;
     }
 
     /** Marks the connection finished and cancels its timer; returns true the first time only. */

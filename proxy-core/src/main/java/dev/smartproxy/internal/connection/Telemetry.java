@@ -34,7 +34,8 @@ import java.util.function.Consumer;
  * The metrics and the events of what connections carry (backend connects, TLS handshakes, HTTP
  * exchanges, WebSockets), for one {@link ConnectionRegistry}. The I/O code calls it with
  * primitives: metrics are counted directly (the recorder is not a listener), and an event object
- * is built only when some listener exists ({@link #hasListeners()}).
+ * is built only when some listener overrides the method of its type (a listener of HTTP exchanges
+ * alone costs the other events nothing; {@link #wantsHttpExchanges()} for the exchange's caller).
  *
  * <p>{@link #sample()} runs once a second off the I/O path; {@link #snapshot} on the caller's
  * thread. Both walk the open connections once. Thread-safe.
@@ -54,16 +55,18 @@ public final class Telemetry {
         return metrics;
     }
 
-    /** Whether any listener would receive an event: build none otherwise. */
-    public boolean hasListeners() {
-        return registry.hasListeners();
+    /** Whether some listener takes HTTP exchanges: build no {@link HttpExchange} otherwise. */
+    public boolean wantsHttpExchanges() {
+        return registry.listeners().wants(ListenerSet.Event.HTTP_EXCHANGE);
     }
 
     // ---------------------------------------------------------------- from the registry
 
     void routed(ManagedConnection c, ConnectionKind kind, String routeName) {
         metrics.routed(kind);
-        if (routeName != null) {
+        // An HTTP connection routed request by request has no route of its own: its exchanges
+        // count by route (httpByRoute), the connection only by kind.
+        if (routeName != null && !routeName.equals(ConnectionRegistry.PER_REQUEST)) {
             RouteCounters r = metrics.route(routeName);
             r.routed();
             c.routeCounters(r);
@@ -85,15 +88,43 @@ public final class Telemetry {
 
     // ---------------------------------------------------------------- sampling and snapshots
 
-    private OpenTotals openTotals(Map<InetAddress, long[]> perClient) {
-        OpenTotals t = new OpenTotals();
+    /** The byte totals now: the closed ones read first, then the open connections not yet finished. */
+    OpenTotals openTotals(Map<InetAddress, long[]> perClient) {
+        OpenTotals t = metrics.openTotals();
+        addOpen(t, perClient);
+        return t;
+    }
+
+    /**
+     * Adds the open connections to {@code t}, skipping those already finished: their bytes may be
+     * in the closed totals {@code t} read before (see {@link OpenTotals}).
+     */
+    void addOpen(OpenTotals t, Map<InetAddress, long[]> perClient) {
         registry.forEachOpen(c -> {
+            if (c.finished()) {
+                return;
+            }
             t.add(c.routeCounters(), c.bytesFromClient(), c.bytesToClient());
             if (perClient != null && c.clientAddress() != null && c.clientAddress().getAddress() != null) {
                 perClient.computeIfAbsent(c.clientAddress().getAddress(), a -> new long[1])[0]++;
             }
         });
-        return t;
+    }
+
+    /**
+     * After a live route update to a table naming {@code routeNames} and targeting
+     * {@code backendHosts}: forgets the counters of what is gone and no open connection uses
+     * ({@link MetricsRecorder#forget}).
+     */
+    public void routesChanged(java.util.Set<String> routeNames, java.util.Set<String> backendHosts) {
+        java.util.Set<RouteCounters> inUse = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        registry.forEachOpen(c -> {
+            RouteCounters r = c.routeCounters();
+            if (r != null) {
+                inUse.add(r);
+            }
+        });
+        metrics.forget(routeNames, inUse, backendHosts);
     }
 
     /** The sampler's tick: reads every total once into the rolling windows. */
@@ -132,9 +163,9 @@ public final class Telemetry {
 
     /** A backend connection of {@code c} was established after {@code connectNanos}. */
     public void backendConnected(ManagedConnection c, InetSocketAddress backend, long connectNanos) {
-        if (hasListeners()) {
+        if (registry.listeners().wants(ListenerSet.Event.BACKEND_CONNECTED)) {
             Duration d = Duration.ofNanos(connectNanos);
-            fire(c, l -> l.onBackendConnected(c.info(), backend, d));
+            fire(c, ListenerSet.Event.BACKEND_CONNECTED, l -> l.onBackendConnected(c.info(), backend, d));
         }
     }
 
@@ -148,7 +179,7 @@ public final class Telemetry {
             why = TlsFailures.classify(cause, c.closeReason(), clientLeg);
             metrics.tlsFailure(clientLeg, why);
         }
-        if (!hasListeners()) {
+        if (!registry.listeners().wants(ListenerSet.Event.TLS_HANDSHAKE)) {
             return;
         }
         String protocol = null;
@@ -161,44 +192,44 @@ public final class Telemetry {
         TlsHandshake h = new TlsHandshake(clientLeg ? CloseReason.Side.CLIENT : CloseReason.Side.BACKEND,
                 cause == null, protocol, cipher, cause == null ? null : TlsFailures.describe(why, cause),
                 Duration.ofNanos(Math.max(0, nanos)));
-        fire(c, l -> l.onTlsHandshake(c.info(), h));
+        fire(c, ListenerSet.Event.TLS_HANDSHAKE, l -> l.onTlsHandshake(c.info(), h));
     }
 
     /** A TLS handshake of {@code c} failed before it started, for want of a certificate. */
     public void noCertificate(ManagedConnection c) {
         metrics.tlsFailure(true, TlsFailureCause.NO_CERTIFICATE);
-        if (hasListeners()) {
+        if (registry.listeners().wants(ListenerSet.Event.TLS_HANDSHAKE)) {
             TlsHandshake h = new TlsHandshake(CloseReason.Side.CLIENT, false, null, null,
                     TlsFailureCause.NO_CERTIFICATE + ": no certificate for the name and no default", Duration.ZERO);
-            fire(c, l -> l.onTlsHandshake(c.info(), h));
+            fire(c, ListenerSet.Event.TLS_HANDSHAKE, l -> l.onTlsHandshake(c.info(), h));
         }
     }
 
-    /** Delivers an HTTP exchange event (build it only when {@link #hasListeners()}). */
+    /** Delivers an HTTP exchange event (build it only when {@link #wantsHttpExchanges()}). */
     public void httpExchange(ManagedConnection c, HttpExchange exchange) {
-        fire(c, l -> l.onHttpExchange(exchange));
+        fire(c, ListenerSet.Event.HTTP_EXCHANGE, l -> l.onHttpExchange(exchange));
     }
 
     /** {@code c} was upgraded to a WebSocket through the proxy (request target {@code path}). */
     public void webSocketUpgraded(ManagedConnection c, String path) {
         metrics.webSocketUpgraded();
         c.webSocketCounted(true);
-        if (hasListeners()) {
-            fire(c, l -> l.onWebSocketUpgraded(c.info(), path));
+        if (registry.listeners().wants(ListenerSet.Event.WEBSOCKET_UPGRADED)) {
+            fire(c, ListenerSet.Event.WEBSOCKET_UPGRADED, l -> l.onWebSocketUpgraded(c.info(), path));
         }
     }
 
     /** A WebSocket of {@code c} ended: close codes (0: none) and data messages each way. */
     public void webSocketClosed(ManagedConnection c, int clientCode, int backendCode, long fromClient,
                                 long fromBackend) {
-        if (hasListeners()) {
+        if (registry.listeners().wants(ListenerSet.Event.WEBSOCKET_CLOSED)) {
             WebSocketClose w = new WebSocketClose(clientCode, backendCode, fromClient, fromBackend);
-            fire(c, l -> l.onWebSocketClosed(c.info(), w));
+            fire(c, ListenerSet.Event.WEBSOCKET_CLOSED, l -> l.onWebSocketClosed(c.info(), w));
         }
     }
 
-    private void fire(ManagedConnection c, Consumer<ProxyEventListener> event) {
-        for (ProxyEventListener l : registry.listeners()) {
+    private void fire(ManagedConnection c, ListenerSet.Event type, Consumer<ProxyEventListener> event) {
+        for (ProxyEventListener l : registry.listeners().of(type)) {
             try {
                 event.accept(l);
             } catch (RuntimeException e) {

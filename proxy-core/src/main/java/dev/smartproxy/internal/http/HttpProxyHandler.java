@@ -744,7 +744,7 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
             }
             h.record(e.status, nanos);
         }
-        if (!telemetry.hasListeners()) {
+        if (!telemetry.wantsHttpExchanges()) {
             return;
         }
         HttpRequest req = e.request;

@@ -13,6 +13,7 @@ import dev.smartproxy.metrics.WebSocketMetrics;
 import java.util.EnumMap;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.LongAdder;
 
@@ -69,6 +70,35 @@ public final class MetricsRecorder {
         return c != null ? c : http.computeIfAbsent(name, HttpCounters::new);
     }
 
+    /**
+     * After a live route update: forgets the counters of routes the new table does not name
+     * ({@code routeNames}) and no open connection holds ({@code inUse}), the HTTP counters of
+     * routes it does not name, and the counters of backends on hosts no route targets any more
+     * ({@code backendHosts}) that have no open connection. The proxy-wide totals already hold all
+     * they counted, so no total goes down; the per-route and per-backend figures of what was
+     * forgotten leave the snapshots (and start from zero if the name comes back).
+     */
+    public void forget(Set<String> routeNames, Set<RouteCounters> inUse, Set<String> backendHosts) {
+        routes.values().removeIf(r -> !routeNames.contains(r.name) && !inUse.contains(r));
+        http.values().removeIf(h -> !h.route.equals(HttpMetrics.NO_ROUTE) && !routeNames.contains(h.route));
+        backends.values().removeIf(b -> {
+            long closed = b.closed.sum(); // read first: open is never negative
+            int colon = b.name.lastIndexOf(':');
+            String host = colon < 0 ? b.name : b.name.substring(0, colon);
+            return b.connects.sum() - closed <= 0 && !backendHosts.contains(host);
+        });
+    }
+
+    /** Route names with counters now (tests). */
+    Set<String> routeNames() {
+        return Set.copyOf(routes.keySet());
+    }
+
+    /** Backends with counters now (tests). */
+    Set<String> backendNames() {
+        return Set.copyOf(backends.keySet());
+    }
+
     /** A connection was routed with {@code kind}. */
     public void routed(ConnectionKind kind) {
         routedByKind[kind.ordinal()].increment();
@@ -103,25 +133,40 @@ public final class MetricsRecorder {
         (clientLeg ? clientTls : backendTls)[cause.ordinal()].increment();
     }
 
+    /**
+     * Starts a reading of the byte totals: reads the closed totals, proxy-wide and per route, now;
+     * the caller then adds the connections still open that are not {@linkplain
+     * dev.smartproxy.internal.connection.ManagedConnection finished} ({@link OpenTotals#add}).
+     * Closed first, open after: see {@link OpenTotals} for why nothing is counted twice.
+     */
+    public OpenTotals openTotals() {
+        Map<RouteCounters, long[]> closedByRoute = new java.util.IdentityHashMap<>();
+        for (RouteCounters r : routes.values()) {
+            closedByRoute.put(r, new long[] {r.closedBytesIn.sum(), r.closedBytesOut.sum()});
+        }
+        return new OpenTotals(closedBytesIn.sum(), closedBytesOut.sum(), closedByRoute);
+    }
+
     /** The sampler's tick: adds the totals (closed plus {@code open}) to every window. */
     public void sample(OpenTotals open) {
-        bytesIn.add(closedBytesIn.sum() + open.bytesIn);
-        bytesOut.add(closedBytesOut.sum() + open.bytesOut);
+        bytesIn.add(open.closedIn + open.bytesIn);
+        bytesOut.add(open.closedOut + open.bytesOut);
         for (RouteCounters r : routes.values()) {
             long[] o = open.byRoute.get(r);
-            r.bytesIn.add(r.closedBytesIn.sum() + (o == null ? 0 : o[1]));
-            r.bytesOut.add(r.closedBytesOut.sum() + (o == null ? 0 : o[2]));
+            long[] c = open.closed(r);
+            r.bytesIn.add(c[0] + (o == null ? 0 : o[1]));
+            r.bytesOut.add(c[1] + (o == null ? 0 : o[2]));
         }
     }
 
     // ---------------------------------------------------------------- snapshot parts
 
     public Rate bytesIn(OpenTotals open) {
-        return bytesIn.rate(closedBytesIn.sum() + open.bytesIn);
+        return bytesIn.rate(open.closedIn + open.bytesIn);
     }
 
     public Rate bytesOut(OpenTotals open) {
-        return bytesOut.rate(closedBytesOut.sum() + open.bytesOut);
+        return bytesOut.rate(open.closedOut + open.bytesOut);
     }
 
     /** By kind, every kind present, with the open counts given. */
@@ -138,8 +183,9 @@ public final class MetricsRecorder {
         Map<String, RouteMetrics> out = new HashMap<>();
         for (RouteCounters r : routes.values()) {
             long[] o = open.byRoute.get(r);
-            long in = r.closedBytesIn.sum() + (o == null ? 0 : o[1]);
-            long outBytes = r.closedBytesOut.sum() + (o == null ? 0 : o[2]);
+            long[] c = open.closed(r);
+            long in = c[0] + (o == null ? 0 : o[1]);
+            long outBytes = c[1] + (o == null ? 0 : o[2]);
             out.put(r.name, new RouteMetrics(r.name, o == null ? 0 : o[0], r.routed.sum(), r.closed.sum(),
                     r.bytesIn.rate(in), r.bytesOut.rate(outBytes)));
         }

@@ -6,8 +6,8 @@ import dev.smartproxy.metrics.Rate;
  * The last 61 samples of a monotonic total, taken once a second by the sampler, giving per-second
  * rates over 1, 10 and 60 seconds. A window longer than the samples taken so far is averaged over
  * the samples there are; the window starts from a zero total when it is made (with the proxy, or
- * with the first connection of a route or backend). A total read while a connection moves from "open" to "closed" may be
- * counted twice or not at all for an instant; a step backwards is read as 0, never a negative rate.
+ * with the first connection of a route or backend). A total read while a connection moves from "open" to "closed" may miss
+ * it for that one reading, never count it twice ({@link OpenTotals}); a step backwards is read as 0, never a negative rate.
  * Synchronized: the sampler writes, snapshots read; neither is on the I/O path.
  */
 public final class RateWindow {

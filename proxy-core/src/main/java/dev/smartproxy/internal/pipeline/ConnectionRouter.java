@@ -136,8 +136,9 @@ final class ConnectionRouter implements ClientHelloClassifier.Router {
         ConnectionKind kind = tls ? ConnectionKind.TERMINATED : ConnectionKind.PLAIN;
         RoutePolicy overrides = connectionRoute == null ? RoutePolicy.none() : connectionRoute.policy();
         ConnectionActions actions = this::closeClient;
-        register(kind, connectionRoute, connectionRoute == null ? "(http)" : connectionRoute.name(), overrides, sni,
-                actions);
+        String name = connectionRoute == null
+                ? dev.smartproxy.internal.connection.ConnectionRegistry.PER_REQUEST : connectionRoute.name();
+        register(kind, connectionRoute, name, overrides, sni, actions);
         HttpBranch.install(px, conn, client, tls, sni, connectionRoute, actions);
         client.pipeline().addLast(PipelineNames.CLIENT_ERRORS, ClientErrors.httpBranch(conn));
     }

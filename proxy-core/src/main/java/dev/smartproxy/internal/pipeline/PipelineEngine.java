@@ -54,9 +54,10 @@ public final class PipelineEngine implements ProxyEngine {
     private CertificateStore pendingCertificates;
     /** Set by start; its certificates are swapped under {@link #certificateLock}. */
     private volatile ProxyContext px;
-    private CertificateWatcher watcher;
-    /** The metrics sampler's schedule (once a second on the accept loop), while started. */
-    private io.netty.util.concurrent.ScheduledFuture<?> sampling;
+    /** Set by start, cleared by shutdown; read under {@link #certificateLock} by updates. */
+    private volatile CertificateWatcher watcher;
+    /** The metrics sampler (once a second, on a thread of its own), while started. */
+    private dev.smartproxy.internal.metrics.Sampler sampling;
     private RouteUpdater updater;
     /** Route port to the address its listener was asked to bind; replaced by live updates. */
     private volatile Map<Integer, InetSocketAddress> binds;
@@ -83,7 +84,7 @@ public final class PipelineEngine implements ProxyEngine {
                 new AdmissionControl(config.ipRules(), config.admission(), Ticker.SYSTEM::nanoTime))
                 .acceptProxyProtocol(config.proxyProtocol());
         server = ProxyServer.start(px, config.ioThreads(), config.binds());
-        sampling = server.every(Duration.ofSeconds(1), registry.telemetry()::sample);
+        sampling = new dev.smartproxy.internal.metrics.Sampler(Duration.ofSeconds(1), registry.telemetry()::sample);
         synchronized (certificateLock) {
             this.px = px;
             pendingCertificates = null;
@@ -109,9 +110,16 @@ public final class PipelineEngine implements ProxyEngine {
     public void updateCertificates(List<CertificateSource> certificates, CertificateSource defaultCertificate) {
         synchronized (certificateLock) {
             CertificateStore current = currentCertificates();
+            CertificateWatcher w = watcher;
+            // Read before the store loads them: a file changed during the load is reloaded by the next poll.
+            Map<List<java.nio.file.Path>, String> hashes = w == null ? null
+                    : CertificateWatcher.hashes(certificates, defaultCertificate);
             CertificateStore next = CertificateStore.of(certificates, defaultCertificate,
                     current == null ? Map.of() : current.contexts());
             applyCertificates(next, "updateCertificates");
+            if (w != null) {
+                w.applied(hashes);
+            }
         }
     }
 
@@ -203,6 +211,11 @@ public final class PipelineEngine implements ProxyEngine {
         return update;
     }
 
+    /** The metrics sampler, for tests in this package; null before start and after shutdown. */
+    dev.smartproxy.internal.metrics.Sampler sampler() {
+        return sampling;
+    }
+
     /** The server, for tests in this package (listener identity); null before start. */
     ProxyServer server() {
         return server;
@@ -211,7 +224,8 @@ public final class PipelineEngine implements ProxyEngine {
     @Override
     public void shutdown(Duration grace) {
         if (sampling != null) {
-            sampling.cancel(false);
+            sampling.close();
+            sampling = null;
         }
         if (watcher != null) {
             watcher.close();

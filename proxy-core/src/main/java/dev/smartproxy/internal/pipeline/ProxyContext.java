@@ -171,6 +171,20 @@ public final class ProxyContext {
         return budget;
     }
 
+    /**
+     * Forgets the backend TLS contexts of configurations not in {@code inUse} (after a live route
+     * update): connections that hold one keep using it; a request routed by the table before
+     * that still needs one builds it again.
+     */
+    void retainBackendContexts(java.util.Set<BackendTls> inUse) {
+        backendContexts.keySet().retainAll(inUse);
+    }
+
+    /** Backend TLS configurations with a context now (tests). */
+    java.util.Set<BackendTls> backendContextKeys() {
+        return java.util.Set.copyOf(backendContexts.keySet());
+    }
+
     /** The client TLS context for a backend TLS configuration, built once and shared. */
     SslContext backendContext(BackendTls tls) {
         return backendContexts.computeIfAbsent(tls, BackendTlsContexts::clientContext);

@@ -31,7 +31,11 @@ public final class ProxyServer {
     private final EventLoopGroup boss;
     private final EventLoopGroup workers;
     private final Map<Integer, Channel> listeners = new LinkedHashMap<>();
-    /** The listeners, for the accept gate on the accept loop. */
+    /**
+     * The listeners that accept (or are held only by the accept gate), for the gate on the accept
+     * loop: a listener bound paused joins only when {@link #startAccepting} lets it accept, so a
+     * gate's resume never starts it before the table that serves it is in force.
+     */
     private final List<Channel> serverChannels = new CopyOnWriteArrayList<>();
     /** The proxy-wide maximum of connections, or null without one. */
     private final AcceptGate gate;
@@ -95,9 +99,10 @@ public final class ProxyServer {
     public synchronized void startAccepting(Collection<Integer> routePorts) {
         for (int port : routePorts) {
             Channel ch = listeners.get(port);
-            if (ch == null) {
+            if (ch == null || serverChannels.contains(ch)) {
                 continue;
             }
+            serverChannels.add(ch);
             if (gate == null) {
                 ch.config().setAutoRead(true);
             } else {
@@ -118,6 +123,11 @@ public final class ProxyServer {
                 ch.close().syncUninterruptibly();
             }
         }
+    }
+
+    /** The listeners the accept gate turns on and off now (tests). */
+    List<Channel> acceptingListeners() {
+        return List.copyOf(serverChannels);
     }
 
     /** The listener channel of {@code routePort}, or null: the same object for as long as the port is in use. */
@@ -150,8 +160,10 @@ public final class ProxyServer {
         px.transport().applyKeepAlive(px.policy().tcpKeepAlive(), (o, v) -> childOption(b, o, v));
         try {
             Channel ch = b.bind(px.transport().channelAddress(address)).syncUninterruptibly().channel();
-            listeners.put(routePort, ch);
-            serverChannels.add(ch);
+            listeners.put(routePort, ch); // shutdown and unbind close every listener, paused or not
+            if (!paused) {
+                serverChannels.add(ch);
+            }
         } catch (Exception e) {
             String msg = "cannot listen for route port " + routePort + " on " + address + ": " + e.getMessage();
             if (e instanceof java.io.IOException io) { // BindException on NIO, a native IOException on epoll
@@ -184,20 +196,6 @@ public final class ProxyServer {
         return out;
     }
 
-    /**
-     * Runs {@code task} every {@code period} on the accept loop (off the connections' I/O threads)
-     * until shutdown, which cancels it; an exception is logged and the next run still happens.
-     */
-    public io.netty.util.concurrent.ScheduledFuture<?> every(Duration period, Runnable task) {
-        return boss.next().scheduleAtFixedRate(() -> {
-            try {
-                task.run();
-            } catch (RuntimeException e) {
-                log.warn("periodic task {} failed", task, e);
-            }
-        }, period.toNanos(), period.toNanos(), TimeUnit.NANOSECONDS);
-    }
-
     /** The proxy-wide maximum's gate, or null when there is no maximum. */
     public AcceptGate acceptGate() {
         return gate;
@@ -210,8 +208,9 @@ public final class ProxyServer {
     public void shutdown(Duration drain) {
         List<Channel> toClose;
         synchronized (this) {
-            toClose = new ArrayList<>(listeners.values());
+            toClose = new ArrayList<>(listeners.values()); // paused ones too
             listeners.clear();
+            serverChannels.clear();
         }
         for (Channel ch : toClose) {
             ch.close().syncUninterruptibly();

@@ -25,10 +25,17 @@ import java.util.concurrent.atomic.AtomicInteger;
 public final class RouteSnapshot {
     private final RouteTable table;
     private final Map<String, AtomicInteger> roundRobin;
+    /** The routes by name, built once per snapshot: what live updates judge connections against. */
+    private final Map<String, Route> byName;
 
     private RouteSnapshot(RouteTable table, Map<String, AtomicInteger> roundRobin) {
         this.table = table;
         this.roundRobin = roundRobin;
+        Map<String, Route> names = new java.util.HashMap<>(table.routes().size() * 2);
+        for (Route r : table.routes()) {
+            names.put(r.name(), r);
+        }
+        this.byName = java.util.Collections.unmodifiableMap(names);
     }
 
     /** The first snapshot of a proxy. */
@@ -55,6 +62,11 @@ public final class RouteSnapshot {
     /** The route table. */
     public RouteTable table() {
         return table;
+    }
+
+    /** The table's routes by name (unmodifiable, built once). */
+    Map<String, Route> byName() {
+        return byName;
     }
 
     /** The next target of a forwarding route of this snapshot, round-robin over its targets. */

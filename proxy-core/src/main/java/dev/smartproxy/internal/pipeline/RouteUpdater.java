@@ -73,22 +73,45 @@ final class RouteUpdater {
                 }
             }
             server.bindPaused(opening); // throws with nothing changed
-            px.routing(old.next(table)); // the one write: from here every new connection sees the new table
+            RouteSnapshot next = old.next(table);
+            px.routing(next); // the one write: from here every new connection sees the new table
             binds = Map.copyOf(newBinds);
             server.startAccepting(opening.keySet());
             server.unbind(closing);
-            RouteRetirements.Counts counts = RouteRetirements.sweep(px, table);
-            update = diff(oldTable, table, opening.keySet(), closing, counts);
+            RouteRetirements.Counts counts = RouteRetirements.sweep(px, old, next);
+            update = diff(old, next, opening.keySet(), closing, counts);
+            forgetRemoved(next);
         }
         log.info("routes updated: {}", update.summary());
         px.registry().routesUpdated(update);
         return update;
     }
 
-    private static RouteUpdate diff(RouteTable oldTable, RouteTable table, Collection<Integer> opened,
+    /**
+     * Bounds what removed routes leave behind: their metric counters (unless an open connection
+     * still uses them) and the backend TLS contexts no route of the new table uses.
+     */
+    private void forgetRemoved(RouteSnapshot next) {
+        java.util.Set<String> hosts = new java.util.HashSet<>();
+        java.util.Set<dev.smartproxy.config.BackendTls> tls = new java.util.HashSet<>();
+        for (Route r : next.table().routes()) {
+            if (r.action() instanceof dev.smartproxy.route.ForwardAction f) {
+                f.targets().forEach(t -> hosts.add(t.host()));
+                if (f.backendTls() != null) {
+                    tls.add(f.backendTls());
+                }
+            }
+        }
+        px.registry().telemetry().routesChanged(next.byName().keySet(), hosts);
+        px.retainBackendContexts(tls);
+    }
+
+    private static RouteUpdate diff(RouteSnapshot old, RouteSnapshot next, Collection<Integer> opened,
                                     Collection<Integer> closed, RouteRetirements.Counts counts) {
-        Map<String, Route> before = RouteRetirements.byName(oldTable);
-        Map<String, Route> after = RouteRetirements.byName(table);
+        RouteTable oldTable = old.table();
+        RouteTable table = next.table();
+        Map<String, Route> before = old.byName();
+        Map<String, Route> after = next.byName();
         List<String> added = new ArrayList<>();
         List<String> changed = new ArrayList<>();
         List<String> unchanged = new ArrayList<>();

@@ -36,7 +36,13 @@ import java.util.concurrent.TimeUnit;
  * loaded before stays in use, and the files are tried again when their content changes again.
  * Certificates from PEM text or a user {@code SslContext} have no files and are not watched.
  *
- * <p>One daemon thread per proxy, from {@link #start()} to {@link #close()}. Every poll runs
+ * <p>A store put in use by a certificate update ({@link #applied}) has its files' content recorded
+ * as it was read for the update: a file changed after that is reloaded by the next poll, and files
+ * unchanged since are not reloaded again.
+ *
+ * <p>One daemon thread per proxy, from {@link #start()} to {@link #close()}, which stops it
+ * without an interrupt (a poll under way ends normally; a read interrupted would look like a bad
+ * file). Every poll runs
  * holding the lock given to the constructor, the one that serialises certificate updates, so a
  * poll never overwrites an update made meanwhile: it starts from the store current under the lock.
  */
@@ -58,6 +64,8 @@ public final class CertificateWatcher implements AutoCloseable {
     /** The content hash of each set of files last seen; guarded by {@link #lock}. */
     private final Map<List<Path>, String> seen = new HashMap<>();
     private ScheduledExecutorService executor;
+    /** Set by {@link #close()}: a poll that starts after it does nothing. */
+    private volatile boolean closed;
 
     /**
      * @param interval how often to poll
@@ -90,7 +98,8 @@ public final class CertificateWatcher implements AutoCloseable {
         if (executor == null) {
             return;
         }
-        executor.shutdownNow();
+        closed = true;
+        executor.shutdown(); // no interrupt: a read under way would fail as if the file were bad
         try {
             executor.awaitTermination(10, TimeUnit.SECONDS);
         } catch (InterruptedException e) {
@@ -100,6 +109,9 @@ public final class CertificateWatcher implements AutoCloseable {
     }
 
     private void pollSafely() {
+        if (closed) {
+            return;
+        }
         try {
             synchronized (lock) {
                 poll();
@@ -109,6 +121,37 @@ public final class CertificateWatcher implements AutoCloseable {
             // the thread must survive it to poll again.
             log.warn("certificate watch: poll failed, trying again in {}: {}", interval, e.toString());
         }
+    }
+
+    /**
+     * The content of the files of {@code sources} (and {@code defaultSource}, may be null) now:
+     * read BEFORE an update loads them, then given to {@link #applied} once it is in use. A file
+     * changing between the two is then seen changed by the next poll and reloaded (at worst once
+     * too often, never missed). Call with the lock held.
+     */
+    public static Map<List<Path>, String> hashes(List<CertificateSource> sources, CertificateSource defaultSource) {
+        Map<List<Path>, String> out = new HashMap<>();
+        List<CertificateSource> all = new ArrayList<>(sources);
+        if (defaultSource != null) {
+            all.add(defaultSource);
+        }
+        for (CertificateSource s : all) {
+            List<Path> files = s.files();
+            if (!files.isEmpty() && !out.containsKey(files)) {
+                out.put(files, hash(files));
+            }
+        }
+        return out;
+    }
+
+    /**
+     * A certificate update put a store in use whose files had the content {@code hashes}
+     * ({@link #hashes}, read before the update loaded them): from now on a change is a change
+     * from that content, and files no longer in use are forgotten. Call with the lock held.
+     */
+    public void applied(Map<List<Path>, String> hashes) {
+        seen.clear();
+        seen.putAll(hashes);
     }
 
     /**

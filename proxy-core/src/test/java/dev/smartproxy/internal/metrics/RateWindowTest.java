@@ -62,13 +62,13 @@ class RateWindowTest {
         api.routed();
         m.routed(ConnectionKind.PLAIN);
         // t=0: the windows start from zero when made
-        OpenTotals open = new OpenTotals();
+        OpenTotals open = m.openTotals();
         open.add(api, 500, 2000); // t=1: one open connection moved 500 in, 2000 out
         m.sample(open);
         api.closed(500, 2000); // it closes...
         m.closed(ConnectionKind.PLAIN, 500, 2000);
-        m.sample(new OpenTotals()); // t=2: ...and nothing else moved
-        OpenTotals none = new OpenTotals();
+        m.sample(m.openTotals()); // t=2: ...and nothing else moved
+        OpenTotals none = m.openTotals();
         assertThat(m.bytesIn(none)).isEqualTo(new Rate(500, 0, 250, 250));
         assertThat(m.bytesOut(none)).isEqualTo(new Rate(2000, 0, 1000, 1000));
         RouteMetrics r = m.byRoute(none).get("api");

@@ -157,6 +157,95 @@ class CertificateWatcherTest {
         assertThat(CertificateWatcher.hash(List.of(dir.resolve("missing")))).isNotEqualTo(first);
     }
 
+    /** What {@code updateCertificates} does under the lock: hash, load, put in use, record. */
+    private static void update(CertificateWatcher w, Holder h, CertificateSource source) {
+        var hashes = CertificateWatcher.hashes(List.of(source), null);
+        h.store = CertificateStore.of(List.of(source), null, h.store.contexts());
+        w.applied(hashes);
+    }
+
+    @Test
+    void filesBroughtInByAnUpdateAreWatchedFromTheContentItLoaded() throws Exception {
+        X509Bundle a = PKI.issue("old.test");
+        X509Bundle b = PKI.issue("new.test");
+        X509Bundle c = PKI.issue("new.test");
+        Path oldCrt = Files.writeString(dir.resolve("old.crt"), a.getCertificatePathPEM());
+        Path oldKey = Files.writeString(dir.resolve("old.key"), a.getPrivateKeyPEM());
+        Holder h = new Holder(CertificateStore.of(List.of(CertificateSource.pemFiles(oldCrt, oldKey)), null));
+        CertificateWatcher w = watcher(h);
+        w.poll();
+
+        Path crt = Files.writeString(dir.resolve("new.crt"), b.getCertificatePathPEM());
+        Path key = Files.writeString(dir.resolve("new.key"), b.getPrivateKeyPEM());
+        update(w, h, CertificateSource.pemFiles(crt, key));
+        // Changed before the next poll: reloaded by it, not taken as their first sight.
+        Files.writeString(crt, c.getCertificatePathPEM());
+        Files.writeString(key, c.getPrivateKeyPEM());
+        w.poll();
+        assertThat(h.causes).containsExactly("files changed");
+        assertThat(h.serial(0)).isEqualTo(c.getCertificate().getSerialNumber());
+    }
+
+    @Test
+    void filesAnUpdateJustLoadedAreNotReloadedByTheNextPoll() throws Exception {
+        X509Bundle a = PKI.issue("same.test");
+        X509Bundle b = PKI.issue("same.test");
+        Path crt = Files.writeString(dir.resolve("same.crt"), a.getCertificatePathPEM());
+        Path key = Files.writeString(dir.resolve("same.key"), a.getPrivateKeyPEM());
+        Holder h = new Holder(CertificateStore.of(List.of(CertificateSource.pemFiles(crt, key)), null));
+        CertificateWatcher w = watcher(h);
+        w.poll();
+        Files.writeString(crt, b.getCertificatePathPEM());
+        Files.writeString(key, b.getPrivateKeyPEM());
+        update(w, h, CertificateSource.pemFiles(crt, key));
+        CertificateStore updated = h.store;
+        w.poll();
+        assertThat(h.causes).as("the update loaded these very files").isEmpty();
+        assertThat(h.store).isSameAs(updated);
+    }
+
+    @Test
+    void closeLetsAPollUnderWayEndWithoutAnInterrupt() throws Exception {
+        X509Bundle a = PKI.issue("close.test");
+        Path crt = Files.writeString(dir.resolve("close.crt"), a.getCertificatePathPEM());
+        Path key = Files.writeString(dir.resolve("close.key"), a.getPrivateKeyPEM());
+        CertificateStore store = CertificateStore.of(List.of(CertificateSource.pemFiles(crt, key)), null);
+        java.util.concurrent.CountDownLatch entered = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.atomic.AtomicReference<String> seenByPoll = new java.util.concurrent.atomic.AtomicReference<>();
+        CertificateWatcher w = new CertificateWatcher(Duration.ofMillis(5), new Object(), new CertificateWatcher.Target() {
+            @Override
+            public CertificateStore current() {
+                if (Thread.currentThread().getName().equals("smartproxy-certificate-watch")
+                        && entered.getCount() > 0) {
+                    entered.countDown();
+                    try {
+                        release.await();
+                        seenByPoll.set(Thread.currentThread().isInterrupted() ? "interrupted" : "not interrupted");
+                    } catch (InterruptedException e) {
+                        seenByPoll.set("interrupted");
+                        Thread.currentThread().interrupt();
+                    }
+                }
+                return store;
+            }
+
+            @Override
+            public void apply(CertificateStore next, String cause) {
+            }
+        });
+        w.start();
+        assertThat(entered.await(10, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+        Thread closer = new Thread(w::close, "closer");
+        closer.start();
+        dev.smartproxy.testing.Await.until("close waiting for the poll under way",
+                () -> closer.getState() == Thread.State.TIMED_WAITING || seenByPoll.get() != null);
+        release.countDown();
+        closer.join(10_000);
+        assertThat(closer.isAlive()).isFalse();
+        assertThat(seenByPoll.get()).isEqualTo("not interrupted");
+    }
+
     private Path keyStore(X509Bundle bundle, String fileName) throws Exception {
         KeyStore ks = KeyStore.getInstance("PKCS12");
         ks.load(null, null);

@@ -36,6 +36,10 @@ import java.util.function.LongSupplier;
  * is its own timer task ({@link Runnable}) and its own close listener on every leg
  * ({@link ChannelFutureListener}) rather than a lambda for each, keeps its opening time as a long,
  * and builds its log prefix only when a line is logged.
+ *
+ * <p>Over 600 lines on purpose, for the same reason: everything a connection carries for its
+ * whole life (timers, legs, counters, its route and retirement) is in this one object, because
+ * each helper object split out of it would be one more object per open connection.
  */
 public final class ManagedConnection implements Runnable, ChannelFutureListener {
     private final long id;

@@ -283,6 +283,9 @@ final class BackendLeg extends ChannelInboundHandlerAdapter {
         this.listener = listener;
         this.conn = conn;
         this.client = client;
+        // Both belong to the client connection the leg served before.
+        this.quietPromise = null;
+        this.clientUnflushed = false;
     }
 
     /** Makes the leg ready: what was held back is written and flushed. */

@@ -6,70 +6,40 @@ import io.netty.channel.ChannelDuplexHandler;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPromise;
-import io.netty.channel.ChannelInboundHandlerAdapter;
 
 /**
- * Counts the raw bytes a leg reads (and, on the client leg, writes), before any peek, TLS or HTTP decoding, into the connection
- * record: traffic statistics and the inactivity timer see every connection the same way,
- * whatever handles it next. Created per leg.
+ * Counts the raw bytes of a client leg both ways, before any peek, TLS or HTTP decoding, into
+ * the connection record: traffic statistics and the inactivity timer see every connection the
+ * same way, whatever handles it next. The first handler of every client pipeline; bytes written
+ * to the client are counted as they pass on to the socket (after TLS), into
+ * {@link ManagedConnection#wroteToClient}. Backend legs count their own reads (the TCP relay and
+ * the HTTP backend leg). Created per connection.
  */
-public final class ByteCounter extends ChannelInboundHandlerAdapter {
+public final class ByteCounter extends ChannelDuplexHandler {
     private final ManagedConnection conn;
-    private final boolean client;
 
-    private ByteCounter(ManagedConnection conn, boolean client) {
+    private ByteCounter(ManagedConnection conn) {
         this.conn = conn;
-        this.client = client;
     }
 
-    /**
-     * Counts client bytes both ways: the first handler of every client pipeline. Bytes written
-     * to the client are counted as they pass on to the socket (after TLS), into
-     * {@link ManagedConnection#wroteToClient}.
-     */
+    /** The client leg's counter. */
     public static ChannelHandler client(ManagedConnection conn) {
-        return new Client(conn);
-    }
-
-    /** Counts backend bytes: the first handler of a backend pipeline that decodes (TLS, HTTP). */
-    public static ByteCounter backend(ManagedConnection conn) {
-        return new ByteCounter(conn, false);
+        return new ByteCounter(conn);
     }
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
         if (msg instanceof ByteBuf b && b.isReadable()) {
-            if (client) {
-                conn.readFromClient(b.readableBytes());
-            } else {
-                conn.readFromBackend(b.readableBytes());
-            }
+            conn.readFromClient(b.readableBytes());
         }
         ctx.fireChannelRead(msg);
     }
 
-    /** The client leg's counter: reads as {@link ByteCounter} does, and writes. */
-    private static final class Client extends ChannelDuplexHandler {
-        private final ManagedConnection conn;
-
-        Client(ManagedConnection conn) {
-            this.conn = conn;
+    @Override
+    public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
+        if (msg instanceof ByteBuf b) {
+            conn.wroteToClient(b.readableBytes());
         }
-
-        @Override
-        public void channelRead(ChannelHandlerContext ctx, Object msg) {
-            if (msg instanceof ByteBuf b && b.isReadable()) {
-                conn.readFromClient(b.readableBytes());
-            }
-            ctx.fireChannelRead(msg);
-        }
-
-        @Override
-        public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
-            if (msg instanceof ByteBuf b) {
-                conn.wroteToClient(b.readableBytes());
-            }
-            ctx.write(msg, promise);
-        }
+        ctx.write(msg, promise);
     }
 }

@@ -33,7 +33,8 @@ import java.util.function.LongSupplier;
  * handlers report to it, and it asks them to close through {@link ConnectionActions}.
  *
  * <p><b>Memory.</b> An idle connection holds this record for as long as it lives, so the record
- * is its own timer task ({@link Runnable}) and its own close listener on every leg
+ * is its own timer entry ({@link TimerEntry}: a slot in its event loop's {@link TimerQueue}, no
+ * scheduled task) and its own close listener on every leg
  * ({@link ChannelFutureListener}) rather than a lambda for each, keeps its opening time as a long,
  * and builds its log prefix only when a line is logged.
  *
@@ -41,7 +42,7 @@ import java.util.function.LongSupplier;
  * whole life (timers, legs, counters, its route and retirement) is in this one object, because
  * each helper object split out of it would be one more object per open connection.
  */
-public final class ManagedConnection implements Runnable, ChannelFutureListener {
+public final class ManagedConnection extends TimerEntry implements ChannelFutureListener {
     private final long id;
     private final int routePort;
     /** The address the socket came from: the client, or a proxy in front of it. */
@@ -92,8 +93,6 @@ public final class ManagedConnection implements Runnable, ChannelFutureListener 
     private volatile EffectivePolicy policy;
     private Scheduler scheduler;
     private ConnectionActions actions;
-    private Scheduler.Cancellable pending;
-    private long pendingDeadline = Long.MAX_VALUE;
     private long warnedAtNanos = -1;
     private long halfClosedAtNanos = -1;
 
@@ -454,14 +453,10 @@ public final class ManagedConnection implements Runnable, ChannelFutureListener 
             return;
         }
         long next = nextDeadline();
-        if (next == Long.MAX_VALUE || (pending != null && pendingDeadline <= next)) {
+        if (next == Long.MAX_VALUE || armedDeadline() <= next) {
             return; // nothing can expire, or an earlier check will re-arm
         }
-        if (pending != null) {
-            pending.cancel();
-        }
-        pendingDeadline = next;
-        pending = scheduler.schedule(this, Math.max(0, next - now));
+        scheduler.arm(this, next, Math.max(0, next - now));
     }
 
     /** The timer check, as the scheduler runs it: see {@link #check()}. Event loop only. */
@@ -484,8 +479,6 @@ public final class ManagedConnection implements Runnable, ChannelFutureListener 
 
     /** The timer check: expire what is due, else re-arm for the next deadline. */
     void check() {
-        pending = null;
-        pendingDeadline = Long.MAX_VALUE;
         if (finished) {
             return;
         }
@@ -591,9 +584,8 @@ public final class ManagedConnection implements Runnable, ChannelFutureListener 
             return false;
         }
         finished = true;
-        if (pending != null) {
-            pending.cancel();
-            pending = null;
+        if (scheduler != null) {
+            scheduler.disarm(this);
         }
         if (retireTimer != null) {
             retireTimer.cancel();

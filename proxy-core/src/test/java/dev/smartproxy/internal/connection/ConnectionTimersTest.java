@@ -30,7 +30,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 class ConnectionTimersTest {
     private static final Duration MS = ofMillis(1);
 
-    private final ManualClock clock = new ManualClock();
+    final ManualClock clock = new ManualClock();
     private final List<String> events = new ArrayList<>();
     private final List<CloseReason> closes = new ArrayList<>();
     private final List<String> order = new ArrayList<>();
@@ -67,11 +67,16 @@ class ConnectionTimersTest {
     /** Registers and routes a connection under the proxy policy and route overrides. */
     private ManagedConnection open(ConnectionPolicy proxy, RoutePolicy route, ConnectionKind kind) {
         ManagedConnection c = registry.register(443, new InetSocketAddress("127.0.0.1", 50000));
-        registry.routed(c, kind, "r", null, EffectivePolicies.of(proxy, route, kind), clock, reason -> {
+        registry.routed(c, kind, "r", null, EffectivePolicies.of(proxy, route, kind), scheduler(), reason -> {
             closes.add(reason);
             registry.closed(c);
         });
         return c;
+    }
+
+    /** The scheduler the connections' timers use: the clock's own tasks here, one per arming. */
+    Scheduler scheduler() {
+        return clock;
     }
 
     private ManagedConnection open(ConnectionPolicy proxy) {

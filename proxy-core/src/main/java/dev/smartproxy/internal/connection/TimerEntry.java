@@ -1,0 +1,33 @@
+package dev.smartproxy.internal.connection;
+
+/**
+ * A check that is its own entry in a timer queue: arming it on a {@link Scheduler} that keeps
+ * entries in a queue of its own ({@link TimerQueue}) allocates nothing, so an idle connection
+ * holds no scheduled-task object, no cancel handle and no lambda for its timer. On any other
+ * scheduler it is scheduled as a plain task ({@link Scheduler#arm}).
+ *
+ * <p>At most one arming is in force: arming again replaces it. Touched by its owner's thread only.
+ */
+public abstract class TimerEntry implements Runnable {
+    /** Not in a queue. */
+    static final int IDLE = -1;
+    /** Taken out of its queue because it is due, about to run. */
+    static final int FIRING = -2;
+
+    /** When it is due (the scheduler's clock), or {@code Long.MAX_VALUE} while not armed. */
+    long timerDeadline = Long.MAX_VALUE;
+    /** Its slot in a {@link TimerQueue}'s heap, {@link #IDLE} or {@link #FIRING}. */
+    int timerIndex = IDLE;
+    /** The task of a scheduler without a queue of entries, or null. */
+    Scheduler.Cancellable timerTask;
+
+    /** The deadline it is armed for, or {@code Long.MAX_VALUE} if it is not armed. */
+    protected final long armedDeadline() {
+        return timerDeadline;
+    }
+
+    /** Whether it is armed (and has not started to run). */
+    protected final boolean armed() {
+        return timerDeadline != Long.MAX_VALUE;
+    }
+}

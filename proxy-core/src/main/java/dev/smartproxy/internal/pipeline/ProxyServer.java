@@ -1,6 +1,7 @@
 package dev.smartproxy.internal.pipeline;
 
 import dev.smartproxy.internal.transport.BackendConnector;
+import dev.smartproxy.internal.transport.ReadSizes;
 import dev.smartproxy.event.CloseReason;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
@@ -145,7 +146,8 @@ public final class ProxyServer {
             b.option(ChannelOption.SO_BACKLOG, 4096)
                     .option(ChannelOption.SO_REUSEADDR, true)
                     .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                    .childOption(ChannelOption.TCP_NODELAY, true);
+                    .childOption(ChannelOption.TCP_NODELAY, true)
+                    .childOption(ChannelOption.RCVBUF_ALLOCATOR, ReadSizes.SOCKETS); // shared: no sizer objects per channel
         }
         if (gate != null) {
             // One accept per read, so the gate sees each connection before the next is accepted

@@ -144,6 +144,7 @@ public final class BackendConnector {
                 });
         if (transport.hasSockets()) { // local channels have neither option
             b.option(ChannelOption.TCP_NODELAY, true);
+            b.option(ChannelOption.RCVBUF_ALLOCATOR, ReadSizes.SOCKETS); // shared: no sizer objects per channel
             if (allowHalfClosure) {
                 b.option(ChannelOption.ALLOW_HALF_CLOSURE, true);
             }

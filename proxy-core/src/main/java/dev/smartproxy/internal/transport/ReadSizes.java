@@ -1,0 +1,230 @@
+package dev.smartproxy.internal.transport;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.channel.ChannelConfig;
+import io.netty.channel.MaxMessagesRecvByteBufAllocator;
+import io.netty.channel.RecvByteBufAllocator;
+import io.netty.util.UncheckedBooleanSupplier;
+
+/**
+ * The receive-buffer sizing of the proxy's socket channels (client and backend), one instance
+ * shared by all of them: the same adaptive sizing and read loop as Netty's default
+ * ({@code AdaptiveRecvByteBufAllocator}: 64 bytes to 64 KiB, 2 KiB first, up 4 steps of its size
+ * table as soon as a read fills the buffer, down one after two reads that would have fit the step
+ * below; at most 16 reads per readiness event, as socket channels do by default, and only while
+ * the last read filled its buffer), in fewer objects.
+ *
+ * <p>Netty's default makes an allocator per channel config (32 bytes) and, on a channel's first
+ * read, a handle of three objects (the handle, its size calculator and a supplier: 112 bytes),
+ * which every channel keeps for its life. Here the allocator is shared and the handle is one
+ * object of 40 bytes, so an idle relayed connection (two channels) holds up to 200 bytes less.
+ *
+ * <p>Immutable and thread-safe; each channel's handle is used by its event loop only.
+ * <pre>{@code
+ * bootstrap.option(ChannelOption.RCVBUF_ALLOCATOR, ReadSizes.SOCKETS);
+ * }</pre>
+ */
+public final class ReadSizes implements MaxMessagesRecvByteBufAllocator {
+    private static final int INDEX_INCREMENT = 4;
+    private static final int INDEX_DECREMENT = 1;
+    /** 16, 32 .. 496 by 16, then 512 doubling up to the largest int power of two: Netty's size table. */
+    private static final int[] SIZES;
+
+    static {
+        int n = 0;
+        for (int i = 16; i < 512; i += 16) {
+            n++;
+        }
+        for (int i = 512; i > 0; i <<= 1) {
+            n++;
+        }
+        SIZES = new int[n];
+        int k = 0;
+        for (int i = 16; i < 512; i += 16) {
+            SIZES[k++] = i;
+        }
+        for (int i = 512; i > 0; i <<= 1) {
+            SIZES[k++] = i;
+        }
+    }
+
+    /** (After the table, which it reads.) For socket channels: 64 B .. 64 KiB, 2 KiB first, 16 reads per event. */
+    public static final ReadSizes SOCKETS = new ReadSizes(64, 2048, 65536, 16);
+
+    private final int minIndex;
+    private final int maxIndex;
+    private final int initialIndex;
+    private final int minCapacity;
+    private final int maxCapacity;
+    private final int maxMessagesPerRead;
+
+    ReadSizes(int minimum, int initial, int maximum, int maxMessagesPerRead) {
+        if (minimum <= 0 || initial < minimum || maximum < initial || maxMessagesPerRead <= 0) {
+            throw new IllegalArgumentException("minimum " + minimum + ", initial " + initial + ", maximum " + maximum
+                    + ", maxMessagesPerRead " + maxMessagesPerRead);
+        }
+        int min = indexOf(minimum);
+        this.minIndex = SIZES[min] < minimum ? min + 1 : min;
+        int max = indexOf(maximum);
+        this.maxIndex = SIZES[max] > maximum ? max - 1 : max;
+        int init = indexOf(initial);
+        this.initialIndex = SIZES[init] > initial ? init - 1 : init;
+        this.minCapacity = minimum;
+        this.maxCapacity = maximum;
+        this.maxMessagesPerRead = maxMessagesPerRead;
+    }
+
+    /** The index of {@code size} in the table, or of the next larger entry. */
+    static int indexOf(int size) {
+        int low = 0;
+        int high = SIZES.length - 1;
+        while (true) {
+            if (high < low) {
+                return low;
+            }
+            if (high == low) {
+                return high;
+            }
+            int mid = (low + high) >>> 1;
+            int a = SIZES[mid];
+            int b = SIZES[mid + 1];
+            if (size > b) {
+                low = mid + 1;
+            } else if (size < a) {
+                high = mid - 1;
+            } else if (size == a) {
+                return mid;
+            } else {
+                return mid + 1;
+            }
+        }
+    }
+
+    @Override
+    public Handle newHandle() {
+        return new Sizer(this);
+    }
+
+    @Override
+    public int maxMessagesPerRead() {
+        return maxMessagesPerRead;
+    }
+
+    /** Shared by every channel: it cannot change. */
+    @Override
+    public MaxMessagesRecvByteBufAllocator maxMessagesPerRead(int maxMessagesPerRead) {
+        if (maxMessagesPerRead != this.maxMessagesPerRead) {
+            throw new UnsupportedOperationException("the proxy's shared read sizing reads at most "
+                    + this.maxMessagesPerRead + " messages per event (asked: " + maxMessagesPerRead + ")");
+        }
+        return this;
+    }
+
+    /** One channel's read state: 40 bytes, all of Netty's handle and calculator state in one object. */
+    static final class Sizer implements RecvByteBufAllocator.ExtendedHandle {
+        private final ReadSizes sizes;
+        private ChannelConfig config;
+        private int totalMessages;
+        private int totalBytesRead;
+        private int attemptedBytesRead;
+        private int lastBytesRead;
+        private byte index;
+        private boolean decreaseNow;
+
+        Sizer(ReadSizes sizes) {
+            this.sizes = sizes;
+            this.index = (byte) sizes.initialIndex;
+        }
+
+        @Override
+        public ByteBuf allocate(ByteBufAllocator alloc) {
+            return alloc.ioBuffer(guess());
+        }
+
+        @Override
+        public int guess() {
+            return clamp(SIZES[index]);
+        }
+
+        private int clamp(int size) {
+            return Math.min(Math.max(size, sizes.minCapacity), sizes.maxCapacity);
+        }
+
+        /** Adapts the next guess to a read (or a read loop's total) of {@code size} bytes. */
+        private void record(int size) {
+            if (size <= SIZES[Math.max(0, index - INDEX_DECREMENT)]) {
+                if (decreaseNow) {
+                    index = (byte) Math.max(index - INDEX_DECREMENT, sizes.minIndex);
+                    decreaseNow = false;
+                } else {
+                    decreaseNow = true;
+                }
+            } else if (size >= guess()) {
+                index = (byte) Math.min(index + INDEX_INCREMENT, sizes.maxIndex);
+                decreaseNow = false;
+            }
+        }
+
+        @Override
+        public void reset(ChannelConfig config) {
+            this.config = config;
+            totalMessages = 0;
+            totalBytesRead = 0;
+        }
+
+        @Override
+        public void incMessagesRead(int numMessages) {
+            totalMessages += numMessages;
+        }
+
+        @Override
+        public void lastBytesRead(int bytes) {
+            if (bytes == attemptedBytesRead) {
+                record(bytes); // it filled the buffer: maybe ramp up now
+            }
+            lastBytesRead = bytes;
+            if (bytes > 0) {
+                totalBytesRead += bytes;
+            }
+        }
+
+        @Override
+        public int lastBytesRead() {
+            return lastBytesRead;
+        }
+
+        @Override
+        public void attemptedBytesRead(int bytes) {
+            attemptedBytesRead = bytes;
+        }
+
+        @Override
+        public int attemptedBytesRead() {
+            return attemptedBytesRead;
+        }
+
+        @Override
+        public boolean continueReading() {
+            return continueReading(attemptedBytesRead == lastBytesRead);
+        }
+
+        @Override
+        public boolean continueReading(UncheckedBooleanSupplier maybeMoreDataSupplier) {
+            return config.isAutoRead() && maybeMoreDataSupplier.get() && more();
+        }
+
+        private boolean continueReading(boolean maybeMore) {
+            return config.isAutoRead() && maybeMore && more();
+        }
+
+        private boolean more() {
+            return totalMessages < sizes.maxMessagesPerRead && totalBytesRead > 0;
+        }
+
+        @Override
+        public void readComplete() {
+            record(totalBytesRead < 0 ? Integer.MAX_VALUE : totalBytesRead);
+        }
+    }
+}

@@ -9,13 +9,17 @@ import io.netty.channel.ChannelDuplexHandler;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPromise;
+import io.netty.channel.ConnectTimeoutException;
+import io.netty.util.concurrent.ScheduledFuture;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.util.ReferenceCountUtil;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
+import java.net.SocketAddress;
 import java.nio.channels.ClosedChannelException;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The backend side of a connection: relays backend to client with backpressure and reports
@@ -27,6 +31,12 @@ import java.nio.channels.ClosedChannelException;
  * made with the channel's void promise report such a failure through {@link #exceptionCaught};
  * the others (the bytes held during the connect, the flushes before a FIN or a close) are
  * watched here, so the reset is recorded and mirrored like any other.
+ *
+ * <p>The connect timeout is run here, not by the channel: a socket channel keeps its own
+ * connect-timeout task (64 bytes) referenced for its whole life, cancelled but never dropped,
+ * so every idle relay would hold one. This handler takes the connect timeout from the channel's
+ * config when the connect starts (after name resolution, as the channel would) and fails the
+ * connect with the same {@link ConnectTimeoutException}; its task is dropped once the connect ends.
  */
 final class BackendRelay extends ChannelDuplexHandler implements ChannelFutureListener {
     private static final Logger log = LoggerFactory.getLogger(BackendRelay.class);
@@ -47,6 +57,23 @@ final class BackendRelay extends ChannelDuplexHandler implements ChannelFutureLi
     BackendRelay(ManagedConnection conn, TcpRelay clientSide) {
         this.conn = conn;
         this.clientSide = clientSide;
+    }
+
+    /** Runs the connect timeout of the channel's config itself; see the class comment. */
+    @Override
+    public void connect(ChannelHandlerContext ctx, SocketAddress remote, SocketAddress local, ChannelPromise promise) {
+        int millis = ctx.channel().config().getConnectTimeoutMillis();
+        if (millis > 0) {
+            ctx.channel().config().setConnectTimeoutMillis(0); // the channel schedules no task of its own
+            ScheduledFuture<?> timeout = ctx.executor().schedule(() -> {
+                if (promise.tryFailure(new ConnectTimeoutException(
+                        "connection timed out after " + millis + " ms: " + remote))) {
+                    ctx.channel().close();
+                }
+            }, millis, TimeUnit.MILLISECONDS);
+            promise.addListener(f -> timeout.cancel(false));
+        }
+        ctx.connect(remote, local, promise);
     }
 
     @Override

@@ -57,7 +57,8 @@ public final class ConnectionRegistry {
     /** Snapshots built for connection events (tests: a listener of other events costs none). */
     private final LongAdder eventSnapshots = new LongAdder();
     private final Clock clock;
-    private final Ticker ticker;
+    /** The connections' clock (they read it here). */
+    final Ticker ticker;
     private final Object emptyMonitor = new Object();
     private final Telemetry telemetry = new Telemetry(this);
 
@@ -77,7 +78,7 @@ public final class ConnectionRegistry {
 
     /** Registers a newly accepted client connection. */
     public ManagedConnection register(int routePort, InetSocketAddress client) {
-        ManagedConnection c = new ManagedConnection(this, ids.incrementAndGet(), routePort, client, clock.instant(), ticker);
+        ManagedConnection c = new ManagedConnection(this, ids.incrementAndGet(), routePort, client, clock.instant());
         accepted.increment();
         open.add(c);
         notify(c, ListenerSet.Event.ACCEPTED, ProxyEventListener::onAccepted);

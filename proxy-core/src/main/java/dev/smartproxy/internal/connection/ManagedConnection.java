@@ -13,7 +13,6 @@ import io.netty.channel.ChannelFutureListener;
 
 import java.net.InetSocketAddress;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.function.LongSupplier;
 
@@ -53,7 +52,6 @@ public final class ManagedConnection extends TimerEntry implements ChannelFuture
     /** When it was opened: nanoseconds since the epoch (an {@link Instant} for snapshots). */
     private final long openedAtEpochNanos;
     private final long openedNanos;
-    private final Ticker ticker;
 
     private volatile ConnectionKind kind;
     private volatile String routeName;
@@ -102,22 +100,30 @@ public final class ManagedConnection extends TimerEntry implements ChannelFuture
     /** Volatile: the metrics sampler skips finished connections (their bytes are in the closed totals). */
     private volatile boolean finished;
 
-    /** The channels of the connection (client first); copied on write by its event loop. */
-    private volatile List<Channel> legs = List.of();
+    /**
+     * The channels of the connection: the client, then the backend of a TCP relay (null until
+     * set). Two fields, not a list: an idle connection keeps no list object.
+     */
+    private volatile Channel clientLeg;
+    private volatile Channel backendLeg;
 
     private final ConnectionRegistry registry;
 
     ManagedConnection(ConnectionRegistry registry, long id, int routePort, InetSocketAddress clientAddress,
-                      Instant openedAt, Ticker ticker) {
+                      Instant openedAt) {
         this.registry = registry;
         this.id = id;
         this.routePort = routePort;
         this.peerAddress = clientAddress;
         this.clientAddress = clientAddress;
         this.openedAtEpochNanos = openedAt.getEpochSecond() * 1_000_000_000L + openedAt.getNano();
-        this.ticker = ticker;
-        this.openedNanos = ticker.nanoTime();
+        this.openedNanos = now();
         this.lastActivityNanos = openedNanos;
+    }
+
+    /** The registry's ticker (not a field of its own: one reference fewer per connection). */
+    private long now() {
+        return registry.ticker.nanoTime();
     }
 
     /** The connection id. */
@@ -307,12 +313,12 @@ public final class ManagedConnection extends TimerEntry implements ChannelFuture
 
     /** The bytes queued on the outbound buffers of the connection's legs, not yet written to their sockets. */
     private long queuedOnLegs() {
-        long n = 0;
-        for (Channel leg : legs) {
-            io.netty.channel.ChannelOutboundBuffer out = leg.unsafe().outboundBuffer();
-            n += out == null ? 0 : out.totalPendingWriteBytes();
-        }
-        return n;
+        return queuedOn(clientLeg) + queuedOn(backendLeg);
+    }
+
+    private static long queuedOn(Channel leg) {
+        io.netty.channel.ChannelOutboundBuffer out = leg == null ? null : leg.unsafe().outboundBuffer();
+        return out == null ? 0 : out.totalPendingWriteBytes();
     }
 
     /** A {@link BufferBudget.Holder} of this connection changed its level by {@code delta}. Event loop only. */
@@ -323,13 +329,13 @@ public final class ManagedConnection extends TimerEntry implements ChannelFuture
     /** Counts bytes read from the client. */
     public void readFromClient(int bytes) {
         bytesFromClient += bytes;
-        lastActivityNanos = ticker.nanoTime();
+        lastActivityNanos = now();
     }
 
     /** Counts bytes read from the backend. */
     public void readFromBackend(int bytes) {
         bytesFromBackend += bytes;
-        lastActivityNanos = ticker.nanoTime();
+        lastActivityNanos = now();
     }
 
     /** Counts bytes written to the client (as they go to the socket). Event loop only. */
@@ -408,7 +414,7 @@ public final class ManagedConnection extends TimerEntry implements ChannelFuture
             return;
         }
         firstFin = side;
-        halfClosedAtNanos = ticker.nanoTime();
+        halfClosedAtNanos = now();
         registry.halfClosed(this, side);
         arm(halfClosedAtNanos);
     }
@@ -426,7 +432,7 @@ public final class ManagedConnection extends TimerEntry implements ChannelFuture
         this.policy = policy;
         this.scheduler = scheduler;
         this.actions = actions;
-        arm(ticker.nanoTime());
+        arm(now());
     }
 
     /** The earliest instant (ticker nanos) at which a timer may expire; MAX_VALUE if none can. */
@@ -483,7 +489,7 @@ public final class ManagedConnection extends TimerEntry implements ChannelFuture
             return;
         }
         EffectivePolicy p = policy;
-        long now = ticker.nanoTime();
+        long now = now();
         long last = lastActivityNanos;
         if (!p.maxLifetime().isZero() && now - openedNanos >= p.maxLifetime().toNanos()) {
             expire(CloseReason.MAX_LIFETIME);
@@ -552,25 +558,32 @@ public final class ManagedConnection extends TimerEntry implements ChannelFuture
      * connect starts: what close accounting waits on ({@link ConnectionRegistry#watchLeg}).
      */
     public List<Channel> legs() {
-        return legs;
+        Channel client = clientLeg;
+        Channel backend = backendLeg;
+        return client == null ? List.of() : backend == null ? List.of(client) : List.of(client, backend);
     }
 
-    /** Adds a leg. Event loop only. */
+    /**
+     * Adds a leg: the client's, then the backend's. Event loop only.
+     *
+     * @throws IllegalStateException if the connection has both legs already
+     */
     void addLeg(Channel leg) {
-        List<Channel> next = new ArrayList<>(legs.size() + 1);
-        next.addAll(legs);
-        next.add(leg);
-        legs = List.copyOf(next);
+        java.util.Objects.requireNonNull(leg, "leg");
+        if (clientLeg == null) {
+            clientLeg = leg;
+        } else if (backendLeg == null) {
+            backendLeg = leg;
+        } else {
+            throw new IllegalStateException(log() + "a connection has two legs at most");
+        }
     }
 
     /** Whether every leg is closed: the connection is over. */
     boolean allLegsClosed() {
-        for (Channel leg : legs) {
-            if (leg.isOpen()) {
-                return false;
-            }
-        }
-        return true;
+        Channel client = clientLeg;
+        Channel backend = backendLeg;
+        return (client == null || !client.isOpen()) && (backend == null || !backend.isOpen());
     }
 
     /** Whether the connection is finished: its close is (being) counted. Any thread. */

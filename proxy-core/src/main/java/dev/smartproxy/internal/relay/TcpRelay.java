@@ -51,14 +51,21 @@ import java.util.ArrayDeque;
 public final class TcpRelay extends ChannelInboundHandlerAdapter implements ConnectionActions {
     private static final Logger log = LoggerFactory.getLogger(TcpRelay.class);
 
+    /** The largest pending cap honoured: 2 GiB less 16 MiB, room for any read past it. */
+    static final int MAX_PENDING_CAP = Integer.MAX_VALUE - (16 << 20);
+
     private final ManagedConnection conn;
     private final BufferBudget budget;
-    private final long maxPendingDataSize;
+    /**
+     * The pending cap as an int (the cap is clamped below 2 GiB, so the count cannot overflow by a
+     * read past it): two ints instead of two longs keep an idle relay at 56 bytes, not 64.
+     */
+    private final int maxPendingDataSize;
     /** The PROXY protocol header the backend connection opens with, or null. */
     private final ProxyProtocol proxyProtocol;
     /** Client bytes read while the connect is in flight; created with the first, dropped once the backend is up. */
     private ArrayDeque<ByteBuf> pending;
-    private long pendingBytes;
+    private int pendingBytes;
     /** The pending data's account in the proxy's budget; created with the first pending bytes, dropped after. */
     private BufferBudget.Holder pendingHold;
     /**
@@ -85,7 +92,7 @@ public final class TcpRelay extends ChannelInboundHandlerAdapter implements Conn
         this.conn = conn;
         this.proxyProtocol = proxyProtocol;
         this.budget = budget;
-        this.maxPendingDataSize = maxPendingDataSize;
+        this.maxPendingDataSize = (int) Math.min(maxPendingDataSize, MAX_PENDING_CAP);
     }
 
     @Override

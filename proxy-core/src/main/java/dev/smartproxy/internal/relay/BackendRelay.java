@@ -3,6 +3,8 @@ package dev.smartproxy.internal.relay;
 import dev.smartproxy.event.CloseReason;
 import dev.smartproxy.internal.connection.CloseReasons;
 import dev.smartproxy.internal.connection.ManagedConnection;
+import dev.smartproxy.internal.metrics.BackendCounters;
+import dev.smartproxy.internal.transport.BackendConnector;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelDuplexHandler;
@@ -38,11 +40,13 @@ import java.util.concurrent.TimeUnit;
  * config when the connect starts (after name resolution, as the channel would) and fails the
  * connect with the same {@link ConnectTimeoutException}; its task is dropped once the connect ends.
  */
-final class BackendRelay extends ChannelDuplexHandler implements ChannelFutureListener {
+final class BackendRelay extends ChannelDuplexHandler implements ChannelFutureListener, BackendConnector.CountsOwnClose {
     private static final Logger log = LoggerFactory.getLogger(BackendRelay.class);
 
     private final ManagedConnection conn;
     private final TcpRelay clientSide;
+    /** The backend's counters, once connected: the leg's close is counted there when it goes inactive. */
+    private BackendCounters counters;
 
     /** Watches a write that is not made with the void promise (this handler is its own watcher). */
     @Override
@@ -146,7 +150,16 @@ final class BackendRelay extends ChannelDuplexHandler implements ChannelFutureLi
     }
 
     @Override
+    public void countCloseIn(BackendCounters counters) {
+        this.counters = counters;
+    }
+
+    @Override
     public void channelInactive(ChannelHandlerContext ctx) {
+        if (counters != null) { // after the close future's listeners (the connection's close), as a listener would be
+            counters.closed();
+            counters = null;
+        }
         conn.closeReason(CloseReason.BACKEND_CLOSED); // kept only if nothing else closed it first
         clientSide.backendGone(conn.closeReason() == CloseReason.BACKEND_RESET
                 || conn.closeReason() == CloseReason.BACKEND_UNREACHABLE);

@@ -71,6 +71,16 @@ public final class BackendConnector {
         return type.cast(o);
     }
 
+    /**
+     * The last handler of a backend channel's pipeline that counts the channel's close in its
+     * backend's counters itself (when the channel goes inactive), so that the connector adds no
+     * close listener to it: the TCP relay's backend handler, which lives as long as the channel.
+     */
+    public interface CountsOwnClose {
+        /** The connect succeeded: count the channel's close in {@code counters}, once. */
+        void countCloseIn(BackendCounters counters);
+    }
+
     /** The transport the connections use. */
     public Transport transport() {
         return transport;
@@ -94,7 +104,11 @@ public final class BackendConnector {
             if (done.isSuccess()) {
                 long nanos = System.nanoTime() - start;
                 counters.connected(nanos);
-                done.channel().closeFuture().addListener(closed -> counters.closed());
+                if (done.channel().pipeline().last() instanceof CountsOwnClose own) {
+                    own.countCloseIn(counters); // no close listener per backend channel
+                } else {
+                    done.channel().closeFuture().addListener(closed -> counters.closed());
+                }
                 conn.telemetry().backendConnected(conn, done.channel().remoteAddress() instanceof InetSocketAddress r
                         ? r : address, nanos);
             } else {

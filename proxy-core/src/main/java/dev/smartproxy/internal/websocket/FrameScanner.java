@@ -76,6 +76,7 @@ final class FrameScanner extends ChannelInboundHandlerAdapter {
     private final int maxFrameSize;
     private final BufferBudget.Holder holder;
     private final Runnable onStop;
+    private final Runnable onResume;
     private final Sink sink;
 
     /** The start of a frame split across reads, else null. Holds nothing but that frame. */
@@ -86,19 +87,26 @@ final class FrameScanner extends ChannelInboundHandlerAdapter {
     private boolean done;
     /** The handler left the pipeline or the channel went inactive: nothing more is held. */
     private boolean released;
+    /** The last {@code hold} said stop ({@code onStop} ran) and none has said go since. */
+    private boolean stopped;
 
     /**
      * @param expectMasked whether the peer must mask its frames (the client leg)
      * @param maxFrameSize the largest payload accepted
      * @param holder       this leg's share of the buffer budget
      * @param onStop       called when the budget says stop reading
+     * @param onResume     called when a later {@code hold} (a read that came while stopped: TLS records
+     *                     already read, a read the TLS handler asked for) says go again: the holder's
+     *                     {@code onAvailable} will not run then, as the holder is no longer stopped
      * @param sink         receives the frames
      */
-    FrameScanner(boolean expectMasked, int maxFrameSize, BufferBudget.Holder holder, Runnable onStop, Sink sink) {
+    FrameScanner(boolean expectMasked, int maxFrameSize, BufferBudget.Holder holder, Runnable onStop,
+                 Runnable onResume, Sink sink) {
         this.expectMasked = expectMasked;
         this.maxFrameSize = maxFrameSize;
         this.holder = holder;
         this.onStop = onStop;
+        this.onResume = onResume;
         this.sink = sink;
     }
 
@@ -127,8 +135,16 @@ final class FrameScanner extends ChannelInboundHandlerAdapter {
         } finally {
             if (!ctx.isRemoved()) {
                 long level = partial == null ? 0 : partial.capacity(); // the memory it pins
-                if ((level != 0 || holder.held() != 0) && !holder.hold(level)) {
-                    onStop.run();
+                if (level != 0 || holder.held() != 0) {
+                    if (!holder.hold(level)) {
+                        stopped = true;
+                        onStop.run();
+                    } else if (stopped) {
+                        // Room came back before any wake-up: the holder, no longer stopped, will
+                        // not call onAvailable, so the leg must resume here or never read again.
+                        stopped = false;
+                        onResume.run();
+                    }
                 }
             }
         }

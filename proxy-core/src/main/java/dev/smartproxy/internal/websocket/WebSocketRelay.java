@@ -406,7 +406,8 @@ public final class WebSocketRelay {
             ChannelPipeline p = channel.pipeline();
             p.addLast(ENCODER, new WebSocket13FrameEncoder(!clientLeg));
             p.addLast(DECODER, new FrameScanner(clientLeg, settings.maxFrameSize(),
-                    budget.holder(channel.eventLoop(), conn, this::budgetAvailable), this::starve, this));
+                    budget.holder(channel.eventLoop(), conn, this::budgetAvailable), this::starve,
+                    this::budgetAvailable, this));
             p.addLast(HANDLER, this);
         }
 

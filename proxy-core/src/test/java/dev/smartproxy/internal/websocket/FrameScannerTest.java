@@ -81,7 +81,7 @@ class FrameScannerTest {
         budget = new BufferBudget(Long.MAX_VALUE);
         ch = new EmbeddedChannel();
         holder = budget.holder(ch.eventLoop(), null, () -> { });
-        ch.pipeline().addLast(new FrameScanner(masked, max, holder, () -> stops++, sink));
+        ch.pipeline().addLast(new FrameScanner(masked, max, holder, () -> stops++, () -> { }, sink));
         ch.pipeline().addLast(new ChannelInboundHandlerAdapter() {
             @Override
             public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
@@ -285,7 +285,7 @@ class FrameScannerTest {
         ByteBuf read = Unpooled.directBuffer(64 * 1024).writeBytes(stream);
         List<Integer> capacities = new ArrayList<>();
         ch.pipeline().remove(FrameScanner.class);
-        ch.pipeline().addFirst(new FrameScanner(true, MAX, holder, () -> stops++, new FrameScanner.Sink() {
+        ch.pipeline().addFirst(new FrameScanner(true, MAX, holder, () -> stops++, () -> { }, new FrameScanner.Sink() {
             @Override
             public void frames(ByteBuf frames, int messages, int payloadBytes) {
                 capacities.add(frames.capacity());

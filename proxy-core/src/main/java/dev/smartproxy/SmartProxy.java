@@ -64,7 +64,8 @@ import java.util.function.Consumer;
  * <p>Thread-safe. {@code start()} and {@code close()} block; the accessors do not.
   *
  * <p>Over 600 lines on purpose, and one job: the facade is the state machine (built, started,
- * closed) over its runtime, and {@link Builder}, nested here so that users write
+ * closed) over its runtime, whose lock also serialises the live updates (routes, certificates)
+ * with start and close, and {@link Builder}, nested here so that users write
  * {@code SmartProxy.builder()...build()}, is the whole public configuration surface, one
  * validated setter per setting with its Javadoc and default. The rules across settings live in
  * {@code RouteRules} and the config records; the runtime lives behind
@@ -176,7 +177,7 @@ public final class SmartProxy implements AutoCloseable {
         if (none) {
             // The routes in use now (routes() is the current table, whatever replaced it since build()).
             try {
-                Builder.checkCertificatesNeeded(routes(), false);
+                RouteRules.validateTable(routes().routes(), false); // the table checks build() runs
             } catch (IllegalArgumentException e) {
                 throw new IllegalArgumentException("updateCertificates: no certificate, but " + e.getMessage(), e);
             }
@@ -861,14 +862,6 @@ public final class SmartProxy implements AutoCloseable {
                 }
             }
             return new SmartProxy(this, table, built, Map.copyOf(binds));
-        }
-
-        /**
-         * The rules {@link #build()} checks for {@code table} (see {@code RouteRules}), given whether
-         * the proxy has any certificate: also what {@link SmartProxy#updateCertificates} checks.
-         */
-        static void checkCertificatesNeeded(RouteTable table, boolean hasCertificate) {
-            RouteRules.validateTable(table.routes(), hasCertificate);
         }
     }
 }

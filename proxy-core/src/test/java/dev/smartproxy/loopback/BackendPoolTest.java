@@ -213,7 +213,7 @@ class BackendPoolTest {
         Backend backend = closer.keep(new Backend());
         SmartProxy proxy = proxy(backend, HttpSettings.builder().backendIdleTimeout(Duration.ofSeconds(30)).build());
         Response first = call(proxy, "GET", "/ok", "", null);
-        Thread.sleep(400);
+        Thread.sleep(400); // real idle time, longer than the 300 ms that evicts in the test above
         Response second = call(proxy, "GET", "/ok", "", null);
         assertThat(second.conn).isEqualTo(first.conn);
         assertThat(backend.closed).isEmpty();
@@ -389,11 +389,19 @@ class BackendPoolTest {
                     out.write((head + text).getBytes(StandardCharsets.ISO_8859_1));
                     out.flush();
                     if (path.equals("/fin-later")) {
-                        Thread.sleep(100);
+                        Thread.sleep(100); // real idle time: the FIN must come while the connection waits in the pool
                         return;
                     }
                     if (path.equals("/close-header")) {
-                        Thread.sleep(2000); // the socket stays open: the header alone must stop reuse
+                        // The socket stays open until the proxy closes its end: the header alone must stop reuse.
+                        s.setSoTimeout(5_000);
+                        try {
+                            while (in.read() != -1) {
+                                // discard: nothing more is expected
+                            }
+                        } catch (java.net.SocketTimeoutException stillOpen) {
+                            requests.add(id + " proxy kept a Connection: close backend connection open");
+                        }
                         return;
                     }
                     dropNext = path.equals("/drop-next");

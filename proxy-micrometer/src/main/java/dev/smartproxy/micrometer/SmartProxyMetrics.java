@@ -73,6 +73,12 @@ import java.util.function.ToDoubleFunction;
  *
  * <p>Thread-safe. One binder may be bound to several registries; {@link #close()} unbinds it
  * from all of them.
+ *
+ * <p>Over 600 lines on purpose, and one job: the binding of one proxy's metrics to registries.
+ * Most of the length is the meter table itself (one registration per documented meter, with its
+ * name, unit, tags and description) next to the one lock that makes registration, the refresh of
+ * new keys and {@link #close()} safe against each other; the pieces that need none of that state
+ * live apart ({@code Retained}).
  */
 public final class SmartProxyMetrics implements MeterBinder, AutoCloseable {
     /** The HTTP exchange timer's name. */

@@ -65,8 +65,10 @@ import java.util.concurrent.TimeUnit;
   *
  * <p>Over 600 lines on purpose, and one job: the exchange state machine of one client
  * connection (the exchange in flight, the queued pipelined requests, the client's read switch,
- * the backend leg in use, the closing flag) with its three timers, the proxy's own responses
- * and the upgrade hand-off. Every rule that needs none of that state has its own class
+ * the backend leg in use, the closing flag) with its deadlines, the proxy's own responses, the
+ * upgrade hand-off, and the moments a backend leg is taken from or given back to the
+ * {@link BackendPool} (and the one retry of a reused leg that died before answering), which
+ * depend on that same exchange state (was a body sent, did the response end cleanly). Every rule that needs none of that state has its own class
  * ({@link RequestValidator}, {@link ForwardedHeaders}, {@link BackendLeg}, {@link ResponseHeads},
  * {@link BodyProgress}); splitting the rest would spread those fields over files that each change
  * the others'.

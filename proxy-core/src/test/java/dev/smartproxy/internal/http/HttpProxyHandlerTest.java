@@ -300,7 +300,7 @@ class HttpProxyHandlerTest {
         long lastSent = 0;
         for (int i = 0; i < 6; i++) { // 100 ms apart: twice the timeout in all, never that long between requests
             if (i > 0) {
-                Thread.sleep(100);
+                Thread.sleep(100); // real idle time between requests, each gap under the 300 ms timeout
             }
             lastSent = System.nanoTime();
             c.send("GET /r" + i + " HTTP/1.1\r\nHost: a\r\n\r\n");

@@ -84,13 +84,8 @@ public final class RouteUpdateBench {
         for (Channel ch : held.subList(2, held.size())) {
             ch.writeAndFlush(Unpooled.wrappedBuffer(new byte[] {1}));
         }
-        long deadline = System.nanoTime() + Duration.ofSeconds(120).toNanos();
-        while (routedCount(registry) < connections) {
-            if (System.nanoTime() > deadline) {
-                throw new IllegalStateException("only " + routedCount(registry) + " of " + connections + " routed");
-            }
-            Thread.sleep(20);
-        }
+        dev.smartproxy.testing.Await.until("all " + connections + " connections routed", Duration.ofSeconds(120),
+                () -> routedCount(registry) >= connections);
         System.out.printf("%d routes, %d connections open and routed in %d ms%n", routes, registry.openCount(),
                 (System.nanoTime() - t0) / 1_000_000);
 

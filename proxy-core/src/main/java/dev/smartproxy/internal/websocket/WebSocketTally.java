@@ -28,8 +28,8 @@ final class WebSocketTally {
      * of them start a data message (text or binary opcode), with {@code payloadBytes} of payload in all.
      */
     void relayed(boolean fromClientLeg, int messages, int payloadBytes) {
-        for (int i = 0; i < messages; i++) {
-            metrics.webSocketMessage(fromClientLeg);
+        if (messages != 0) {
+            metrics.webSocketMessages(fromClientLeg, messages); // one add for the frames of a read
         }
         if (fromClientLeg) {
             fromClient += messages;

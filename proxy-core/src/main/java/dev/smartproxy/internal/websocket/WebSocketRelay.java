@@ -186,7 +186,7 @@ public final class WebSocketRelay {
             return;
         }
         tally.relayed(from.clientLeg, messages, payloadBytes);
-        to.channel.write(frames, to.channel.voidPromise());
+        to.out.write(frames, to.channel.voidPromise()); // relayed bytes need no encoder
         to.unflushed = true;
         if (!to.channel.isWritable()) {
             from.pause();
@@ -378,6 +378,8 @@ public final class WebSocketRelay {
         private final boolean clientLeg;
         private final Channel channel;
         private Leg other;
+        /** The encoder's context: relayed frames are written and flushed from there, past it. */
+        private ChannelHandlerContext out;
 
         private boolean closeSent;
         private boolean closeReceived;
@@ -405,9 +407,10 @@ public final class WebSocketRelay {
         void install() {
             ChannelPipeline p = channel.pipeline();
             p.addLast(ENCODER, new WebSocket13FrameEncoder(!clientLeg));
+            out = p.context(ENCODER);
             p.addLast(DECODER, new FrameScanner(clientLeg, settings.maxFrameSize(),
-                    budget.holder(channel.eventLoop(), conn, this::budgetAvailable), this::starve,
-                    this::budgetAvailable, this));
+                    budget.holder(channel.eventLoop(), conn, () -> setStarved(false)),
+                    () -> setStarved(true), () -> setStarved(false), this));
             p.addLast(HANDLER, this);
         }
 
@@ -459,7 +462,7 @@ public final class WebSocketRelay {
         public void channelReadComplete(ChannelHandlerContext ctx) {
             if (other.unflushed) {
                 other.unflushed = false;
-                other.channel.flush();
+                other.out.flush();
             }
         }
 
@@ -472,30 +475,24 @@ public final class WebSocketRelay {
         }
 
         void pause() {
-            if (!paused) {
-                paused = true;
-                updateReading();
-            }
+            setPaused(true);
         }
 
         void resume() {
-            if (paused) {
-                paused = false;
+            setPaused(false);
+        }
+
+        private void setPaused(boolean p) {
+            if (paused != p) {
+                paused = p;
                 updateReading();
             }
         }
 
-        /** The budget is full: stop reading this leg until {@link #budgetAvailable()}. */
-        void starve() {
-            if (!starved) {
-                starved = true;
-                updateReading();
-            }
-        }
-
-        void budgetAvailable() {
-            if (starved) {
-                starved = false;
+        /** The budget is full ({@code true}: stop reading this leg) or has room again. */
+        void setStarved(boolean s) {
+            if (starved != s) {
+                starved = s;
                 updateReading();
             }
         }

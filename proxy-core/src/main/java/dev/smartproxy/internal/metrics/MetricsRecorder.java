@@ -123,9 +123,9 @@ public final class MetricsRecorder {
         wsClosed.increment();
     }
 
-    /** A data message (its first frame) was relayed from a client ({@code true}) or a backend. */
-    public void webSocketMessage(boolean fromClient) {
-        (fromClient ? wsFromClients : wsFromBackends).increment();
+    /** {@code n} data messages (their first frames) were relayed from a client ({@code true}) or a backend. */
+    public void webSocketMessages(boolean fromClient, int n) {
+        (fromClient ? wsFromClients : wsFromBackends).add(n);
     }
 
     /** A TLS handshake failed on the client leg ({@code true}) or a backend leg. */

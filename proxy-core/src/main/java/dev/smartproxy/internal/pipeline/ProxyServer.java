@@ -2,6 +2,7 @@ package dev.smartproxy.internal.pipeline;
 
 import dev.smartproxy.internal.transport.BackendConnector;
 import dev.smartproxy.internal.transport.ReadSizes;
+import dev.smartproxy.internal.transport.Transport;
 import dev.smartproxy.event.CloseReason;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
@@ -141,6 +142,7 @@ public final class ProxyServer {
                 .group(boss, workers)
                 .channel(px.transport().serverChannelClass())
                 .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, BackendConnector.WATER_MARK)
+                .childOption(ChannelOption.ALLOCATOR, Transport.allocator())
                 .childHandler(new ProxyChannelInitializer(px, routePort));
         if (px.transport().hasSockets()) { // local channels have none of these
             b.option(ChannelOption.SO_BACKLOG, 4096)

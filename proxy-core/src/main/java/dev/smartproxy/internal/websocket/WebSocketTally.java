@@ -2,10 +2,6 @@ package dev.smartproxy.internal.websocket;
 
 import dev.smartproxy.internal.connection.ManagedConnection;
 import dev.smartproxy.internal.metrics.MetricsRecorder;
-import io.netty.handler.codec.http.websocketx.BinaryWebSocketFrame;
-import io.netty.handler.codec.http.websocketx.CloseWebSocketFrame;
-import io.netty.handler.codec.http.websocketx.TextWebSocketFrame;
-import io.netty.handler.codec.http.websocketx.WebSocketFrame;
 
 /**
  * What one {@link WebSocketRelay} reports: data messages relayed each way (a message counts once,
@@ -27,29 +23,31 @@ final class WebSocketTally {
         this.metrics = conn.telemetry().metrics();
     }
 
-    /** {@code frame} is being relayed, from the client ({@code true}) or the backend. */
-    void relayed(boolean fromClientLeg, WebSocketFrame frame) {
-        if (frame instanceof TextWebSocketFrame || frame instanceof BinaryWebSocketFrame) {
-            metrics.webSocketMessage(fromClientLeg);
-            if (fromClientLeg) {
-                fromClient++;
-            } else {
-                fromBackend++;
-            }
+    /**
+     * Frames are being relayed, from the client ({@code true}) or the backend: {@code messages}
+     * of them start a data message (text or binary opcode), with {@code payloadBytes} of payload in all.
+     */
+    void relayed(boolean fromClientLeg, int messages, int payloadBytes) {
+        if (messages != 0) {
+            metrics.webSocketMessages(fromClientLeg, messages); // one add for the frames of a read
         }
-        if (!fromClientLeg) {
-            conn.wroteToClient(frame.content().readableBytes()); // payload, as the reads are counted
+        if (fromClientLeg) {
+            fromClient += messages;
+        } else {
+            fromBackend += messages;
+            conn.wroteToClient(payloadBytes); // payload, as the reads are counted
         }
     }
 
-    /** A peer sent Close; its first code is kept (0 for a Close without one). */
-    void closeReceived(boolean fromClientLeg, CloseWebSocketFrame frame) {
-        int code = Math.max(0, frame.statusCode());
+    /** A peer sent Close with this (unmasked) payload; its first code is kept. Returns the code, 0 without one. */
+    int closeReceived(boolean fromClientLeg, byte[] payload) {
+        int code = payload.length < 2 ? 0 : ((payload[0] & 0xff) << 8) | (payload[1] & 0xff);
         if (fromClientLeg && clientCloseCode == 0) {
             clientCloseCode = code;
         } else if (!fromClientLeg && backendCloseCode == 0) {
             backendCloseCode = code;
         }
+        return code;
     }
 
     /** Both channels are closed: the close event, once. */

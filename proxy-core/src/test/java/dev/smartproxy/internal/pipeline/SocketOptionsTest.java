@@ -32,7 +32,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * TCP keepalive is set on both legs: read back from the live sockets (getsockopt), per
+ * TCP keepalive and the proxy's buffer allocator are set on both legs: read back from the live sockets (getsockopt), per
  * transport. The sockets are the connection's legs, as the registry holds them for close
  * accounting.
  */
@@ -57,6 +57,7 @@ class SocketOptionsTest {
                 Await.until("both legs connected", () -> connectedLegs(registry).size() == 2);
                 List<Channel> legs = connectedLegs(registry);
                 for (Channel leg : legs) {
+                    assertThat(leg.alloc()).as("the proxy's own allocator on both legs").isSameAs(Transport.allocator());
                     assertThat(leg.config().getOption(ChannelOption.SO_KEEPALIVE)).isTrue();
                     if (transport.isEpoll()) {
                         assertThat(leg.config().getOption(EpollChannelOption.TCP_KEEPIDLE)).isEqualTo(7);

@@ -2,6 +2,9 @@ package dev.smartproxy.internal.websocket;
 
 import dev.smartproxy.config.WebSocketSettings;
 import dev.smartproxy.event.CloseReason;
+import dev.smartproxy.event.ConnectionInfo;
+import dev.smartproxy.event.ProxyEventListener;
+import dev.smartproxy.event.WebSocketClose;
 import dev.smartproxy.internal.connection.BufferBudget;
 import dev.smartproxy.internal.connection.ConnectionRegistry;
 import dev.smartproxy.internal.connection.ManagedConnection;
@@ -319,6 +322,92 @@ class WebSocketRelayTest {
         assertThat(client.isWritable()).isTrue();
         assertThat(backend.config().isAutoRead()).as("backend reads resumed").isTrue();
         assertThat(only(toClient()).data()).hasSize(64);
+    }
+
+    @Test
+    void peerFramesAreRelayedAsTheBytesTheyCameAsMaskIncluded() {
+        setUp(NO_HEARTBEAT);
+        ByteBuf up = encode(true, new TextWebSocketFrame("to the backend"), new BinaryWebSocketFrame(true, 4,
+                Unpooled.wrappedBuffer(new byte[300])), new PingWebSocketFrame(bytes("p")));
+        byte[] upBytes = ByteBufUtil.getBytes(up);
+        client.writeInbound(up);
+        assertThat(rawOutbound(backend)).as("the client's mask goes on to the backend").isEqualTo(upBytes);
+        ByteBuf down = encode(false, new TextWebSocketFrame(false, 0, "to the "), new PongWebSocketFrame(bytes("q")),
+                new ContinuationWebSocketFrame(true, 0, "client"));
+        byte[] downBytes = ByteBufUtil.getBytes(down);
+        backend.writeInbound(down);
+        assertThat(rawOutbound(client)).isEqualTo(downBytes);
+    }
+
+    private static byte[] rawOutbound(EmbeddedChannel leg) {
+        ByteBuf all = Unpooled.buffer();
+        for (Object o; (o = leg.readOutbound()) != null; ) {
+            all.writeBytes((ByteBuf) o);
+            ((ByteBuf) o).release();
+        }
+        byte[] b = ByteBufUtil.getBytes(all);
+        all.release();
+        return b;
+    }
+
+    @Test
+    void theProxysPingsGoOutOnlyBetweenFramesNeverInsideOne() {
+        setUp(DEFAULTS);
+        ByteBuf down = encode(false, new BinaryWebSocketFrame(Unpooled.wrappedBuffer(new byte[10_000])));
+        ByteBuf up = encode(true, new TextWebSocketFrame("y".repeat(5_000)));
+        backend.writeInbound(down.readRetainedSlice(4_000)); // half a frame each way when the pings fall due
+        client.writeInbound(up.readRetainedSlice(2_500));
+        advance(Duration.ofSeconds(30));
+        backend.writeInbound(down);
+        client.writeInbound(up);
+        // decoded as one stream each: a ping written inside the frame would corrupt both
+        List<F> toClient = toClient();
+        assertThat(toClient).extracting(F::kind).containsExactly("ping", "binary");
+        assertThat(toClient.get(1).data()).hasSize(10_000);
+        List<F> toBackend = toBackend();
+        assertThat(toBackend).extracting(F::kind).containsExactly("ping", "text");
+        assertThat(toBackend.get(1).text()).isEqualTo("y".repeat(5_000));
+    }
+
+    @Test
+    void anOversizedFrameIsRefusedFromItsHeaderBeforeItsPayloadArrives() {
+        setUp(WebSocketSettings.builder().maxFrameSize(1000).build());
+        client.writeInbound(Unpooled.wrappedBuffer(new byte[]{(byte) 0x82, (byte) (0x80 | 127), 0, 0, 0, 0, 0x40, 0, 0, 0}));
+        assertClose(only(toClient()), 1009, "frame too big");
+        assertClose(only(toBackend()), 1001, "client protocol error");
+        assertThat(conn.closeReason()).isEqualTo(CloseReason.PROTOCOL_ERROR);
+    }
+
+    @Test
+    void messagesAreCountedOncePerMessageEachWayAndTheCloseCodesReported() {
+        List<WebSocketClose> closes = new ArrayList<>();
+        conn = new ConnectionRegistry(List.of(new ProxyEventListener() {
+            @Override
+            public void onWebSocketClosed(ConnectionInfo connection, WebSocketClose close) {
+                closes.add(close);
+            }
+        }), Clock.systemUTC(), Ticker.SYSTEM).register(443, new InetSocketAddress("127.0.0.1", 4000));
+        client = new EmbeddedChannel();
+        backend = new EmbeddedChannel();
+        client.freezeTime();
+        backend.freezeTime();
+        WebSocketRelay.install(client, backend, DEFAULTS, conn, this::action, UNLIMITED);
+        // three messages in one read, one of them in three fragments with a ping between; the proxy's own pong is not one
+        fromClient(new TextWebSocketFrame("a"), new BinaryWebSocketFrame(false, 0, bytes("b1")),
+                new PingWebSocketFrame(bytes("p")), new ContinuationWebSocketFrame(false, 0, "b2"),
+                new ContinuationWebSocketFrame(true, 0, "b3"), new TextWebSocketFrame("c"));
+        fromBackend(new TextWebSocketFrame("x"), new PongWebSocketFrame(bytes("p")));
+        fromBackend(new BinaryWebSocketFrame(Unpooled.wrappedBuffer(new byte[3])));
+        assertThat(conn.bytesFromClient()).isEqualTo(1 + 2 + 1 + 2 + 2 + 1);
+        assertThat(conn.bytesFromBackend()).isEqualTo(1 + 1 + 3);
+        assertThat(conn.bytesToClient()).isEqualTo(1 + 1 + 3);
+        fromBackend(new CloseWebSocketFrame(4001, "later"));
+        fromClient(new CloseWebSocketFrame(4002, "ok"));
+        assertThat(client.isOpen()).isFalse();
+        assertThat(backend.isOpen()).isFalse();
+        assertThat(closes).containsExactly(new WebSocketClose(4002, 4001, 3, 2));
+        assertThat(toBackend()).extracting(F::kind).containsExactly("text", "binary", "ping", "continuation",
+                "continuation", "text", "close");
     }
 
     // ---- heartbeat

@@ -405,7 +405,9 @@ class MetricsTest {
                 // the client's side of the same failure
             }
         }
-        Await.until("the failure counted", () -> !proxy.metrics().clientTlsFailures().isEmpty());
+        // The metric is counted just before the event is fired: wait for both.
+        Await.until("the failure counted and its event fired",
+                () -> !proxy.metrics().clientTlsFailures().isEmpty() && !events.handshakes.isEmpty());
         assertThat(proxy.metrics().clientTlsFailures()).containsExactly(
                 java.util.Map.entry(TlsFailureCause.UNTRUSTED_CERTIFICATE, 1L));
         assertThat(events.handshakes).singleElement().satisfies(h -> {

@@ -457,11 +457,13 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
             if (pooled != null) {
                 pooled.adopt(legEvents, conn, client);
                 leg = pooled;
-                log.debug("{}reusing a pooled backend connection to {}", conn.log(), pooled.channel().remoteAddress());
+                if (log.isDebugEnabled()) { // the prefix is a new String per call
+                    log.debug("{}reusing a pooled backend connection to {}", conn.log(), pooled.channel().remoteAddress());
+                }
             } else {
                 leg = connecting = BackendLeg.connect(connector, client, conn, settings, f, legEvents, key);
             }
-        } else {
+        } else if (log.isDebugEnabled()) {
             log.debug("{}reusing the backend connection to {}", conn.log(), leg.channel().remoteAddress());
         }
         e.leg = leg;

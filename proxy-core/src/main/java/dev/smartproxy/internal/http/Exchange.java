@@ -32,6 +32,11 @@ final class Exchange {
     boolean reusedLeg;
     /** Sent once more on a new leg after its reused one closed unanswered. */
     boolean retried;
+    /**
+     * The request has no body and went to the backend as one whole message (head and end in one
+     * write, one buffer): the empty end the decoder emits after the head is not sent again.
+     */
+    boolean sentWhole;
     long bodyBytes;
     boolean requestComplete;
     boolean responseStarted;

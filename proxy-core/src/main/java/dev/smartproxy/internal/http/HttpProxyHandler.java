@@ -457,11 +457,13 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
             if (pooled != null) {
                 pooled.adopt(legEvents, conn, client);
                 leg = pooled;
-                log.debug("{}reusing a pooled backend connection to {}", conn.log(), pooled.channel().remoteAddress());
+                if (log.isDebugEnabled()) { // the prefix is a new String per call
+                    log.debug("{}reusing a pooled backend connection to {}", conn.log(), pooled.channel().remoteAddress());
+                }
             } else {
                 leg = connecting = BackendLeg.connect(connector, client, conn, settings, f, legEvents, key);
             }
-        } else {
+        } else if (log.isDebugEnabled()) {
             log.debug("{}reusing the backend connection to {}", conn.log(), leg.channel().remoteAddress());
         }
         e.leg = leg;
@@ -469,13 +471,28 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
         if (BackendLeg.bindsConnection(e.request.headers(), io.netty.handler.codec.http.HttpHeaderNames.AUTHORIZATION)) {
             leg.keepPrivate();
         }
-        sendToBackend(e, e.request);
+        sendToBackend(e, outgoing(e));
         updateClientRead();
         if (connecting != null) {
             // Watched only now: a connect can fail before connect() returns (an unresolvable name),
             // and its failure must find this leg and this exchange in place to answer 502.
             connecting.watchConnect();
         }
+    }
+
+    /**
+     * What goes to the backend for {@code e}'s head: a request without a body goes whole (head
+     * and end as one message, which the encoder writes as one buffer: one write through the
+     * backend pipeline and one send instead of two), else the head alone, its body to follow.
+     */
+    static HttpObject outgoing(Exchange e) {
+        if (e.hasBody) {
+            return e.request;
+        }
+        e.sentWhole = true;
+        HttpRequest r = e.request;
+        return new io.netty.handler.codec.http.DefaultFullHttpRequest(r.protocolVersion(), r.method(), r.uri(),
+                Unpooled.EMPTY_BUFFER, r.headers(), io.netty.handler.codec.http.EmptyHttpHeaders.INSTANCE);
     }
 
     private void onRequestContent(HttpContent c) {
@@ -501,8 +518,8 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
         }
         boolean last = c instanceof LastHttpContent;
         body.moved(now());
-        if (e.local) {
-            c.release();
+        if (e.local || e.sentWhole) {
+            c.release(); // dropped, or (a bodyless request's empty end) already sent with the head
         } else if (last && !((LastHttpContent) c).trailingHeaders().isEmpty()) {
             // Request trailers are not forwarded: nothing the proxy checks in headers (forwarded
             // headers, a client-certificate subject header) may arrive behind its back in them.
@@ -837,9 +854,13 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
         leg = fresh;
         e.leg = fresh;
         fresh.beginExchange();
-        fresh.write(e.request);
-        if (e.requestComplete) {
-            fresh.write(LastHttpContent.EMPTY_LAST_CONTENT);
+        if (e.sentWhole) {
+            fresh.write(outgoing(e));
+        } else {
+            fresh.write(e.request);
+            if (e.requestComplete) {
+                fresh.write(LastHttpContent.EMPTY_LAST_CONTENT);
+            }
         }
         updateClientRead();
         fresh.watchConnect();

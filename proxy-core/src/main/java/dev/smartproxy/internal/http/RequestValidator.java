@@ -201,44 +201,53 @@ final class RequestValidator {
      */
     static String routingHost(String value) {
         String v = value.trim();
-        String host;
-        String port;
         if (v.startsWith("[")) {
             int close = v.indexOf(']');
             if (close < 0) {
                 throw new IllegalArgumentException(value);
             }
-            host = v.substring(1, close);
+            String host = v.substring(1, close);
             String rest = v.substring(close + 1);
             if (!rest.isEmpty() && !rest.startsWith(":")) {
                 throw new IllegalArgumentException(value);
             }
-            port = rest.isEmpty() ? "" : rest.substring(1);
+            checkPort(value, rest, rest.isEmpty() ? 0 : 1);
             if (!NetUtil.isValidIpV6Address(host)) {
                 throw new IllegalArgumentException(value);
             }
-        } else {
-            int colon = v.indexOf(':');
-            host = colon < 0 ? v : v.substring(0, colon);
-            port = colon < 0 ? "" : v.substring(colon + 1);
-            if (host.isEmpty()) {
+            return host.toLowerCase(Locale.ROOT);
+        }
+        // Scanned in place: the common Host (a lower-case name, with or without a port) costs at
+        // most the one substring that drops the port.
+        int colon = v.indexOf(':');
+        int end = colon < 0 ? v.length() : colon;
+        if (end == 0) {
+            throw new IllegalArgumentException(value);
+        }
+        boolean lower = true;
+        for (int i = 0; i < end; i++) {
+            char c = v.charAt(i);
+            boolean upper = c >= 'A' && c <= 'Z';
+            boolean ok = upper || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_';
+            if (!ok) {
                 throw new IllegalArgumentException(value);
             }
-            for (int i = 0; i < host.length(); i++) {
-                char c = host.charAt(i);
-                boolean ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
-                        || c == '.' || c == '-' || c == '_';
-                if (!ok) {
-                    throw new IllegalArgumentException(value);
-                }
-            }
+            lower &= !upper;
         }
-        for (int i = 0; i < port.length(); i++) {
-            if (port.charAt(i) < '0' || port.charAt(i) > '9' || i >= 5) {
+        if (colon >= 0) {
+            checkPort(value, v, colon + 1);
+        }
+        String host = end == v.length() ? v : v.substring(0, end);
+        return lower ? host : host.toLowerCase(Locale.ROOT);
+    }
+
+    /** The port in {@code s} from {@code from} on: empty, or at most five digits. */
+    private static void checkPort(String value, String s, int from) {
+        for (int i = from; i < s.length(); i++) {
+            if (s.charAt(i) < '0' || s.charAt(i) > '9' || i - from >= 5) {
                 throw new IllegalArgumentException(value);
             }
         }
-        return host.toLowerCase(Locale.ROOT);
     }
 
     /** Whether the last of the comma-separated {@code codings} is {@code chunked}, and no other is. */

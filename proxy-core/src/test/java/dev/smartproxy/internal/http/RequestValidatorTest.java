@@ -201,6 +201,14 @@ class RequestValidatorTest {
         assertThat(RequestValidator.routingHost("Example.COM:8443")).isEqualTo("example.com");
         assertThat(RequestValidator.routingHost("[::1]:80")).isEqualTo("::1");
         assertThat(RequestValidator.routingHost("a")).isEqualTo("a");
+        assertThat(RequestValidator.routingHost("127.0.0.1:24501")).isEqualTo("127.0.0.1");
+        assertThat(RequestValidator.routingHost(" web.example: ")).isEqualTo("web.example");
+        assertThat(RequestValidator.routingHost("[::1]")).isEqualTo("::1");
+        assertThatThrownBy(() -> RequestValidator.routingHost("a:123456")).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> RequestValidator.routingHost("[::1]:123456")).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> RequestValidator.routingHost("[::1]x")).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> RequestValidator.routingHost(":80")).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> RequestValidator.routingHost("a:1:2")).isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> RequestValidator.routingHost("a/b")).isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> RequestValidator.routingHost("a:x")).isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> RequestValidator.routingHost("[::1")).isInstanceOf(IllegalArgumentException.class);

@@ -1,6 +1,7 @@
 package dev.smartproxy.internal.pipeline;
 
 import dev.smartproxy.internal.transport.BackendConnector;
+import dev.smartproxy.internal.transport.Transport;
 import dev.smartproxy.event.CloseReason;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
@@ -219,8 +220,15 @@ public final class ProxyServer {
         if (px.transport().hasSockets()) { // local channels have none of these
             b.option(ChannelOption.SO_BACKLOG, 4096)
                     .option(ChannelOption.SO_REUSEADDR, true)
-                    .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                    .childOption(ChannelOption.TCP_NODELAY, true);
+                    .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true);
+        }
+        // On epoll the listener carries TCP_NODELAY and keepalive and its connections inherit
+        // them; elsewhere each accepted channel gets them.
+        if (!px.transport().applyToListener(px.policy().tcpKeepAlive(), Transport.optionSetter(b))) {
+            if (px.transport().hasSockets()) {
+                b.childOption(ChannelOption.TCP_NODELAY, true);
+            }
+            px.transport().applyKeepAlive(px.policy().tcpKeepAlive(), (o, v) -> childOption(b, o, v));
         }
         if (reusePort) {
             b.option(EpollChannelOption.SO_REUSEPORT, true);
@@ -235,7 +243,6 @@ public final class ProxyServer {
         if (paused) {
             b.option(ChannelOption.AUTO_READ, false);
         }
-        px.transport().applyKeepAlive(px.policy().tcpKeepAlive(), (o, v) -> childOption(b, o, v));
         return b;
     }
 

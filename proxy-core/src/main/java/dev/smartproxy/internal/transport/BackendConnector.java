@@ -143,7 +143,9 @@ public final class BackendConnector {
                     }
                 });
         if (transport.hasSockets()) { // local channels have neither option
-            b.option(ChannelOption.TCP_NODELAY, true);
+            if (!transport.isEpoll()) {
+                b.option(ChannelOption.TCP_NODELAY, true); // an epoll channel sets it as it is made
+            }
             if (allowHalfClosure) {
                 b.option(ChannelOption.ALLOW_HALF_CLOSURE, true);
             }

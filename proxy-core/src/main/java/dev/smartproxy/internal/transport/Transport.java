@@ -150,6 +150,15 @@ public final class Transport {
         };
     }
 
+    /** A new, unregistered client channel of {@link #socketChannelClass()} (a socket on epoll and NIO). */
+    public Channel newSocketChannel() {
+        return switch (kind) {
+            case EPOLL -> new EpollSocketChannel();
+            case NIO -> new NioSocketChannel();
+            case LOCAL -> new LocalChannel();
+        };
+    }
+
     /**
      * The address a channel of this transport connects to or binds for {@code address}: the
      * address itself on sockets; on the local transport the {@link LocalAddress}

@@ -178,6 +178,9 @@ public final class ProxyServer {
                 List<EventLoop> loops = new ArrayList<>();
                 workers.forEach(e -> loops.add((EventLoop) e));
                 boolean reusePort = loops.size() > 1;
+                if (reusePort && address.getPort() != 0) {
+                    refuseIfTaken(address);
+                }
                 SocketAddress at = px.transport().channelAddress(address);
                 for (EventLoop loop : loops) {
                     Channel ch = bindOne(bootstrap(loop, loop, init, paused, reusePort), at);
@@ -202,6 +205,18 @@ public final class ProxyServer {
         listeners.put(routePort, bound); // shutdown and unbind close every listener, paused or not
         if (!paused) {
             serverChannels.addAll(bound);
+        }
+    }
+
+    /**
+     * Fails as a plain bind would if something listens on {@code address} already: with
+     * {@code SO_REUSEPORT}, the kernel would let these listeners join those of another process of
+     * the same user (another proxy on the same port) instead of refusing the port.
+     */
+    private static void refuseIfTaken(InetSocketAddress address) throws java.io.IOException {
+        try (java.net.ServerSocket probe = new java.net.ServerSocket()) {
+            probe.setReuseAddress(true); // as the listeners: a port only in TIME_WAIT is free
+            probe.bind(address, 1);
         }
     }
 

@@ -173,6 +173,20 @@ class ListenerPerLoopTest {
     }
 
     @Test
+    void aPortAnotherProxyListensOnIsRefusedAsWithoutReusePort() throws Exception {
+        try (TestServer backend = echo()) {
+            ProxyServer first = start(IoTransport.EPOLL, 2, 0, backend);
+            int port = first.boundAddresses().get(25).getPort();
+            // A second proxy's listeners would join the first one's SO_REUSEPORT group: refused instead.
+            ProxyServer second = start(IoTransport.EPOLL, 2, 0, backend);
+            assertThatThrownBy(() -> second.bindPaused(Map.of(26, new InetSocketAddress(LO, port))))
+                    .isInstanceOf(java.io.UncheckedIOException.class).hasMessageContaining("route port 26");
+            assertThat(second.listeners(26)).isEmpty();
+            relayThrough(port, 2); // the first proxy still serves its port (each line echoed)
+        }
+    }
+
+    @Test
     void withAMaximumOrOnNioOneListenerOnTheAcceptLoop() throws Exception {
         try (TestServer backend = echo()) {
             for (IoTransport choice : List.of(IoTransport.EPOLL, IoTransport.NIO)) {

@@ -43,9 +43,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
  * On epoll without a proxy-wide maximum, each route port has one listener per event loop, bound
- * together with {@code SO_REUSEPORT}, and a connection stays on the loop whose listener accepted
- * it (no hand-over to another thread); with a maximum (whose count needs one accepting thread) or
- * on NIO, one listener on the accept loop. A port's listeners pause, start and close together.
+ * together with {@code SO_REUSEPORT}, and the connections go to the loops in turn; with a maximum
+ * (whose count needs one accepting thread) or on NIO, one listener on the accept loop. A port's listeners pause, start and close together.
  */
 class ListenerPerLoopTest {
     private static final InetAddress LO = InetAddress.getLoopbackAddress();
@@ -102,7 +101,7 @@ class ListenerPerLoopTest {
     }
 
     @Test
-    void onEpollEachLoopAcceptsItsOwnConnections() throws Exception {
+    void onEpollEachLoopHasAListener() throws Exception {
         try (TestServer backend = echo()) {
             ProxyServer server = start(IoTransport.EPOLL, 2, 0, backend);
             List<Channel> listeners = server.listeners(25);
@@ -119,14 +118,16 @@ class ListenerPerLoopTest {
             List<Channel> legs = relayThrough(port, 40);
             assertThat(legs).hasSize(40);
             Set<Channel> acceptedBy = new HashSet<>();
+            Set<Object> servedOn = new HashSet<>();
             for (Channel leg : legs) {
                 assertThat(listeners).contains(leg.parent());
-                assertThat(leg.eventLoop()).as("served on the loop that accepted it").isSameAs(leg.parent().eventLoop());
                 acceptedBy.add(leg.parent());
+                servedOn.add(leg.eventLoop());
             }
             // 40 connections from distinct source ports: the kernel's hash gives both listeners some
-            // (all on one would have odds of 2^-39).
+            // (all on one would have odds of 2^-39), and the connections go to both loops in turn.
             assertThat(acceptedBy).hasSize(2);
+            assertThat(servedOn).hasSize(2);
 
             server.unbind(List.of(25));
             listeners.forEach(l -> assertThat(l.isOpen()).isFalse());
@@ -135,7 +136,7 @@ class ListenerPerLoopTest {
     }
 
     @Test
-    void oneIoThreadAcceptsOnItsOwnLoopWithoutReusePort() throws Exception {
+    void oneIoThreadAcceptsOnItsOwnLoopWithoutReusePort() throws Exception { // no accept thread to wake
         try (TestServer backend = echo()) {
             ProxyServer server = start(IoTransport.EPOLL, 1, 0, backend);
             List<Channel> listeners = server.listeners(25);

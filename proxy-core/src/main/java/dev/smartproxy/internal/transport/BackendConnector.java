@@ -7,15 +7,20 @@ import dev.smartproxy.internal.PipelineNames;
 import dev.smartproxy.config.TcpKeepAlive;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelConfig;
 import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPipeline;
+import io.netty.channel.ChannelPromise;
+import io.netty.channel.EventLoop;
 import io.netty.channel.WriteBufferWaterMark;
 import io.netty.handler.ssl.SslContext;
 
 import java.net.InetSocketAddress;
+import java.net.SocketAddress;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
@@ -135,6 +140,27 @@ public final class BackendConnector {
     public ChannelFuture connect(Channel client, InetSocketAddress address, TcpKeepAlive keepAlive,
                                  boolean allowHalfClosure, ChannelHandler rawCounter, SslContext tls, String sni,
                                  ProxyHeader proxyHeader, Consumer<ChannelPipeline> handlers) {
+        ChannelInitializer<Channel> init = new ChannelInitializer<>() {
+            @Override
+            protected void initChannel(Channel ch) {
+                if (rawCounter != null) {
+                    ch.pipeline().addLast(PipelineNames.BYTES, rawCounter);
+                }
+                if (proxyHeader != null) {
+                    ch.pipeline().addLast(PipelineNames.BACKEND_PROXY_HEADER, new ProxyHeaderWriter(proxyHeader));
+                }
+                if (tls != null) {
+                    ch.pipeline().addLast(PipelineNames.BACKEND_TLS, tls.newHandler(ch.alloc(), sni, address.getPort()));
+                }
+                handlers.accept(ch.pipeline());
+            }
+        };
+        if (!address.isUnresolved()) {
+            ChannelFuture direct = connectDirect(client.eventLoop(), address, keepAlive, allowHalfClosure, init);
+            if (direct != null) {
+                return direct;
+            }
+        }
         Bootstrap b = new Bootstrap()
                 .group(client.eventLoop())
                 .channel(transport.socketChannelClass())
@@ -142,23 +168,11 @@ public final class BackendConnector {
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, connectTimeoutMillis)
                 .option(ChannelOption.WRITE_BUFFER_WATER_MARK, WATER_MARK)
                 .option(ChannelOption.ALLOCATOR, Transport.allocator())
-                .handler(new ChannelInitializer<Channel>() {
-                    @Override
-                    protected void initChannel(Channel ch) {
-                        if (rawCounter != null) {
-                            ch.pipeline().addLast(PipelineNames.BYTES, rawCounter);
-                        }
-                        if (proxyHeader != null) {
-                            ch.pipeline().addLast(PipelineNames.BACKEND_PROXY_HEADER, new ProxyHeaderWriter(proxyHeader));
-                        }
-                        if (tls != null) {
-                            ch.pipeline().addLast(PipelineNames.BACKEND_TLS, tls.newHandler(ch.alloc(), sni, address.getPort()));
-                        }
-                        handlers.accept(ch.pipeline());
-                    }
-                });
-        if (transport.hasSockets()) { // local channels have neither option
-            b.option(ChannelOption.TCP_NODELAY, true);
+                .handler(init);
+        if (transport.hasSockets()) { // local channels have none of these
+            if (!transport.isEpoll()) {
+                b.option(ChannelOption.TCP_NODELAY, true); // an epoll channel sets it as it is made
+            }
             b.option(ChannelOption.RCVBUF_ALLOCATOR, ReadSizes.SOCKETS); // shared: no sizer objects per channel
             if (allowHalfClosure) {
                 b.option(ChannelOption.ALLOW_HALF_CLOSURE, true);
@@ -168,5 +182,69 @@ public final class BackendConnector {
             transport.applyKeepAlive(keepAlive, Transport.optionSetter(b));
         }
         return b.connect(transport.channelAddress(address));
+    }
+
+    /**
+     * What {@link Bootstrap#connect} does for an address that needs no lookup, without a
+     * bootstrap per connection (its option and attribute maps, copied again as it connects) and
+     * without the task it schedules to connect: the channel is made, configured, registered on
+     * {@code loop} (inline on that loop: {@code init} adds the handlers and they see
+     * {@code channelRegistered} first, as with a bootstrap) and connected; a failed connect closes
+     * it. Returns null if the channel cannot be made (then the bootstrap's path reports why).
+     */
+    private ChannelFuture connectDirect(EventLoop loop, InetSocketAddress address, TcpKeepAlive keepAlive,
+                                        boolean allowHalfClosure, ChannelInitializer<Channel> init) {
+        Channel ch;
+        try {
+            ch = transport.newSocketChannel();
+        } catch (RuntimeException e) {
+            return null;
+        }
+        ChannelConfig cfg = ch.config();
+        cfg.setConnectTimeoutMillis(connectTimeoutMillis);
+        cfg.setWriteBufferWaterMark(WATER_MARK);
+        cfg.setAllocator(Transport.allocator());
+        if (transport.hasSockets()) {
+            cfg.setRecvByteBufAllocator(ReadSizes.SOCKETS); // shared: no sizer objects per channel
+            if (!transport.isEpoll()) {
+                cfg.setOption(ChannelOption.TCP_NODELAY, true); // an epoll channel sets it as it is made
+            }
+            if (allowHalfClosure) {
+                cfg.setOption(ChannelOption.ALLOW_HALF_CLOSURE, true);
+            }
+        }
+        if (keepAlive != null) {
+            transport.applyKeepAlive(keepAlive, (o, v) -> setOption(cfg, o, v));
+        }
+        ch.pipeline().addLast(init);
+        ChannelPromise connected = ch.newPromise();
+        SocketAddress target = transport.channelAddress(address);
+        ChannelFuture registered = loop.register(ch);
+        if (registered.isDone()) {
+            connectRegistered(registered, target, connected);
+        } else {
+            registered.addListener((ChannelFuture r) -> connectRegistered(r, target, connected));
+        }
+        return connected;
+    }
+
+    private static void connectRegistered(ChannelFuture registered, SocketAddress target, ChannelPromise connected) {
+        Channel ch = registered.channel();
+        if (!registered.isSuccess()) {
+            connected.setFailure(registered.cause());
+            if (ch.isRegistered()) {
+                ch.close();
+            } else {
+                ch.unsafe().closeForcibly();
+            }
+            return;
+        }
+        ch.connect(target, connected);
+        connected.addListener(ChannelFutureListener.CLOSE_ON_FAILURE);
+    }
+
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    private static void setOption(ChannelConfig cfg, ChannelOption<?> o, Object v) {
+        cfg.setOption((ChannelOption) o, v);
     }
 }

@@ -22,6 +22,7 @@ import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.nio.NioChannelOption;
+import io.netty.channel.unix.IntegerUnixChannelOption;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.util.concurrent.DefaultThreadFactory;
@@ -171,6 +172,15 @@ public final class Transport {
         };
     }
 
+    /** A new, unregistered client channel of {@link #socketChannelClass()} (a socket on epoll and NIO). */
+    public Channel newSocketChannel() {
+        return switch (kind) {
+            case EPOLL -> new EpollSocketChannel();
+            case NIO -> new NioSocketChannel();
+            case LOCAL -> new LocalChannel();
+        };
+    }
+
     /**
      * The address a channel of this transport connects to or binds for {@code address}: the
      * address itself on sockets; on the local transport the {@link LocalAddress}
@@ -231,6 +241,46 @@ public final class Transport {
             option.accept(NioChannelOption.of(ExtendedSocketOptions.TCP_KEEPCOUNT), ka.probes());
         }
     }
+
+    /**
+     * Sets, on epoll, {@code TCP_NODELAY} and TCP keepalive on a listening socket as server
+     * options: Linux copies a listener's socket options to each connection it accepts, so they
+     * cost no system call per connection (the accepted channels' own options then leave them
+     * out). Returns false, setting nothing, on the other transports: NIO's server sockets take
+     * neither option, so their connections need them set one by one.
+     */
+    public boolean applyToListener(TcpKeepAlive ka, BiConsumer<ChannelOption<?>, Object> option) {
+        if (kind != Kind.EPOLL) {
+            return false;
+        }
+        option.accept(LISTENER_TCP_NODELAY, 1);
+        option.accept(LISTENER_SO_KEEPALIVE, ka.enabled() ? 1 : 0);
+        if (ka.enabled()) {
+            option.accept(LISTENER_TCP_KEEPIDLE, (int) ka.idle().toSeconds());
+            option.accept(LISTENER_TCP_KEEPINTVL, (int) ka.interval().toSeconds());
+            option.accept(LISTENER_TCP_KEEPCNT, ka.probes());
+            if (!ka.userTimeout().isZero()) {
+                option.accept(LISTENER_TCP_USER_TIMEOUT, (int) ka.userTimeout().toMillis());
+            }
+        }
+        return true;
+    }
+
+    // Linux's numbers (socket(7), tcp(7)): the epoll server channel takes raw integer options only.
+    private static final int SOL_SOCKET = 1;
+    private static final int IPPROTO_TCP = 6;
+    private static final IntegerUnixChannelOption LISTENER_TCP_NODELAY =
+            new IntegerUnixChannelOption("LISTENER_TCP_NODELAY", IPPROTO_TCP, 1);
+    private static final IntegerUnixChannelOption LISTENER_SO_KEEPALIVE =
+            new IntegerUnixChannelOption("LISTENER_SO_KEEPALIVE", SOL_SOCKET, 9);
+    private static final IntegerUnixChannelOption LISTENER_TCP_KEEPIDLE =
+            new IntegerUnixChannelOption("LISTENER_TCP_KEEPIDLE", IPPROTO_TCP, 4);
+    private static final IntegerUnixChannelOption LISTENER_TCP_KEEPINTVL =
+            new IntegerUnixChannelOption("LISTENER_TCP_KEEPINTVL", IPPROTO_TCP, 5);
+    private static final IntegerUnixChannelOption LISTENER_TCP_KEEPCNT =
+            new IntegerUnixChannelOption("LISTENER_TCP_KEEPCNT", IPPROTO_TCP, 6);
+    private static final IntegerUnixChannelOption LISTENER_TCP_USER_TIMEOUT =
+            new IntegerUnixChannelOption("LISTENER_TCP_USER_TIMEOUT", IPPROTO_TCP, 18);
 
     /** Applies {@link #applyKeepAlive} as child options of a server bootstrap or options of a bootstrap. */
     @SuppressWarnings({"unchecked", "rawtypes"})

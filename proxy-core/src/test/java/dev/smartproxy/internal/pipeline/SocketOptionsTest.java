@@ -32,8 +32,9 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * TCP keepalive and the proxy's buffer allocator are set on both legs: read back from the live sockets (getsockopt), per
- * transport. The sockets are the connection's legs, as the registry holds them for close
+ * TCP keepalive, {@code TCP_NODELAY} and the proxy's buffer allocator are set on both legs: read
+ * back from the live sockets (getsockopt), per transport (on epoll the client leg inherits the
+ * socket options from its listener, one per event loop here). The sockets are the connection's legs, as the registry holds them for close
  * accounting.
  */
 class SocketOptionsTest {
@@ -50,7 +51,7 @@ class SocketOptionsTest {
                     ConnectionPolicy.builder().tcpKeepAlive(ka).build(),
                     new ConnectionRegistry(List.of(), Clock.systemUTC(), Ticker.SYSTEM), transport);
             ConnectionRegistry registry = px.registry();
-            ProxyServer server = ProxyServer.start(px, 1,
+            ProxyServer server = ProxyServer.start(px, 2,
                     Map.of(25, new InetSocketAddress(InetAddress.getLoopbackAddress(), 0)));
             try (Socket c = TlsClients.plain(server.boundAddresses().get(25).getPort())) {
                 TlsClients.writeLine(c, "hi");
@@ -58,6 +59,7 @@ class SocketOptionsTest {
                 List<Channel> legs = connectedLegs(registry);
                 for (Channel leg : legs) {
                     assertThat(leg.alloc()).as("the proxy's own allocator on both legs").isSameAs(Transport.allocator());
+                    assertThat(leg.config().getOption(ChannelOption.TCP_NODELAY)).isTrue();
                     assertThat(leg.config().getOption(ChannelOption.SO_KEEPALIVE)).isTrue();
                     if (transport.isEpoll()) {
                         assertThat(leg.config().getOption(EpollChannelOption.TCP_KEEPIDLE)).isEqualTo(7);

@@ -12,7 +12,8 @@ import java.util.concurrent.TimeUnit;
 /**
  * Schedules a connection's timer checks on the connection's own event loop: connection records
  * ({@link TimerEntry}) in the loop's {@link TimerQueue}, one heap per loop, other tasks as the
- * loop's scheduled tasks.
+ * loop's scheduled tasks. Arming or disarming from another thread is handed to the loop, in
+ * order, so the heap is only ever touched by its loop.
  */
 final class EventLoopScheduler implements Scheduler {
     private final EventLoop loop;
@@ -46,7 +47,8 @@ final class EventLoopScheduler implements Scheduler {
         if (loop.inEventLoop()) {
             timers.arm(entry, deadline, delayNanos);
         } else {
-            Scheduler.super.arm(entry, deadline, delayNanos);
+            // The loop's heap is touched by the loop alone: hand the arming over, same deadline.
+            loop.execute(() -> timers.arm(entry, deadline, Math.max(0, deadline - Ticker.SYSTEM.nanoTime())));
         }
     }
 
@@ -55,7 +57,7 @@ final class EventLoopScheduler implements Scheduler {
         if (loop.inEventLoop()) {
             timers.disarm(entry);
         } else {
-            Scheduler.super.disarm(entry);
+            loop.execute(() -> timers.disarm(entry));
         }
     }
 

@@ -176,6 +176,12 @@ public final class ProxyServer {
     }
 
     private void bind(int routePort, InetSocketAddress address, boolean paused) {
+        for (var loop : workers) {
+            if (loop.inEventLoop()) { // the bind would wait on this very thread's loop
+                throw new IllegalStateException("cannot listen for route port " + routePort
+                        + " from one of the proxy's I/O threads (an event listener?): update routes from another thread");
+            }
+        }
         ProxyChannelInitializer init = new ProxyChannelInitializer(px, routePort);
         List<Channel> bound = new ArrayList<>();
         try {
@@ -219,9 +225,14 @@ public final class ProxyServer {
      * the same user (another proxy on the same port) instead of refusing the port.
      */
     private static void refuseIfTaken(InetSocketAddress address) throws java.io.IOException {
-        try (java.net.ServerSocket probe = new java.net.ServerSocket()) {
-            probe.setReuseAddress(true); // as the listeners: a port only in TIME_WAIT is free
-            probe.bind(address, 1);
+        // The address family of the listeners (Netty binds 0.0.0.0 as IPv4 only), bound but never
+        // listening, so that no client can connect to the probe.
+        java.net.ProtocolFamily family = address.getAddress() instanceof java.net.Inet6Address
+                ? java.net.StandardProtocolFamily.INET6 : java.net.StandardProtocolFamily.INET;
+        try (java.nio.channels.SocketChannel probe = java.nio.channels.SocketChannel.open(family)) {
+            // As the listeners: a port only in TIME_WAIT is free; one with a listener is not.
+            probe.setOption(java.net.StandardSocketOptions.SO_REUSEADDR, true);
+            probe.bind(address);
         }
     }
 

@@ -190,7 +190,8 @@ public final class BackendConnector {
      * without the task it schedules to connect: the channel is made, configured, registered on
      * {@code loop} (inline on that loop: {@code init} adds the handlers and they see
      * {@code channelRegistered} first, as with a bootstrap) and connected; a failed connect closes
-     * it. Returns null if the channel cannot be made (then the bootstrap's path reports why).
+     * it. Returns null if the channel cannot be made or configured (then the bootstrap's path
+     * reports why, or logs the option it could not set and connects).
      */
     private ChannelFuture connectDirect(EventLoop loop, InetSocketAddress address, TcpKeepAlive keepAlive,
                                         boolean allowHalfClosure, ChannelInitializer<Channel> init) {
@@ -200,21 +201,28 @@ public final class BackendConnector {
         } catch (RuntimeException e) {
             return null;
         }
-        ChannelConfig cfg = ch.config();
-        cfg.setConnectTimeoutMillis(connectTimeoutMillis);
-        cfg.setWriteBufferWaterMark(WATER_MARK);
-        cfg.setAllocator(Transport.allocator());
-        if (transport.hasSockets()) {
-            cfg.setRecvByteBufAllocator(ReadSizes.SOCKETS); // shared: no sizer objects per channel
-            if (!transport.isEpoll()) {
-                cfg.setOption(ChannelOption.TCP_NODELAY, true); // an epoll channel sets it as it is made
+        try {
+            ChannelConfig cfg = ch.config();
+            cfg.setConnectTimeoutMillis(connectTimeoutMillis);
+            cfg.setWriteBufferWaterMark(WATER_MARK);
+            cfg.setAllocator(Transport.allocator());
+            if (transport.hasSockets()) {
+                cfg.setRecvByteBufAllocator(ReadSizes.SOCKETS); // shared: no sizer objects per channel
+                if (!transport.isEpoll()) {
+                    cfg.setOption(ChannelOption.TCP_NODELAY, true); // an epoll channel sets it as it is made
+                }
+                if (allowHalfClosure) {
+                    cfg.setOption(ChannelOption.ALLOW_HALF_CLOSURE, true);
+                }
             }
-            if (allowHalfClosure) {
-                cfg.setOption(ChannelOption.ALLOW_HALF_CLOSURE, true);
+            if (keepAlive != null) {
+                transport.applyKeepAlive(keepAlive, (o, v) -> setOption(cfg, o, v));
             }
-        }
-        if (keepAlive != null) {
-            transport.applyKeepAlive(keepAlive, (o, v) -> setOption(cfg, o, v));
+        } catch (RuntimeException e) {
+            // A socket option the kernel refuses: close the socket made here and let the
+            // bootstrap's path connect, which logs the option and goes on as before.
+            ch.unsafe().closeForcibly();
+            return null;
         }
         ch.pipeline().addLast(init);
         ChannelPromise connected = ch.newPromise();

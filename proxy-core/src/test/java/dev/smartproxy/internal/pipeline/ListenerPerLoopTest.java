@@ -174,6 +174,19 @@ class ListenerPerLoopTest {
     }
 
     @Test
+    void bindingFromAnIoThreadIsRefusedWithAClearMessage() throws Exception {
+        try (TestServer backend = echo()) {
+            ProxyServer server = start(IoTransport.EPOLL, 2, 0, backend);
+            // An event listener that updates routes runs on an I/O thread: the bind would wait on its own loop.
+            io.netty.util.concurrent.Future<?> f = server.listener(25).eventLoop()
+                    .submit(() -> server.bindPaused(Map.of(26, new InetSocketAddress(LO, 0)))).await();
+            assertThat(f.cause()).isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("route port 26").hasMessageContaining("I/O threads");
+            assertThat(server.listeners(26)).isEmpty();
+        }
+    }
+
+    @Test
     void aPortAnotherProxyListensOnIsRefusedAsWithoutReusePort() throws Exception {
         try (TestServer backend = echo()) {
             ProxyServer first = start(IoTransport.EPOLL, 2, 0, backend);

@@ -9,6 +9,7 @@ import dev.smartproxy.internal.connection.ConnectionActions;
 import dev.smartproxy.internal.connection.ConnectionRegistry;
 import dev.smartproxy.internal.connection.ManagedConnection;
 import dev.smartproxy.internal.transport.BackendConnector;
+import dev.smartproxy.internal.transport.ReadSizes;
 import dev.smartproxy.internal.transport.ProxyHeader;
 import dev.smartproxy.route.ProxyProtocol;
 import io.netty.buffer.ByteBuf;
@@ -98,6 +99,7 @@ public final class TcpRelay extends ChannelInboundHandlerAdapter implements Conn
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
         client = ctx.channel();
+        ReadSizes.useForRelay(client);
         // Pending bytes are counted through pendingHold; the outbound queues of both legs by the
         // connection itself (its legs: this channel, and the backend's once the connect starts).
         counting = ctx.pipeline().get(PipelineNames.BYTES) == null;
@@ -116,6 +118,7 @@ public final class TcpRelay extends ChannelInboundHandlerAdapter implements Conn
         ChannelFuture connect = connector.connect(conn, client, address, keepAlive, true, null, null, null, header,
                 p -> p.addLast(PipelineNames.BACKEND, new BackendRelay(conn, this)));
         backend = connect.channel();
+        ReadSizes.useForRelay(backend);
         registry.watchLeg(conn, backend);
         connect.addListener((ChannelFuture f) -> {
             if (f.isSuccess()) {

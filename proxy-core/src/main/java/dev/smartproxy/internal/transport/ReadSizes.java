@@ -2,6 +2,7 @@ package dev.smartproxy.internal.transport;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
+import io.netty.channel.Channel;
 import io.netty.channel.ChannelConfig;
 import io.netty.channel.MaxMessagesRecvByteBufAllocator;
 import io.netty.channel.RecvByteBufAllocator;
@@ -51,6 +52,24 @@ public final class ReadSizes implements MaxMessagesRecvByteBufAllocator {
 
     /** (After the table, which it reads.) For socket channels: 64 B .. 64 KiB, 2 KiB first, 16 reads per event. */
     public static final ReadSizes SOCKETS = new ReadSizes(64, 2048, 65536, 16);
+
+    /**
+     * For the legs of a TCP relay (passthrough and plain routes): the same, up to 256 KiB per read.
+     * Bulk relaying then costs fewer reads, writes and pipeline passes per byte (8 streams through
+     * passthrough: 0.466 against 0.558 s/GiB at 64 KiB, one compare.sh tput run each); a relay that
+     * only trickles never grows past its reads. Set on a channel with {@link #useForRelay}.
+     */
+    public static final ReadSizes RELAY = new ReadSizes(64, 2048, 256 * 1024, 16);
+
+    /**
+     * Makes {@code ch} read with {@link #RELAY} sizes from its next read on, keeping what its reads
+     * so far taught it; nothing on a channel without the proxy's read sizing (local channels).
+     */
+    public static void useForRelay(Channel ch) {
+        if (ch.config().getRecvByteBufAllocator() instanceof ReadSizes) {
+            ch.config().setRecvByteBufAllocator(RELAY);
+        }
+    }
 
     private final int minIndex;
     private final int maxIndex;
@@ -123,7 +142,8 @@ public final class ReadSizes implements MaxMessagesRecvByteBufAllocator {
 
     /** One channel's read state: 40 bytes, all of Netty's handle and calculator state in one object. */
     static final class Sizer implements RecvByteBufAllocator.ExtendedHandle {
-        private final ReadSizes sizes;
+        /** The sizes in force: those of the channel's config, read again as each read loop starts. */
+        private ReadSizes sizes;
         private ChannelConfig config;
         private int totalMessages;
         private int totalBytesRead;
@@ -169,6 +189,10 @@ public final class ReadSizes implements MaxMessagesRecvByteBufAllocator {
         @Override
         public void reset(ChannelConfig config) {
             this.config = config;
+            if (config.getRecvByteBufAllocator() instanceof ReadSizes r && r != sizes) {
+                sizes = r; // the channel was switched (useForRelay): same table, other bounds
+                index = (byte) Math.min(Math.max(index, r.minIndex), r.maxIndex);
+            }
             totalMessages = 0;
             totalBytesRead = 0;
         }

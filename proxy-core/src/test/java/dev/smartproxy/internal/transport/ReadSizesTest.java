@@ -17,6 +17,34 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  * and the same decision to read again.
  */
 class ReadSizesTest {
+    /** Read loops of one read each that fill the buffer; returns the size asked for next. */
+    private static int fillingReads(RecvByteBufAllocator.ExtendedHandle h, ChannelConfig config, int events) {
+        for (int i = 0; i < events; i++) {
+            h.reset(config);
+            int g = h.guess();
+            h.attemptedBytesRead(g);
+            h.lastBytesRead(g);
+            h.incMessagesRead(1);
+            h.readComplete();
+        }
+        return h.guess();
+    }
+
+    @Test
+    void aRelayLegReadsUpTo256KiBOnceSwitchedAndOtherChannelsStayAt64() {
+        EmbeddedChannel ch = new EmbeddedChannel();
+        ch.config().setRecvByteBufAllocator(ReadSizes.SOCKETS);
+        RecvByteBufAllocator.ExtendedHandle h = (RecvByteBufAllocator.ExtendedHandle) ReadSizes.SOCKETS.newHandle();
+        assertThat(fillingReads(h, ch.config(), 30)).isEqualTo(64 * 1024);
+        ReadSizes.useForRelay(ch); // from the next read loop on
+        assertThat(fillingReads(h, ch.config(), 30)).isEqualTo(256 * 1024);
+
+        EmbeddedChannel local = new EmbeddedChannel(); // not the proxy's read sizing: left alone
+        RecvByteBufAllocator before = local.config().getRecvByteBufAllocator();
+        ReadSizes.useForRelay(local);
+        assertThat((Object) local.config().getRecvByteBufAllocator()).isSameAs(before);
+    }
+
     @Test
     void sameGuessesAndReadLoopDecisionsAsNettysAdaptiveDefault() {
         AdaptiveRecvByteBufAllocator netty = new AdaptiveRecvByteBufAllocator();

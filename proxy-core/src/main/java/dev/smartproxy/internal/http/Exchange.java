@@ -1,10 +1,14 @@
 package dev.smartproxy.internal.http;
 
 import dev.smartproxy.event.CloseReason;
+import io.netty.buffer.Unpooled;
+import io.netty.handler.codec.http.DefaultFullHttpRequest;
+import io.netty.handler.codec.http.EmptyHttpHeaders;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpObject;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
@@ -32,11 +36,6 @@ final class Exchange {
     boolean reusedLeg;
     /** Sent once more on a new leg after its reused one closed unanswered. */
     boolean retried;
-    /**
-     * The request has no body and went to the backend as one whole message (head and end in one
-     * write, one buffer): the empty end the decoder emits after the head is not sent again.
-     */
-    boolean sentWhole;
     long bodyBytes;
     boolean requestComplete;
     boolean responseStarted;
@@ -92,6 +91,42 @@ final class Exchange {
 
     void cancelTimer() {
         responseDeadline = NO_DEADLINE;
+    }
+
+    /**
+     * What goes to the backend for the head: a request without a body goes whole (head and end
+     * as one message, which the encoder writes as one buffer: one write through the backend
+     * pipeline and one send instead of two), else the head alone, its body to follow.
+     */
+    HttpObject outgoing() {
+        if (hasBody) {
+            return request;
+        }
+        return new DefaultFullHttpRequest(request.protocolVersion(), request.method(), request.uri(),
+                Unpooled.EMPTY_BUFFER, request.headers(), EmptyHttpHeaders.INSTANCE);
+    }
+
+    /**
+     * Whether the request's body content goes to the backend: not for a request the proxy answers
+     * itself, nor for one without a body, whose empty end went with its head ({@link #outgoing}).
+     */
+    boolean forwardsContent() {
+        return !local && hasBody;
+    }
+
+    /**
+     * Whether the request may be sent once more on a new leg after its reused one closed without
+     * a response: an idempotent request without a body, nothing of it answered, not retried yet.
+     * Anything else cannot be known unsent.
+     */
+    boolean retryableOnNewLeg() {
+        return reusedLeg && !retried && interimHeads == 0 && !hasBody && bodyBytes == 0 && !upgradePending
+                && idempotent(request.method());
+    }
+
+    private static boolean idempotent(HttpMethod m) {
+        return m.equals(HttpMethod.GET) || m.equals(HttpMethod.HEAD) || m.equals(HttpMethod.OPTIONS)
+                || m.equals(HttpMethod.PUT) || m.equals(HttpMethod.DELETE) || m.equals(HttpMethod.TRACE);
     }
 
     /** Whether a request asks for a WebSocket upgrade (Upgrade: websocket, Connection: upgrade). */

@@ -68,10 +68,12 @@ import java.util.concurrent.TimeUnit;
  * the backend leg in use, the closing flag) with its deadlines, the proxy's own responses, the
  * upgrade hand-off, and the moments a backend leg is taken from or given back to the
  * {@link BackendPool} (and the one retry of a reused leg that died before answering), which
- * depend on that same exchange state (was a body sent, did the response end cleanly). Every rule that needs none of that state has its own class
- * ({@link RequestValidator}, {@link ForwardedHeaders}, {@link BackendLeg}, {@link ResponseHeads},
- * {@link BodyProgress}); splitting the rest would spread those fields over files that each change
- * the others'.
+ * depend on that same exchange state (was a body sent, did the response end cleanly). Every
+ * rule that needs none of the connection's state has its own class ({@link RequestValidator},
+ * {@link ForwardedHeaders}, {@link BackendLeg}, {@link ResponseHeads}, {@link BodyProgress}), and
+ * what one exchange alone decides is on {@link Exchange} (what goes to the backend, whether its
+ * body is forwarded, whether it may be retried); splitting the rest would spread the connection's
+ * fields over files that each change the others'.
  */
 public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
     private static final Logger log = LoggerFactory.getLogger(HttpProxyHandler.class);
@@ -471,28 +473,13 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
         if (BackendLeg.bindsConnection(e.request.headers(), io.netty.handler.codec.http.HttpHeaderNames.AUTHORIZATION)) {
             leg.keepPrivate();
         }
-        sendToBackend(e, outgoing(e));
+        sendToBackend(e, e.outgoing());
         updateClientRead();
         if (connecting != null) {
             // Watched only now: a connect can fail before connect() returns (an unresolvable name),
             // and its failure must find this leg and this exchange in place to answer 502.
             connecting.watchConnect();
         }
-    }
-
-    /**
-     * What goes to the backend for {@code e}'s head: a request without a body goes whole (head
-     * and end as one message, which the encoder writes as one buffer: one write through the
-     * backend pipeline and one send instead of two), else the head alone, its body to follow.
-     */
-    static HttpObject outgoing(Exchange e) {
-        if (e.hasBody) {
-            return e.request;
-        }
-        e.sentWhole = true;
-        HttpRequest r = e.request;
-        return new io.netty.handler.codec.http.DefaultFullHttpRequest(r.protocolVersion(), r.method(), r.uri(),
-                Unpooled.EMPTY_BUFFER, r.headers(), io.netty.handler.codec.http.EmptyHttpHeaders.INSTANCE);
     }
 
     private void onRequestContent(HttpContent c) {
@@ -518,7 +505,7 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
         }
         boolean last = c instanceof LastHttpContent;
         body.moved(now());
-        if (e.local || e.sentWhole) {
+        if (!e.forwardsContent()) {
             c.release(); // dropped, or (a bodyless request's empty end) already sent with the head
         } else if (last && !((LastHttpContent) c).trailingHeaders().isEmpty()) {
             // Request trailers are not forwarded: nothing the proxy checks in headers (forwarded
@@ -841,8 +828,7 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
      * more, on a new connection. Anything else cannot be known unsent, and gets the 502.
      */
     private boolean retryOnNewLeg(Exchange e, BackendLeg stale) {
-        if (!e.reusedLeg || e.retried || e.interimHeads > 0 || e.hasBody || e.bodyBytes > 0 || e.upgradePending
-                || !idempotent(e.request.method()) || !client.isActive()) {
+        if (!e.retryableOnNewLeg() || !client.isActive()) {
             return false;
         }
         e.retried = true;
@@ -854,25 +840,10 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
         leg = fresh;
         e.leg = fresh;
         fresh.beginExchange();
-        if (e.sentWhole) {
-            fresh.write(outgoing(e));
-        } else {
-            fresh.write(e.request);
-            if (e.requestComplete) {
-                fresh.write(LastHttpContent.EMPTY_LAST_CONTENT);
-            }
-        }
+        fresh.write(e.outgoing()); // bodyless, as checked above: the whole request again
         updateClientRead();
         fresh.watchConnect();
         return true;
-    }
-
-    private static boolean idempotent(io.netty.handler.codec.http.HttpMethod m) {
-        return m.equals(io.netty.handler.codec.http.HttpMethod.GET) || m.equals(io.netty.handler.codec.http.HttpMethod.HEAD)
-                || m.equals(io.netty.handler.codec.http.HttpMethod.OPTIONS)
-                || m.equals(io.netty.handler.codec.http.HttpMethod.PUT)
-                || m.equals(io.netty.handler.codec.http.HttpMethod.DELETE)
-                || m.equals(io.netty.handler.codec.http.HttpMethod.TRACE);
     }
 
     /** Starts the response timer once the request is complete and the leg ready. */

@@ -27,8 +27,8 @@ class WholeRequestTest {
     @Test
     void aBodylessRequestGoesWholeAsOneBuffer() {
         Exchange e = new Exchange(get(), false);
-        HttpObject out = HttpProxyHandler.outgoing(e);
-        assertThat(e.sentWhole).isTrue();
+        HttpObject out = e.outgoing();
+        assertThat(e.forwardsContent()).as("its empty end is not sent again").isFalse();
         assertThat(out).isInstanceOf(FullHttpRequest.class);
         FullHttpRequest full = (FullHttpRequest) out;
         assertThat(full.uri()).isEqualTo("/a?b=c");
@@ -43,7 +43,7 @@ class WholeRequestTest {
         wire.release();
         assertThat((Object) backend.readOutbound()).as("one buffer, one write").isNull();
         // The codec is back at a message boundary: the next request on the kept-alive leg encodes.
-        backend.writeOutbound(HttpProxyHandler.outgoing(new Exchange(get(), false)));
+        backend.writeOutbound(new Exchange(get(), false).outgoing());
         ByteBuf next = backend.readOutbound();
         assertThat(next.toString(StandardCharsets.US_ASCII)).startsWith("GET /a?b=c HTTP/1.1\r\n");
         next.release();
@@ -55,7 +55,7 @@ class WholeRequestTest {
         HttpRequest post = new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.POST, "/");
         post.headers().set("Content-Length", "3");
         Exchange e = new Exchange(post, true);
-        assertThat(HttpProxyHandler.outgoing(e)).isSameAs(post);
-        assertThat(e.sentWhole).isFalse();
+        assertThat(e.outgoing()).isSameAs(post);
+        assertThat(e.forwardsContent()).as("its body follows the head").isTrue();
     }
 }

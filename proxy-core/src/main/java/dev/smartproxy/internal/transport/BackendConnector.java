@@ -19,6 +19,9 @@ import io.netty.channel.EventLoop;
 import io.netty.channel.WriteBufferWaterMark;
 import io.netty.handler.ssl.SslContext;
 
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.time.Duration;
@@ -42,6 +45,7 @@ import java.util.function.Function;
  * }</pre>
  */
 public final class BackendConnector {
+    private static final Logger log = LoggerFactory.getLogger(BackendConnector.class);
     /**
      * Per-direction buffering, on client and backend channels: a leg stops being read once this
      * much is queued for the other side (low 64 KiB, high 256 KiB).
@@ -163,24 +167,9 @@ public final class BackendConnector {
         }
         Bootstrap b = new Bootstrap()
                 .group(client.eventLoop())
-                .channel(transport.socketChannelClass())
+                .channelFactory(() -> newChannel(keepAlive, allowHalfClosure))
                 .resolver(transport.resolver())
-                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, connectTimeoutMillis)
-                .option(ChannelOption.WRITE_BUFFER_WATER_MARK, WATER_MARK)
-                .option(ChannelOption.ALLOCATOR, Transport.allocator())
                 .handler(init);
-        if (transport.hasSockets()) { // local channels have none of these
-            if (!transport.isEpoll()) {
-                b.option(ChannelOption.TCP_NODELAY, true); // an epoll channel sets it as it is made
-            }
-            b.option(ChannelOption.RCVBUF_ALLOCATOR, ReadSizes.SOCKETS); // shared: no sizer objects per channel
-            if (allowHalfClosure) {
-                b.option(ChannelOption.ALLOW_HALF_CLOSURE, true);
-            }
-        }
-        if (keepAlive != null) {
-            transport.applyKeepAlive(keepAlive, Transport.optionSetter(b));
-        }
         return b.connect(transport.channelAddress(address));
     }
 
@@ -190,38 +179,14 @@ public final class BackendConnector {
      * without the task it schedules to connect: the channel is made, configured, registered on
      * {@code loop} (inline on that loop: {@code init} adds the handlers and they see
      * {@code channelRegistered} first, as with a bootstrap) and connected; a failed connect closes
-     * it. Returns null if the channel cannot be made or configured (then the bootstrap's path
-     * reports why, or logs the option it could not set and connects).
+     * it. Returns null if the channel cannot be made (then the bootstrap's path reports why).
      */
     private ChannelFuture connectDirect(EventLoop loop, InetSocketAddress address, TcpKeepAlive keepAlive,
                                         boolean allowHalfClosure, ChannelInitializer<Channel> init) {
         Channel ch;
         try {
-            ch = transport.newSocketChannel();
+            ch = newChannel(keepAlive, allowHalfClosure);
         } catch (RuntimeException e) {
-            return null;
-        }
-        try {
-            ChannelConfig cfg = ch.config();
-            cfg.setConnectTimeoutMillis(connectTimeoutMillis);
-            cfg.setWriteBufferWaterMark(WATER_MARK);
-            cfg.setAllocator(Transport.allocator());
-            if (transport.hasSockets()) {
-                cfg.setRecvByteBufAllocator(ReadSizes.SOCKETS); // shared: no sizer objects per channel
-                if (!transport.isEpoll()) {
-                    cfg.setOption(ChannelOption.TCP_NODELAY, true); // an epoll channel sets it as it is made
-                }
-                if (allowHalfClosure) {
-                    cfg.setOption(ChannelOption.ALLOW_HALF_CLOSURE, true);
-                }
-            }
-            if (keepAlive != null) {
-                transport.applyKeepAlive(keepAlive, (o, v) -> setOption(cfg, o, v));
-            }
-        } catch (RuntimeException e) {
-            // A socket option the kernel refuses: close the socket made here and let the
-            // bootstrap's path connect, which logs the option and goes on as before.
-            ch.unsafe().closeForcibly();
             return null;
         }
         ch.pipeline().addLast(init);
@@ -251,8 +216,40 @@ public final class BackendConnector {
         connected.addListener(ChannelFutureListener.CLOSE_ON_FAILURE);
     }
 
+    /**
+     * A backend channel with its options: the same for every connect, with a bootstrap or
+     * without. A socket option the kernel refuses is logged and left, as a bootstrap does, so
+     * the channel is never half made.
+     */
+    private Channel newChannel(TcpKeepAlive keepAlive, boolean allowHalfClosure) {
+        Channel ch = transport.newSocketChannel();
+        ChannelConfig cfg = ch.config();
+        cfg.setConnectTimeoutMillis(connectTimeoutMillis);
+        cfg.setWriteBufferWaterMark(WATER_MARK);
+        cfg.setAllocator(Transport.allocator());
+        if (transport.hasSockets()) { // local channels have none of these
+            cfg.setRecvByteBufAllocator(ReadSizes.SOCKETS); // shared: no sizer objects per channel
+            if (!transport.isEpoll()) {
+                setOption(cfg, ChannelOption.TCP_NODELAY, true); // an epoll channel sets it as it is made
+            }
+            if (allowHalfClosure) {
+                setOption(cfg, ChannelOption.ALLOW_HALF_CLOSURE, true);
+            }
+        }
+        if (keepAlive != null) {
+            transport.applyKeepAlive(keepAlive, (o, v) -> setOption(cfg, o, v));
+        }
+        return ch;
+    }
+
     @SuppressWarnings({"unchecked", "rawtypes"})
     private static void setOption(ChannelConfig cfg, ChannelOption<?> o, Object v) {
-        cfg.setOption((ChannelOption) o, v);
+        try {
+            if (!cfg.setOption((ChannelOption) o, v)) {
+                log.warn("backend connection: the channel has no option {}", o);
+            }
+        } catch (RuntimeException e) {
+            log.warn("backend connection: cannot set {} to {}: {}", o, v, e.toString());
+        }
     }
 }

@@ -171,6 +171,7 @@ class BackendPoolTest {
         Backend backend = closer.keep(new Backend());
         SmartProxy proxy = proxy(backend);
         Response first = call(proxy, "GET", "/fin-later", "", null);
+        backend.finNow.countDown(); // the connection is back in the pool: the backend closes it now
         Await.until("the proxy saw the backend's FIN", () -> metrics(proxy, backend).open() == 0);
         // A request with a body is never retried: had the closed connection been handed out, this would be a 502.
         Response second = call(proxy, "POST", "/ok", "", "payload");
@@ -314,7 +315,7 @@ class BackendPoolTest {
     /**
      * A keep-alive HTTP/1.1 backend, a thread per connection, that names its connection in
      * {@code X-Conn}. Paths: {@code /ok}; {@code /close-header} answers {@code Connection: close}
-     * but keeps its socket open; {@code /fin-later} closes the connection 100 ms after answering;
+     * but keeps its socket open; {@code /fin-later} closes the connection after answering, once the test counts {@code finNow} down;
      * {@code /drop-next} answers, then closes the connection on reading its next request.
      * A leading PROXY v1 line is recorded.
      */
@@ -324,6 +325,8 @@ class BackendPoolTest {
         final List<String> requests = new CopyOnWriteArrayList<>();
         final List<String> closed = new CopyOnWriteArrayList<>();
         final List<String> proxyHeaders = new CopyOnWriteArrayList<>();
+        /** Releases the {@code /fin-later} connection's close. */
+        final java.util.concurrent.CountDownLatch finNow = new java.util.concurrent.CountDownLatch(1);
         private final List<Socket> sockets = new CopyOnWriteArrayList<>();
 
         Backend() throws IOException {
@@ -389,7 +392,8 @@ class BackendPoolTest {
                     out.write((head + text).getBytes(StandardCharsets.ISO_8859_1));
                     out.flush();
                     if (path.equals("/fin-later")) {
-                        Thread.sleep(100); // real idle time: the FIN must come while the connection waits in the pool
+                        // The FIN must come while the connection waits in the pool: after the client has the response.
+                        finNow.await(5, java.util.concurrent.TimeUnit.SECONDS);
                         return;
                     }
                     if (path.equals("/close-header")) {

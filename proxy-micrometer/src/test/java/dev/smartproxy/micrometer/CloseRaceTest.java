@@ -19,7 +19,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
@@ -34,24 +33,9 @@ import static org.assertj.core.api.Assertions.assertThat;
  * (a leaked gauge would keep the binder and the proxy reachable from the registry).
  */
 class CloseRaceTest {
-    private final AtomicReference<ProxyMetrics> next = new AtomicReference<>(ProxyMetrics.empty(Instant.EPOCH));
-    private final List<ProxyEventListener> listeners = new CopyOnWriteArrayList<>();
-    private final SmartProxyMetrics.Source source = new SmartProxyMetrics.Source() {
-        @Override
-        public ProxyMetrics metrics() {
-            return next.get();
-        }
-
-        @Override
-        public void addListener(ProxyEventListener listener) {
-            listeners.add(listener);
-        }
-
-        @Override
-        public void removeListener(ProxyEventListener listener) {
-            listeners.remove(listener);
-        }
-    };
+    private final ScriptedSource source = new ScriptedSource();
+    private final List<ProxyEventListener> listeners = source.listeners;
+    private final AtomicReference<ProxyMetrics> next = source.next;
     private final MockClock clock = new MockClock();
     private final SimpleMeterRegistry registry = new SimpleMeterRegistry();
     private final Gate gate = new Gate();

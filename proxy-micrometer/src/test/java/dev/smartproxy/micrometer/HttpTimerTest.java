@@ -2,7 +2,6 @@ package dev.smartproxy.micrometer;
 
 import dev.smartproxy.event.HttpExchange;
 import dev.smartproxy.event.ProxyEventListener;
-import dev.smartproxy.metrics.ProxyMetrics;
 import io.micrometer.core.instrument.MockClock;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import org.junit.jupiter.api.Test;
@@ -25,23 +24,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * allocates nothing once the route's timer for its status class exists.
  */
 class HttpTimerTest {
-    private final List<ProxyEventListener> listeners = new ArrayList<>();
-    private final SmartProxyMetrics.Source source = new SmartProxyMetrics.Source() {
-        @Override
-        public ProxyMetrics metrics() {
-            return ProxyMetrics.empty(Instant.EPOCH);
-        }
-
-        @Override
-        public void addListener(ProxyEventListener listener) {
-            listeners.add(listener);
-        }
-
-        @Override
-        public void removeListener(ProxyEventListener listener) {
-            listeners.remove(listener);
-        }
-    };
+    private final ScriptedSource source = new ScriptedSource();
+    private final List<ProxyEventListener> listeners = source.listeners;
     private final SimpleMeterRegistry registry = new SimpleMeterRegistry();
 
     @Test

@@ -20,7 +20,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -33,24 +32,9 @@ import static org.assertj.core.api.Assertions.assertThat;
  * documented tags; the listener is added once and removed on close.
  */
 class ScriptedSnapshotsTest {
-    private final AtomicReference<ProxyMetrics> next = new AtomicReference<>(ProxyMetrics.empty(Instant.EPOCH));
-    private final List<ProxyEventListener> listeners = new CopyOnWriteArrayList<>();
-    private final SmartProxyMetrics.Source source = new SmartProxyMetrics.Source() {
-        @Override
-        public ProxyMetrics metrics() {
-            return next.get();
-        }
-
-        @Override
-        public void addListener(ProxyEventListener listener) {
-            listeners.add(listener);
-        }
-
-        @Override
-        public void removeListener(ProxyEventListener listener) {
-            listeners.remove(listener);
-        }
-    };
+    private final ScriptedSource source = new ScriptedSource();
+    private final List<ProxyEventListener> listeners = source.listeners;
+    private final AtomicReference<ProxyMetrics> next = source.next;
     private final MockClock clock = new MockClock();
     private final SimpleMeterRegistry registry = new SimpleMeterRegistry();
 

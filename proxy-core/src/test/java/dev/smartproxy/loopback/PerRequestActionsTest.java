@@ -178,7 +178,7 @@ class PerRequestActionsTest {
                 .route(Route.named("to-https").match(m -> m.ports(80)).redirectToHttps(308)), 80));
         int port = Proxies.port(proxy, 80);
         try (Socket raw = TlsClients.plain(port)) {
-            raw.getOutputStream().write(clientHello("a.test"));
+            raw.getOutputStream().write(TlsClients.clientHello("a.test"));
             raw.getOutputStream().flush();
             byte[] answer = raw.getInputStream().readAllBytes();
             assertThat(new String(answer, StandardCharsets.ISO_8859_1)).as("no plaintext HTTP answer to a ClientHello")
@@ -190,20 +190,6 @@ class PerRequestActionsTest {
                 .contains("https://a.test/still");
     }
 
-    /** The first flight of a JDK TLS client sending SNI {@code sni}, as bytes. */
-    private static byte[] clientHello(String sni) throws Exception {
-        javax.net.ssl.SSLEngine engine = TestPki.shared().clientContext().createSSLEngine(sni, 443);
-        engine.setUseClientMode(true);
-        javax.net.ssl.SSLParameters p = engine.getSSLParameters();
-        p.setServerNames(java.util.List.of(new javax.net.ssl.SNIHostName(sni)));
-        engine.setSSLParameters(p);
-        java.nio.ByteBuffer out = java.nio.ByteBuffer.allocate(engine.getSession().getPacketBufferSize());
-        engine.wrap(java.nio.ByteBuffer.allocate(0), out);
-        out.flip();
-        byte[] hello = new byte[out.remaining()];
-        out.get(hello);
-        return hello;
-    }
 
     // ---- Location (issue 7, item 9) ----
 

@@ -12,14 +12,8 @@ import dev.smartproxy.testing.TlsClients;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
-import javax.net.ssl.SNIHostName;
-import javax.net.ssl.SSLContext;
-import javax.net.ssl.SSLEngine;
-import javax.net.ssl.SSLParameters;
 import java.io.InputStream;
 import java.net.Socket;
-import java.nio.ByteBuffer;
-import java.util.List;
 import java.util.Random;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -41,7 +35,7 @@ class RelayByteCountTest {
 
     @Test
     void aPassthroughRelayCountsThePeekedHelloOnceAndEveryByteAfterIt() throws Exception {
-        byte[] hello = clientHello("a.test");
+        byte[] hello = TlsClients.clientHello("a.test");
         int k = 200_000;
         int answer = 70_000;
         TestServer backend = closer.keep(TestServer.plain("backend", s -> {
@@ -105,20 +99,4 @@ class RelayByteCountTest {
         assertThat(info.bytesFromBackend()).isEqualTo(greeting + k);
     }
 
-    /** A real ClientHello record from the JDK's TLS client. */
-    private static byte[] clientHello(String sni) throws Exception {
-        SSLContext ctx = SSLContext.getInstance("TLS");
-        ctx.init(null, null, null);
-        SSLEngine engine = ctx.createSSLEngine(sni, 443);
-        engine.setUseClientMode(true);
-        SSLParameters p = engine.getSSLParameters();
-        p.setServerNames(List.of(new SNIHostName(sni)));
-        engine.setSSLParameters(p);
-        ByteBuffer out = ByteBuffer.allocate(engine.getSession().getPacketBufferSize());
-        engine.wrap(ByteBuffer.allocate(0), out);
-        out.flip();
-        byte[] bytes = new byte[out.remaining()];
-        out.get(bytes);
-        return bytes;
-    }
 }

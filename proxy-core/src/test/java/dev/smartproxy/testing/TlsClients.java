@@ -257,4 +257,21 @@ public final class TlsClients {
             out.flush();
         }
     }
+
+    /** A real TLS ClientHello record with SNI {@code sni}, from the JDK's TLS engine. */
+    public static byte[] clientHello(String sni) throws Exception {
+        javax.net.ssl.SSLContext ctx = javax.net.ssl.SSLContext.getInstance("TLS");
+        ctx.init(null, null, null);
+        javax.net.ssl.SSLEngine engine = ctx.createSSLEngine(sni, 443);
+        engine.setUseClientMode(true);
+        javax.net.ssl.SSLParameters p = engine.getSSLParameters();
+        p.setServerNames(java.util.List.of(new javax.net.ssl.SNIHostName(sni)));
+        engine.setSSLParameters(p);
+        java.nio.ByteBuffer out = java.nio.ByteBuffer.allocate(engine.getSession().getPacketBufferSize());
+        engine.wrap(java.nio.ByteBuffer.allocate(0), out);
+        out.flip();
+        byte[] hello = new byte[out.remaining()];
+        out.get(hello);
+        return hello;
+    }
 }

@@ -1,5 +1,6 @@
 package dev.smartproxy.internal.pipeline;
 
+import dev.smartproxy.testing.TlsClients;
 import dev.smartproxy.config.ConnectionPolicy;
 import dev.smartproxy.config.IoTransport;
 import dev.smartproxy.event.CloseReason;
@@ -21,10 +22,6 @@ import io.netty.channel.socket.ChannelInputShutdownEvent;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
-import javax.net.ssl.SNIHostName;
-import javax.net.ssl.SSLContext;
-import javax.net.ssl.SSLEngine;
-import javax.net.ssl.SSLParameters;
 import java.io.ByteArrayOutputStream;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
@@ -165,22 +162,6 @@ class ProxyProtocolStageTest {
                 tlv(0x04, new byte[3])); // NOOP
     }
 
-    /** A real ClientHello record from the JDK's TLS client. */
-    static byte[] clientHello(String sni) throws Exception {
-        SSLContext ctx = SSLContext.getInstance("TLS");
-        ctx.init(null, null, null);
-        SSLEngine engine = ctx.createSSLEngine(sni, 443);
-        engine.setUseClientMode(true);
-        SSLParameters p = engine.getSSLParameters();
-        p.setServerNames(List.of(new SNIHostName(sni)));
-        engine.setSSLParameters(p);
-        ByteBuffer out = ByteBuffer.allocate(engine.getSession().getPacketBufferSize());
-        engine.wrap(ByteBuffer.allocate(0), out);
-        out.flip();
-        byte[] hello = new byte[out.remaining()];
-        out.get(hello);
-        return hello;
-    }
 
     private void assertTaken(String route, String client) {
         assertThat(ch.isActive()).as("open").isTrue();
@@ -225,7 +206,7 @@ class ProxyProtocolStageTest {
     @Test
     void v2WithCloudAndUnknownTlvsIsReadAndAClientHelloRightBehindItIsPeeked() throws Exception {
         accept(443, "127.0.0.0/8");
-        byte[] hello = clientHello("a.test");
+        byte[] hello = TlsClients.clientHello("a.test");
         write(concat(v2Tcp4("203.0.113.9", 40001, cloudTlvs()), hello));
         assertTaken("real-tls", "203.0.113.9:40001");
         assertThat(handedTo.get(0).sni()).contains("a.test");
@@ -274,7 +255,7 @@ class ProxyProtocolStageTest {
     @Test
     void aHeaderSplitAcrossReadsByteByByte() throws Exception {
         accept(443, "127.0.0.1");
-        byte[] hello = clientHello("a.test");
+        byte[] hello = TlsClients.clientHello("a.test");
         byte[] all = concat(v2Tcp4("203.0.113.9", 40001, cloudTlvs()), hello);
         for (byte b : all) {
             write(new byte[] {b});
@@ -370,7 +351,7 @@ class ProxyProtocolStageTest {
         closedWith.clear();
 
         accept(443, "127.0.0.1");
-        write(clientHello("a.test"));
+        write(TlsClients.clientHello("a.test"));
         assertRefused(CloseReason.PROXY_PROTOCOL_MISSING);
         tearDown();
         closedWith.clear();

@@ -1,5 +1,6 @@
 package dev.smartproxy.internal.pipeline;
 
+import dev.smartproxy.testing.TlsClients;
 import dev.smartproxy.config.ConnectionPolicy;
 import dev.smartproxy.config.IoTransport;
 import dev.smartproxy.event.CloseReason;
@@ -29,15 +30,10 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
-import javax.net.ssl.SNIHostName;
-import javax.net.ssl.SSLContext;
-import javax.net.ssl.SSLEngine;
-import javax.net.ssl.SSLParameters;
 import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
-import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
@@ -187,7 +183,7 @@ class RouteUpdaterTest {
         RouteUpdater updater = start(Transport.local(), a, bindsA);
         backend(id + "-x", "X");
         backend(id + "-y", "Y");
-        byte[] hello = clientHello("s.test");
+        byte[] hello = TlsClients.clientHello("s.test");
 
         AtomicBoolean done = new AtomicBoolean();
         AtomicInteger flips = new AtomicInteger();
@@ -334,20 +330,4 @@ class RouteUpdaterTest {
         }
     }
 
-    /** A real TLS ClientHello with SNI {@code name}, from the JDK's engine. */
-    private static byte[] clientHello(String name) throws Exception {
-        SSLContext ctx = SSLContext.getInstance("TLS");
-        ctx.init(null, null, null);
-        SSLEngine engine = ctx.createSSLEngine(name, 443);
-        engine.setUseClientMode(true);
-        SSLParameters p = engine.getSSLParameters();
-        p.setServerNames(List.of(new SNIHostName(name)));
-        engine.setSSLParameters(p);
-        ByteBuffer out = ByteBuffer.allocate(engine.getSession().getPacketBufferSize());
-        engine.wrap(ByteBuffer.allocate(0), out);
-        out.flip();
-        byte[] bytes = new byte[out.remaining()];
-        out.get(bytes);
-        return bytes;
-    }
 }

@@ -247,6 +247,25 @@ class RawRelayTest {
         expect(c, OK_HEAD + "hello");
     }
 
+    @Test
+    void aClientThatGoesAwayMidBodyTakesTheBackendConnectionWithIt() throws Exception {
+        start();
+        CountDownLatch backendClosed = new CountDownLatch(1);
+        backend.script("/s/long", c -> {
+            c.send("HTTP/1.1 200 OK\r\nx-a:1\r\nContent-Length: 1000000\r\n\r\n" + "x".repeat(1000));
+            if (c.ch.socket().getInputStream().read() == -1) { // the proxy sends nothing more: it closed
+                backendClosed.countDown();
+            }
+        });
+        HttpHarness.Raw c = client().send(get("/s/long"));
+        expect(c, "HTTP/1.1 200 OK\r\nx-a:1\r\nContent-Length: 1000000\r\n\r\n" + "x".repeat(1000));
+        c.socket.setSoLinger(true, 0); // a reset: gone, not half-closed (a FIN lets the response go on)
+        c.close();
+        assertThat(backendClosed.await(10, TimeUnit.SECONDS)).isTrue();
+        Await.until("closed", () -> h.onlyConnection().closeReason() != null);
+        assertThat(h.onlyConnection().closeReason()).isEqualTo(CloseReason.CLIENT_RESET);
+    }
+
     // ------------------------------------------------------------------ decoded, as before
 
     @ParameterizedTest

@@ -41,7 +41,8 @@ package dev.smartproxy.internal;
  *               renegotiation; gone under 1.3
  * tls           SslHandler (TERMINATED)       backend-tls       (TERMINATE_AND_REENCRYPT)
  * http-gate     decoding paused with reads
- * http-codec    HttpServerCodec               backend-http-codec
+ * http-codec    ServerCodec; a response may   backend-http-codec BackendCodec; a response
+ *               pass it as bytes                                 may pass it as bytes
  * http-proxy    per-request routing    ---&gt;   backend-http
  * client-errors a client error that passes
  *               the HTTP handlers: a reason,

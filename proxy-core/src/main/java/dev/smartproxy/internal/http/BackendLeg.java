@@ -14,7 +14,6 @@ import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.VoidChannelPromise;
-import io.netty.handler.codec.http.HttpClientCodec;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpObject;
 import io.netty.handler.codec.http.HttpResponse;
@@ -29,7 +28,7 @@ import java.util.Objects;
 
 /**
  * One backend connection of an HTTP exchange, and the handler at the end of its pipeline
- * ([{@code SslHandler}] &rarr; {@link HttpClientCodec} &rarr; this). It holds what the client sent
+ * ([{@code SslHandler}] &rarr; {@link BackendCodec} &rarr; this). It holds what the client sent
  * before the connection (and its TLS handshake) completed, writes the rest straight through,
  * classifies its failures with {@link CloseReasons}, and reports everything else to its
  * {@link Listener}, the exchange state machine, which decides. Reused for the next request whose
@@ -79,6 +78,21 @@ final class BackendLeg extends ChannelInboundHandlerAdapter {
 
         /** The backend channel closed; {@link #closeReason} says why. */
         void legInactive(BackendLeg leg);
+
+        /** The exchange the leg's next response belongs to ({@link #legRead} would relay it), or null. */
+        default Exchange exchangeFor(BackendLeg leg) {
+            return null;
+        }
+
+        /** Whether the client connection closes after the response in flight anyway. */
+        default boolean clientClosing() {
+            return false;
+        }
+
+        /** The client's codec, for a response relayed as bytes ({@link RawRelay}); null: never. */
+        default ServerCodec clientCodec() {
+            return null;
+        }
     }
 
     /** The exchange state machine of the client connection using the leg; its pool while parked. */
@@ -140,8 +154,10 @@ final class BackendLeg extends ChannelInboundHandlerAdapter {
         ProxyHeader header = target.proxyProtocol() == null ? null : ProxyHeader.of(target.proxyProtocol(), conn, client);
         ChannelFuture cf = connector.connect(conn, client, Transport.targetAddress(target.host(), target.port()),
                 conn.policy().tcpKeepAlive(), false, new RawBytes(l), target.backendTls(), sni, header, p -> {
-                    p.addLast(PipelineNames.BACKEND_HTTP_CODEC, new HttpClientCodec(
-                            HttpProxyHandler.strictConfig(maxLine, maxHeaders), false, false));
+                    RawRelay raw = new RawRelay(l, maxLine, maxHeaders);
+                    BackendCodec codec = new BackendCodec(HttpProxyHandler.strictConfig(maxLine, maxHeaders), raw);
+                    raw.codec(codec);
+                    p.addLast(PipelineNames.BACKEND_HTTP_CODEC, codec);
                     p.addLast(PipelineNames.BACKEND_HTTP, l);
                 });
         l.attach(cf);
@@ -231,28 +247,10 @@ final class BackendLeg extends ChannelInboundHandlerAdapter {
 
     /**
      * The connection stays with its client connection (reused for its next requests, never pooled):
-     * it carries connection-bound authentication ({@link #bindsConnection}).
+     * it carries connection-bound authentication ({@link ForwardedHeaders#bindsConnection}).
      */
     void keepPrivate() {
         spoiled = true;
-    }
-
-    /**
-     * Whether {@code h} (a request's {@code Authorization} or a response's
-     * {@code WWW-Authenticate}) starts NTLM or Negotiate authentication, which authenticates
-     * the connection rather than the request: such a connection must never serve another client.
-     */
-    static boolean bindsConnection(io.netty.handler.codec.http.HttpHeaders h, CharSequence name) {
-        if (!h.contains(name)) {
-            return false;
-        }
-        for (String v : h.getAll(name)) {
-            String t = v.stripLeading();
-            if (t.regionMatches(true, 0, "NTLM", 0, 4) || t.regionMatches(true, 0, "Negotiate", 0, 9)) {
-                return true;
-            }
-        }
-        return false;
     }
 
     /**
@@ -339,11 +337,15 @@ final class BackendLeg extends ChannelInboundHandlerAdapter {
      * {@code write} would allocate): its failure is dropped, as before, a closing client fails it.
      */
     private void headToClient(Object msg) {
+        client.write(msg, quietPromise());
+        clientUnflushed = true;
+    }
+
+    private VoidChannelPromise quietPromise() {
         if (quietPromise == null) {
             quietPromise = new VoidChannelPromise(client, false);
         }
-        client.write(msg, quietPromise);
-        clientUnflushed = true;
+        return quietPromise;
     }
 
     /** Writes content to the client, unflushed; a failed write reaches the client pipeline's exceptionCaught. */
@@ -369,8 +371,18 @@ final class BackendLeg extends ChannelInboundHandlerAdapter {
         return target;
     }
 
+    /** Writes bytes of a response relayed as bytes, unflushed: a head alone as {@link #headToClient} would, else as {@link #toClient}. */
+    void rawToClient(ServerCodec sink, ByteBuf bytes, boolean headAlone) {
+        sink.writeRaw(bytes, headAlone ? quietPromise() : client.voidPromise());
+        clientUnflushed = true;
+    }
+
+    Listener listener() {
+        return listener;
+    }
+
     /** Stops reading the backend while the client does not take what is written to it. */
-    private void pauseIfClientFull() {
+    void pauseIfClientFull() {
         if (!client.isWritable()) {
             ch.config().setAutoRead(false);
         }
@@ -457,7 +469,7 @@ final class BackendLeg extends ChannelInboundHandlerAdapter {
             return;
         }
         e.cancelTimer();
-        if (bindsConnection(res.headers(), io.netty.handler.codec.http.HttpHeaderNames.WWW_AUTHENTICATE)) {
+        if (ForwardedHeaders.bindsConnection(res.headers(), io.netty.handler.codec.http.HttpHeaderNames.WWW_AUTHENTICATE)) {
             keepPrivate();
         }
         String broken = code == 101 ? ResponseHeads.checkSwitch(res, e) : ResponseHeads.checkFinal(res);

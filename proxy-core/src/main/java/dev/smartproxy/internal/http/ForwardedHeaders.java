@@ -243,4 +243,22 @@ final class ForwardedHeaders {
         }
         return address.getAddress() != null ? NetUtil.toAddressString(address.getAddress()) : address.getHostString();
     }
+
+    /**
+     * Whether {@code h} (a request's {@code Authorization} or a response's
+     * {@code WWW-Authenticate}) starts NTLM or Negotiate authentication, which authenticates
+     * the connection rather than the request: such a connection must never serve another client.
+     */
+    static boolean bindsConnection(io.netty.handler.codec.http.HttpHeaders h, CharSequence name) {
+        if (!h.contains(name)) {
+            return false;
+        }
+        for (String v : h.getAll(name)) {
+            String t = v.stripLeading();
+            if (t.regionMatches(true, 0, "NTLM", 0, 4) || t.regionMatches(true, 0, "Negotiate", 0, 9)) {
+                return true;
+            }
+        }
+        return false;
+    }
 }

@@ -13,13 +13,11 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.handler.codec.DecoderResult;
-import io.netty.handler.codec.http.HttpClientCodec;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.codec.http.HttpObject;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponseStatus;
-import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
@@ -42,9 +40,9 @@ import java.util.concurrent.TimeUnit;
  *
  * <h2>Pipeline</h2>
  * Client channel, in order: [{@code SslHandler} when TLS is terminated] &rarr;
- * [{@link RequestGate}] &rarr; {@link HttpServerCodec} (preferably {@link #newServerCodec(HttpSettings)},
+ * [{@link RequestGate}] &rarr; {@link ServerCodec} ({@link #newServerCodec(HttpSettings)},
  * which pins Netty's strict parsing) &rarr; this handler, last. No {@code HttpObjectAggregator}:
- * bodies stream. Each backend channel gets [{@code SslHandler}] &rarr; {@link HttpClientCodec}
+ * bodies stream. Each backend channel gets [{@code SslHandler}] &rarr; {@link BackendCodec}
  * &rarr; its {@link BackendLeg}.
  *
  * <h2>Behaviour</h2>
@@ -105,6 +103,8 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
     private Channel client;
     /** Holds client bytes back from the decoder while this handler does not read; null if absent. */
     private RequestGate gate;
+    /** The client's codec, through which a response may go as bytes; null if absent (then never). */
+    private ServerCodec codec;
     /** Client messages that arrived while a previous exchange was still in flight. */
     private final ArrayDeque<HttpObject> queued = new ArrayDeque<>();
     private Exchange ex;
@@ -153,13 +153,13 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
     }
 
     /**
-     * The client-side codec to install just before this handler: Netty's {@link HttpServerCodec}
-     * with the limits of {@code settings} and strict parsing pinned (RFC 9112 transfer-encoding
+     * The client-side codec to install just before this handler: a {@link ServerCodec} (Netty's
+     * request decoder and response encoder) with the limits of {@code settings} and strict parsing pinned (RFC 9112 transfer-encoding
      * rules, no duplicate Content-Length, CRLF line endings, header validation), whatever the
      * JVM's system properties say.
      */
-    public static HttpServerCodec newServerCodec(HttpSettings settings) {
-        return new HttpServerCodec(strictConfig(settings.maxInitialLineLength(), settings.maxHeaderSize()),
+    public static ServerCodec newServerCodec(HttpSettings settings) {
+        return new ServerCodec(strictConfig(settings.maxInitialLineLength(), settings.maxHeaderSize()),
                 MAX_PIPELINE_DEPTH);
     }
 
@@ -176,6 +176,7 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
     public void handlerAdded(ChannelHandlerContext ctx) {
         client = ctx.channel();
         gate = ctx.pipeline().get(RequestGate.class);
+        codec = ctx.pipeline().get(ServerCodec.class);
         armRequestTimer();
     }
 
@@ -470,7 +471,7 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
         }
         e.leg = leg;
         e.reusedLeg = leg.beginExchange() > 0;
-        if (BackendLeg.bindsConnection(e.request.headers(), io.netty.handler.codec.http.HttpHeaderNames.AUTHORIZATION)) {
+        if (ForwardedHeaders.bindsConnection(e.request.headers(), io.netty.handler.codec.http.HttpHeaderNames.AUTHORIZATION)) {
             leg.keepPrivate();
         }
         sendToBackend(e, e.outgoing());
@@ -919,7 +920,7 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
         }
         ChannelPipeline cp = client.pipeline();
         cp.remove(this);
-        HttpServerCodec serverCodec = cp.get(HttpServerCodec.class);
+        ServerCodec serverCodec = cp.get(ServerCodec.class);
         if (serverCodec != null) {
             cp.remove(serverCodec); // the bytes it holds go on first...
         }
@@ -928,7 +929,7 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
         }
         ChannelPipeline bp = backend.pipeline();
         bp.remove(l);
-        HttpClientCodec clientCodec = bp.get(HttpClientCodec.class);
+        BackendCodec clientCodec = bp.get(BackendCodec.class);
         if (clientCodec != null) {
             bp.remove(clientCodec);
         }
@@ -958,6 +959,22 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
             if (e != null && e.leg == l && !e.responseStarted) {
                 respondError(HttpResponseStatus.BAD_GATEWAY, why);
             }
+        }
+
+        @Override
+        public Exchange exchangeFor(BackendLeg l) {
+            Exchange e = ex;
+            return l != leg || closing || e == null || e.leg != l || e.local ? null : e;
+        }
+
+        @Override
+        public boolean clientClosing() {
+            return clientInputClosed;
+        }
+
+        @Override
+        public ServerCodec clientCodec() {
+            return codec;
         }
 
         @Override

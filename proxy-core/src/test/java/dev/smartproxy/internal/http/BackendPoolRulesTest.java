@@ -87,13 +87,13 @@ class BackendPoolRulesTest {
     @Test
     void connectionBoundAuthenticationKeepsALegPrivate() {
         var h = new io.netty.handler.codec.http.DefaultHttpHeaders();
-        assertThat(BackendLeg.bindsConnection(h, "authorization")).isFalse();
+        assertThat(ForwardedHeaders.bindsConnection(h, "authorization")).isFalse();
         h.add("Authorization", "Basic dXNlcjpwYXNz");
-        assertThat(BackendLeg.bindsConnection(h, "authorization")).isFalse();
+        assertThat(ForwardedHeaders.bindsConnection(h, "authorization")).isFalse();
         h.add("WWW-Authenticate", "Bearer");
         h.add("WWW-Authenticate", "negotiate YIIGhgYGKwYBBQUCoIIGejCCBnagMDAuBgkqhkiC9xIBAgIGCSqGSIb3EgECAgYKKwYBBAGCNwICHgYKKwYBBAGCNwICCqKCBkAEggY8");
-        assertThat(BackendLeg.bindsConnection(h, "www-authenticate")).isTrue();
-        assertThat(BackendLeg.bindsConnection(h.set("Authorization", "NTLM abc"), "authorization")).isTrue();
+        assertThat(ForwardedHeaders.bindsConnection(h, "www-authenticate")).isTrue();
+        assertThat(ForwardedHeaders.bindsConnection(h.set("Authorization", "NTLM abc"), "authorization")).isTrue();
 
         BackendPool pool = pool(4, 1000);
         BackendLeg l = servedLeg();

@@ -90,6 +90,8 @@ final class HttpHarness implements AutoCloseable {
     final int deadPort;
     final HttpSettings settings;
     volatile int wsPort;
+    /** Where {@code /s/...} paths go: a backend a test scripts byte by byte. */
+    volatile int scriptedPort;
     volatile UpgradeHandoff handoff = (client, be) -> {
         client.close();
         be.close();
@@ -113,6 +115,9 @@ final class HttpHarness implements AutoCloseable {
             }
             if (path.startsWith("/dead")) {
                 return new HttpRoute.Forward("dead", "127.0.0.1", deadPort);
+            }
+            if (path.startsWith("/s/")) {
+                return new HttpRoute.Forward("scripted", "127.0.0.1", scriptedPort);
             }
             if (path.startsWith("/ws")) {
                 return new HttpRoute.Forward("ws", "127.0.0.1",

@@ -12,8 +12,6 @@ import dev.smartproxy.testing.TlsClients;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.handler.codec.http.HttpClientCodec;
-import io.netty.handler.codec.http.HttpServerCodec;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -429,9 +427,9 @@ class HttpProxyHandlerTest {
         assertThat(calls).containsExactly("101 already written: true");
         Channel client = channels.get(0);
         Channel backend = channels.get(1);
-        Await.until("HTTP handlers removed", () -> client.pipeline().get(HttpServerCodec.class) == null
+        Await.until("HTTP handlers removed", () -> client.pipeline().get(ServerCodec.class) == null
                 && client.pipeline().get(HttpProxyHandler.class) == null
-                && backend.pipeline().get(HttpClientCodec.class) == null);
+                && backend.pipeline().get(BackendCodec.class) == null);
         assertThat(h.onlyConnection().isWebSocket()).isTrue();
         String head = backendSaw.get(0).toLowerCase();
         assertThat(head).contains("upgrade: websocket").contains("connection: upgrade")

@@ -566,6 +566,16 @@ public final class ManagedConnection extends TimerEntry implements ChannelFuture
         return client == null ? List.of() : backend == null ? List.of(client) : List.of(client, backend);
     }
 
+    /** The client's channel, or null before the accept stage {@linkplain ConnectionRegistry#watchLeg watches} it. */
+    public Channel clientLeg() {
+        return clientLeg;
+    }
+
+    /** The backend channel of a TCP relay, or null before its connect starts (and for other connections). */
+    public Channel backendLeg() {
+        return backendLeg;
+    }
+
     /**
      * Adds a leg: the client's, then the backend's. Event loop only.
      *

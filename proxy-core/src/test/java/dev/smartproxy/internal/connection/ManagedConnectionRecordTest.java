@@ -1,5 +1,6 @@
 package dev.smartproxy.internal.connection;
 
+import dev.smartproxy.event.CloseReason;
 import dev.smartproxy.event.ConnectionKind;
 import org.junit.jupiter.api.Test;
 
@@ -10,6 +11,7 @@ import java.time.ZoneOffset;
 import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /** What an idle connection's record keeps, and that keeping less changes no value it reports. */
 class ManagedConnectionRecordTest {
@@ -59,5 +61,58 @@ class ManagedConnectionRecordTest {
         registry.closed(c);
         assertThat(registry.openCount()).isZero();
         assertThat(registry.stats().accepted()).isEqualTo(1);
+    }
+
+    @Test
+    void kindReasonAndFlagsShareOneIntWithoutMixingUp() {
+        ManagedConnection c = registry.register(65535, new InetSocketAddress("127.0.0.1", 50000));
+        assertThat(c.routePort()).isEqualTo(65535);
+        assertThat(c.kind()).isNull();
+        assertThat(c.closeReason()).isNull();
+        c.routed(ConnectionKind.TERMINATED, "r", null);
+        c.markWebSocket();
+        c.drainAsked();
+        c.backendInputClosed();
+        c.clientInputClosed();
+        assertThat(c.closeReason(CloseReason.INACTIVITY)).isTrue();
+        assertThat(c.closeReason(CloseReason.MAX_LIFETIME)).as("the first reason wins").isFalse();
+        assertThat(c.kind()).isEqualTo(ConnectionKind.TERMINATED);
+        assertThat(c.closeReason()).isEqualTo(CloseReason.INACTIVITY);
+        assertThat(c.isWebSocket()).isTrue();
+        assertThat(c.wasDrainAsked()).isTrue();
+        assertThat(c.bothInputsClosed()).isTrue();
+        assertThat(c.orderlyCloseReason()).as("the backend's FIN came first").isEqualTo(CloseReason.BACKEND_CLOSED);
+        registry.closed(c);
+        assertThat(c.info().closeReason()).contains(CloseReason.INACTIVITY);
+        assertThat(c.info().webSocket()).isTrue();
+    }
+
+    @Test
+    void aConnectionClosedWithoutAReasonGetsTheOrderlyOne() {
+        ManagedConnection c = registry.register(443, new InetSocketAddress("127.0.0.1", 50000));
+        c.clientInputClosed();
+        registry.closed(c);
+        assertThat(c.closeReason()).isEqualTo(CloseReason.CLIENT_CLOSED);
+    }
+
+    @Test
+    void aProxyProtocolClientKeepsThePeerApart() {
+        InetSocketAddress peer = new InetSocketAddress("127.0.0.1", 50000);
+        InetSocketAddress client = new InetSocketAddress("192.0.2.7", 40000);
+        ManagedConnection c = registry.register(443, peer);
+        assertThat(c.peerAddress()).isSameAs(peer);
+        c.clientAddress(client);
+        assertThat(c.clientAddress()).isSameAs(client);
+        assertThat(c.peerAddress()).isSameAs(peer);
+        assertThatThrownBy(() -> c.clientAddress(peer)).isInstanceOf(IllegalStateException.class);
+        ManagedConnection routed = registry.register(443, peer);
+        routed.routed(ConnectionKind.PLAIN, "r", null);
+        assertThatThrownBy(() -> routed.clientAddress(client)).isInstanceOf(IllegalStateException.class);
+    }
+
+    @Test
+    void aRoutePortOutsideTheTcpRangeIsRefused() {
+        assertThatThrownBy(() -> registry.register(65536, new InetSocketAddress("127.0.0.1", 50000)))
+                .isInstanceOf(IllegalArgumentException.class);
     }
 }

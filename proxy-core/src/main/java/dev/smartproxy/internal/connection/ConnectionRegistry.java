@@ -18,7 +18,6 @@ import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Consumer;
@@ -41,8 +40,8 @@ public final class ConnectionRegistry {
     private static final ConnectionKind[] KINDS = ConnectionKind.values();
     private static final CloseReason[] REASONS = CloseReason.values();
 
-    /** Keyed by the record itself (identity): no boxed id per connection. */
-    private final java.util.Set<ManagedConnection> open = ConcurrentHashMap.newKeySet();
+    /** Linked through the records themselves: no node or table slot per connection ({@link OpenConnections}). */
+    private final OpenConnections open = new OpenConnections();
     private final AtomicLong ids = new AtomicLong();
     private final LongAdder accepted = new LongAdder();
     private final LongAdder[] openByKind = adders(KINDS.length);

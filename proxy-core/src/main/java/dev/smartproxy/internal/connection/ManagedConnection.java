@@ -129,6 +129,10 @@ public final class ManagedConnection extends TimerEntry implements ChannelFuture
     private Scheduler scheduler;
     private ConnectionActions actions;
 
+    /** The neighbours in the registry's list of open connections ({@link OpenConnections}), under its lock. */
+    ManagedConnection openPrev;
+    ManagedConnection openNext;
+
     /** What only some connections need; null until one of them is (see the class comment). */
     private volatile Rare rare;
 

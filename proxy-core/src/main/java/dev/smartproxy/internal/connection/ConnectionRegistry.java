@@ -90,8 +90,8 @@ public final class ConnectionRegistry {
      */
     public void routed(ManagedConnection c, ConnectionKind kind, String routeName, String sni, EffectivePolicy policy,
                        Scheduler scheduler, ConnectionActions actions) {
+        telemetry.routed(c, kind, routeName); // first: the record takes its route name from the route's counters
         c.routed(kind, routeName, sni);
-        telemetry.routed(c, kind, routeName);
         openByKind[kind.ordinal()].increment();
         c.activate(policy, scheduler, actions);
         notify(c, ListenerSet.Event.CLASSIFIED, ProxyEventListener::onClassified);

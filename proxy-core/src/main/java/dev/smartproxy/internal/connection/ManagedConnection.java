@@ -70,6 +70,11 @@ public final class ManagedConnection extends TimerEntry implements ChannelFuture
     /** Who sent the first FIN (at most one of the two is set). */
     private static final int FIRST_FIN_CLIENT = 1 << 19;
     private static final int FIRST_FIN_BACKEND = 1 << 20;
+    /** The route name is the route counters' name (a route's connection, the usual case). */
+    private static final int NAME_BY_COUNTERS = 1 << 21;
+    /** The route name is {@link ConnectionRegistry#PER_REQUEST}. Neither bit: {@link Rare#routeName}, or none. */
+    private static final int NAME_PER_REQUEST = 1 << 22;
+    private static final int NAME_MASK = NAME_BY_COUNTERS | NAME_PER_REQUEST;
 
     static {
         if (REASONS.length >= REASON_MASK || KINDS.length >= (KIND_MASK >>> KIND_SHIFT)) {
@@ -104,7 +109,6 @@ public final class ManagedConnection extends TimerEntry implements ChannelFuture
     private final long openedAtEpochNanos;
     private final long openedNanos;
 
-    private volatile String routeName;
     /**
      * The route object the connection was routed by (an HTTP connection: its latest request's),
      * or null: what a live route update compares with its new table to find removed or changed routes.
@@ -151,6 +155,23 @@ public final class ManagedConnection extends TimerEntry implements ChannelFuture
         long warnedAtNanos = -1;
         /** When the first FIN came (ticker nanos), or -1; event loop only. */
         long halfClosedAtNanos = -1;
+        /** The route name when neither the route counters nor {@link ConnectionRegistry#PER_REQUEST} give it. */
+        volatile String routeName;
+        /** The timer's task on a scheduler without a queue of entries (tests), or null ({@link TimerEntry#timerTask()}). */
+        Scheduler.Cancellable timerTask;
+    }
+
+    @Override
+    Scheduler.Cancellable timerTask() {
+        Rare r = rare;
+        return r == null ? null : r.timerTask;
+    }
+
+    @Override
+    void timerTask(Scheduler.Cancellable task) {
+        if (task != null || rare != null) {
+            rare().timerTask = task;
+        }
     }
 
     /**
@@ -263,12 +284,24 @@ public final class ManagedConnection extends TimerEntry implements ChannelFuture
 
     /** Records the routing outcome. */
     public void routed(ConnectionKind kind, String routeName, String sni) {
+        // The name is kept as a bit when the route counters (set first by the registry) or the
+        // per-request name give it: no field for it in the usual case.
+        dev.smartproxy.internal.metrics.RouteCounters counters = routeCounters;
         int bits = (kind.ordinal() + 1) << KIND_SHIFT;
+        if (routeName != null && counters != null && counters.name().equals(routeName)) {
+            bits |= NAME_BY_COUNTERS;
+        } else if (ConnectionRegistry.PER_REQUEST.equals(routeName)) {
+            bits |= NAME_PER_REQUEST;
+        }
+        if ((bits & NAME_MASK) == 0 && routeName != null) {
+            rare().routeName = routeName;
+        } else if (rare != null) {
+            rare.routeName = null;
+        }
         int s;
         do {
             s = state;
-        } while (!STATE.compareAndSet(this, s, (s & ~KIND_MASK) | bits));
-        this.routeName = routeName;
+        } while (!STATE.compareAndSet(this, s, (s & ~(KIND_MASK | NAME_MASK)) | bits));
         this.sni = sharedName(sni);
     }
 
@@ -294,6 +327,19 @@ public final class ManagedConnection extends TimerEntry implements ChannelFuture
         }
         known = SHARED_NAMES.putIfAbsent(name, name);
         return known != null ? known : name;
+    }
+
+    /** The route name recorded when it was routed ({@link #routed}), or null. */
+    private String routeName() {
+        int s = state;
+        if ((s & NAME_BY_COUNTERS) != 0) {
+            return routeCounters.name();
+        }
+        if ((s & NAME_PER_REQUEST) != 0) {
+            return ConnectionRegistry.PER_REQUEST;
+        }
+        Rare r = rare;
+        return r == null ? null : r.routeName;
     }
 
     /**
@@ -751,7 +797,7 @@ public final class ManagedConnection extends TimerEntry implements ChannelFuture
         long elapsed = lastActivityNanos - openedNanos;
         Rare r = rare;
         LongSupplier bufferedBytes = r == null ? null : r.bufferedBytes;
-        return new ConnectionSnapshot(id, routePort, clientAddress, kind(), routeName, sni, backendAddress,
+        return new ConnectionSnapshot(id, routePort, clientAddress, kind(), routeName(), sni, backendAddress,
                 bytesFromClient, bytesFromBackend,
                 (bufferedBytes == null ? queuedOnLegs() : bufferedBytes.getAsLong()) + heldBytes, openedAt,
                 openedAt.plusNanos(elapsed), policy, isWebSocket(), closeReason());

@@ -98,9 +98,10 @@ public final class TimerQueue implements Scheduler {
 
     /** An entry armed as a plain task (off the loop, by the default {@link Scheduler#arm}) is cancelled first. */
     private static void cancelTask(TimerEntry e) {
-        if (e.timerTask != null) {
-            e.timerTask.cancel();
-            e.timerTask = null;
+        Cancellable task = e.timerTask();
+        if (task != null) {
+            task.cancel();
+            e.timerTask(null);
         }
     }
 

@@ -115,4 +115,27 @@ class ManagedConnectionRecordTest {
         assertThatThrownBy(() -> registry.register(65536, new InetSocketAddress("127.0.0.1", 50000)))
                 .isInstanceOf(IllegalArgumentException.class);
     }
+
+    @Test
+    void theRouteNameComesFromTheRouteCountersThePerRequestNameOrTheRecord() {
+        ManagedConnection routed = registry.register(443, new InetSocketAddress("127.0.0.1", 50000));
+        ManualClock clock = new ManualClock();
+        dev.smartproxy.config.EffectivePolicy policy = EffectivePolicies.of(dev.smartproxy.config.ConnectionPolicy.builder()
+                .build(), dev.smartproxy.config.RoutePolicy.none(), ConnectionKind.PASSTHROUGH);
+        registry.routed(routed, ConnectionKind.PASSTHROUGH, "web", "a.test", policy, clock, reason -> { });
+        assertThat(routed.info().routeName()).contains("web");
+        assertThat(routed.routeCounters().name()).isEqualTo("web");
+
+        ManagedConnection perRequest = registry.register(80, new InetSocketAddress("127.0.0.1", 50001));
+        registry.routed(perRequest, ConnectionKind.PLAIN, ConnectionRegistry.PER_REQUEST, null, policy, clock,
+                reason -> { });
+        assertThat(perRequest.info().routeName()).contains(ConnectionRegistry.PER_REQUEST);
+        assertThat(perRequest.routeCounters()).isNull();
+
+        ManagedConnection direct = registry.register(443, new InetSocketAddress("127.0.0.1", 50002));
+        direct.routed(ConnectionKind.PLAIN, "no-counters", null);
+        assertThat(direct.info().routeName()).contains("no-counters");
+        direct.routed(ConnectionKind.PLAIN, null, null);
+        assertThat(direct.info().routeName()).isEmpty();
+    }
 }

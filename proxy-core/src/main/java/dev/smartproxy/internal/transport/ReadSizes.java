@@ -19,7 +19,7 @@ import io.netty.util.UncheckedBooleanSupplier;
  * <p>Netty's default makes an allocator per channel config (32 bytes) and, on a channel's first
  * read, a handle of three objects (the handle, its size calculator and a supplier: 112 bytes),
  * which every channel keeps for its life. Here the allocator is shared and the handle is one
- * object of 40 bytes, so an idle relayed connection (two channels) holds up to 200 bytes less.
+ * object of 32 bytes, so an idle relayed connection (two channels) holds up to 220 bytes less.
  *
  * <p>Immutable and thread-safe; each channel's handle is used by its event loop only.
  * <pre>{@code
@@ -140,21 +140,31 @@ public final class ReadSizes implements MaxMessagesRecvByteBufAllocator {
         return this;
     }
 
-    /** One channel's read state: 40 bytes, all of Netty's handle and calculator state in one object. */
+    /**
+     * One channel's read state: 32 bytes, all of Netty's handle and calculator state in one object.
+     * The sizes in force are those of the channel's config, read as they are needed (a channel
+     * switched by {@link #useForRelay} reads with the relay's from its next read loop on); the
+     * socket sizes for a config whose allocator is not a {@code ReadSizes} (or before the first
+     * read loop). No field for them: the config is kept anyway, for auto-read.
+     */
     static final class Sizer implements RecvByteBufAllocator.ExtendedHandle {
-        /** The sizes in force: those of the channel's config, read again as each read loop starts. */
-        private ReadSizes sizes;
         private ChannelConfig config;
-        private int totalMessages;
         private int totalBytesRead;
         private int attemptedBytesRead;
         private int lastBytesRead;
         private byte index;
+        /** Reads in this read loop: at most {@link #maxMessagesPerRead} (16), so a byte. */
+        private byte totalMessages;
         private boolean decreaseNow;
 
         Sizer(ReadSizes sizes) {
-            this.sizes = sizes;
             this.index = (byte) sizes.initialIndex;
+        }
+
+        /** The sizes in force: see the class comment. */
+        private ReadSizes sizes() {
+            ChannelConfig c = config;
+            return c != null && c.getRecvByteBufAllocator() instanceof ReadSizes r ? r : SOCKETS;
         }
 
         @Override
@@ -164,15 +174,16 @@ public final class ReadSizes implements MaxMessagesRecvByteBufAllocator {
 
         @Override
         public int guess() {
-            return clamp(SIZES[index]);
+            return clamp(SIZES[index], sizes());
         }
 
-        private int clamp(int size) {
+        private static int clamp(int size, ReadSizes sizes) {
             return Math.min(Math.max(size, sizes.minCapacity), sizes.maxCapacity);
         }
 
         /** Adapts the next guess to a read (or a read loop's total) of {@code size} bytes. */
         private void record(int size) {
+            ReadSizes sizes = sizes();
             if (size <= SIZES[Math.max(0, index - INDEX_DECREMENT)]) {
                 if (decreaseNow) {
                     index = (byte) Math.max(index - INDEX_DECREMENT, sizes.minIndex);
@@ -180,7 +191,7 @@ public final class ReadSizes implements MaxMessagesRecvByteBufAllocator {
                 } else {
                     decreaseNow = true;
                 }
-            } else if (size >= guess()) {
+            } else if (size >= clamp(SIZES[index], sizes)) {
                 index = (byte) Math.min(index + INDEX_INCREMENT, sizes.maxIndex);
                 decreaseNow = false;
             }
@@ -189,17 +200,15 @@ public final class ReadSizes implements MaxMessagesRecvByteBufAllocator {
         @Override
         public void reset(ChannelConfig config) {
             this.config = config;
-            if (config.getRecvByteBufAllocator() instanceof ReadSizes r && r != sizes) {
-                sizes = r; // the channel was switched (useForRelay): same table, other bounds
-                index = (byte) Math.min(Math.max(index, r.minIndex), r.maxIndex);
-            }
+            ReadSizes r = sizes(); // the channel may have been switched (useForRelay): same table, other bounds
+            index = (byte) Math.min(Math.max(index, r.minIndex), r.maxIndex);
             totalMessages = 0;
             totalBytesRead = 0;
         }
 
         @Override
         public void incMessagesRead(int numMessages) {
-            totalMessages += numMessages;
+            totalMessages = (byte) Math.min(Byte.MAX_VALUE, totalMessages + numMessages);
         }
 
         @Override
@@ -243,7 +252,7 @@ public final class ReadSizes implements MaxMessagesRecvByteBufAllocator {
         }
 
         private boolean more() {
-            return totalMessages < sizes.maxMessagesPerRead && totalBytesRead > 0;
+            return totalMessages < sizes().maxMessagesPerRead && totalBytesRead > 0;
         }
 
         @Override

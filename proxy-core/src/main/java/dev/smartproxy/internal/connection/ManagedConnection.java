@@ -75,6 +75,10 @@ public final class ManagedConnection extends TimerEntry implements ChannelFuture
     /** The route name is {@link ConnectionRegistry#PER_REQUEST}. Neither bit: {@link Rare#routeName}, or none. */
     private static final int NAME_PER_REQUEST = 1 << 22;
     private static final int NAME_MASK = NAME_BY_COUNTERS | NAME_PER_REQUEST;
+    /** Four bits the connection's branch handler keeps here ({@link #handlerFlag}): one field fewer in it. */
+    private static final int HANDLER_SHIFT = 23;
+    /** How many {@linkplain #handlerFlag handler flags} there are. */
+    public static final int HANDLER_FLAGS = 4;
 
     static {
         if (REASONS.length >= REASON_MASK || KINDS.length >= (KIND_MASK >>> KIND_SHIFT)) {
@@ -212,6 +216,27 @@ public final class ManagedConnection extends TimerEntry implements ChannelFuture
             }
         } while (!STATE.compareAndSet(this, s, s | bits));
         return s;
+    }
+
+    /**
+     * Flag {@code flag} (0 .. {@link #HANDLER_FLAGS} - 1) of the connection's branch handler (the
+     * TCP relay): bits of the record's state that only that handler gives a meaning to, so that an
+     * idle relay needs no field of its own for them. Any thread.
+     */
+    public boolean handlerFlag(int flag) {
+        return is(handlerBit(flag));
+    }
+
+    /** Sets {@linkplain #handlerFlag handler flag} {@code flag}; it stays set. Any thread. */
+    public void setHandlerFlag(int flag) {
+        set(handlerBit(flag));
+    }
+
+    private static int handlerBit(int flag) {
+        if (flag < 0 || flag >= HANDLER_FLAGS) {
+            throw new IllegalArgumentException("handler flag: " + flag + " (expected: 0.." + (HANDLER_FLAGS - 1) + ")");
+        }
+        return 1 << (HANDLER_SHIFT + flag);
     }
 
     /** The rarely needed state, made now if it is not yet (by any thread: one wins). */

@@ -15,7 +15,6 @@ import dev.smartproxy.internal.transport.ReadSizes;
 import dev.smartproxy.route.ProxyProtocol;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelDuplexHandler;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandler;
@@ -44,10 +43,12 @@ import java.util.concurrent.TimeUnit;
  * <p><b>One handler on both legs.</b> The same instance sits in the client channel's pipeline and
  * in the backend channel's ({@link Sharable}); each callback tells the legs apart by its
  * context's channel. The legs themselves are the connection record's
- * ({@link ManagedConnection#clientLeg()}, {@link ManagedConnection#backendLeg()}), and what only
- * the connect needs (budget, pending cap, PROXY header, the pending bytes) lives in a
- * {@link Connecting} object that is dropped once the connect ends: an idle relayed connection
- * holds one small object here (24 bytes with compact headers) instead of a handler per leg.
+ * ({@link ManagedConnection#clientLeg()}, {@link ManagedConnection#backendLeg()}), so are its
+ * flags ({@link ManagedConnection#handlerFlag}), and what only the connect needs (budget, pending
+ * cap, PROXY header, the pending bytes) lives in a {@link Connecting} object that is dropped once
+ * the connect ends: an idle relayed connection holds one object of 16 bytes here with compact
+ * headers (24 without) instead of a handler per leg. It extends {@link PassingHandler} rather than
+ * Netty's adapters, which keep a flag per handler.
  *
  * <p>Pending data (client bytes read while the backend connect is in flight) is capped per
  * connection by {@code maxPendingDataSize} and counted in the proxy's {@link BufferBudget}; at
@@ -79,7 +80,7 @@ import java.util.concurrent.TimeUnit;
  * }</pre>
  */
 @ChannelHandler.Sharable
-public final class TcpRelay extends ChannelDuplexHandler
+public final class TcpRelay extends PassingHandler
         implements ConnectionActions, ChannelFutureListener, BackendConnector.CountsOwnClose {
     private static final Logger log = LoggerFactory.getLogger(TcpRelay.class);
 
@@ -91,21 +92,23 @@ public final class TcpRelay extends ChannelDuplexHandler
      * counter has left the pipeline ({@link #channelReadComplete}). Until then every byte that
      * reaches the relay passed the counter (the ClientHello a peek replays included), which counted it.
      */
-    private static final int COUNTING = 1;
+    private static final int COUNTING = 0;
     /** The backend is connected and the pending bytes are written. */
-    private static final int BACKEND_READY = 2;
+    private static final int BACKEND_READY = 1;
     /** A FIN was sent to the backend. */
-    private static final int BACKEND_OUTPUT_SHUT = 4;
+    private static final int BACKEND_OUTPUT_SHUT = 2;
     /** A FIN was sent to the client. */
-    private static final int CLIENT_OUTPUT_SHUT = 8;
+    private static final int CLIENT_OUTPUT_SHUT = 3;
 
     private final ManagedConnection conn;
-    /** What the connect needs, and the bytes held while it is in flight; null once it ended. */
-    private Connecting connecting;
-    /** The backend's counters, once connected: the leg's close is counted there when it goes inactive. */
-    private BackendCounters counters;
-    /** {@link #COUNTING}, {@link #BACKEND_READY}, {@link #BACKEND_OUTPUT_SHUT}, {@link #CLIENT_OUTPUT_SHUT}. */
-    private byte flags;
+    /**
+     * While the connect is in flight, a {@link Connecting} (what the connect needs, the bytes held);
+     * once connected, the backend's {@link BackendCounters} (the leg's close is counted there when it
+     * goes inactive); else null. One field for both: with the flags in the connection's record
+     * ({@link ManagedConnection#handlerFlag}) and no adapter base class (its {@code added} flag),
+     * an idle relay is 16 bytes with compact headers.
+     */
+    private Object leg;
 
     /**
      * What only the connect needs, dropped once it ends: the budget and cap of the pending bytes,
@@ -124,6 +127,8 @@ public final class TcpRelay extends ChannelDuplexHandler
         BufferBudget.Holder pendingHold;
         /** Reading stopped because the budget is full (resumed by {@link #budgetAvailable()}). */
         boolean starved;
+        /** The backend's counters, given when the connect succeeds, before the relay hears of it. */
+        BackendCounters counters;
 
         Connecting(BufferBudget budget, int maxPendingDataSize, ProxyProtocol proxyProtocol) {
             this.budget = budget;
@@ -154,15 +159,20 @@ public final class TcpRelay extends ChannelDuplexHandler
      */
     public TcpRelay(ManagedConnection conn, BufferBudget budget, long maxPendingDataSize, ProxyProtocol proxyProtocol) {
         this.conn = conn;
-        this.connecting = new Connecting(budget, (int) Math.min(maxPendingDataSize, MAX_PENDING_CAP), proxyProtocol);
+        this.leg = new Connecting(budget, (int) Math.min(maxPendingDataSize, MAX_PENDING_CAP), proxyProtocol);
     }
 
     private boolean is(int flag) {
-        return (flags & flag) != 0;
+        return conn.handlerFlag(flag);
     }
 
     private void set(int flag) {
-        flags |= (byte) flag;
+        conn.setHandlerFlag(flag);
+    }
+
+    /** The connect's state while it is in flight, else null. */
+    private Connecting connecting() {
+        return leg instanceof Connecting c ? c : null;
     }
 
     /** The client leg (the connection's). */
@@ -201,6 +211,7 @@ public final class TcpRelay extends ChannelDuplexHandler
     public void connect(BackendConnector connector, InetSocketAddress address, TcpKeepAlive keepAlive,
                         ConnectionRegistry registry) {
         Channel client = client();
+        Connecting connecting = connecting();
         ProxyProtocol proxyProtocol = connecting == null ? null : connecting.proxyProtocol;
         // The header goes out before the pending bytes the connect listener writes (ProxyHeaderWriter).
         ProxyHeader header = proxyProtocol == null ? null : ProxyHeader.of(proxyProtocol, conn, client);
@@ -221,8 +232,8 @@ public final class TcpRelay extends ChannelDuplexHandler
     private void backendConnected() {
         Channel client = client();
         Channel backend = backend();
-        Connecting c = connecting;
-        connecting = null; // an idle relay holds no connect state
+        Connecting c = connecting();
+        leg = c == null ? leg : c.counters; // an idle relay holds no connect state
         if (!client.isActive()) {
             if (c != null) {
                 c.release();
@@ -258,7 +269,7 @@ public final class TcpRelay extends ChannelDuplexHandler
                 cause.toString());
         conn.closeReason(why);
         releasePending();
-        connecting = null;
+        leg = null;
         if (why == CloseReason.BACKEND_RESET) {
             Legs.reset(client()); // the backend accepted and reset: mirrored as a reset, not a FIN
         } else {
@@ -325,7 +336,7 @@ public final class TcpRelay extends ChannelDuplexHandler
             }
             return;
         }
-        Connecting c = connecting;
+        Connecting c = connecting();
         if (c != null && backend != null && backend.isOpen()) {
             Channel client = client();
             if (c.pending == null) {
@@ -400,7 +411,7 @@ public final class TcpRelay extends ChannelDuplexHandler
 
     /** The budget may have room again: resume reading unless the connection waits for something else. */
     private void budgetAvailable() {
-        Connecting c = connecting;
+        Connecting c = connecting();
         if (c != null && c.starved) {
             c.starved = false;
             Channel client = client();
@@ -507,7 +518,11 @@ public final class TcpRelay extends ChannelDuplexHandler
 
     @Override
     public void countCloseIn(BackendCounters counters) {
-        this.counters = counters;
+        if (leg instanceof Connecting c) {
+            c.counters = counters; // the connector's listener runs before the relay's (backendConnected)
+        } else {
+            leg = counters;
+        }
     }
 
     @Override
@@ -531,9 +546,9 @@ public final class TcpRelay extends ChannelDuplexHandler
 
     /** The backend leg is gone (error or full close): the client follows, with a reset if the backend reset. */
     private void backendInactive() {
-        if (counters != null) { // after the close future's listeners (the connection's close), as a listener would be
+        if (leg instanceof BackendCounters counters) { // after the close future's listeners, as a listener would be
             counters.closed();
-            counters = null;
+            leg = null;
         }
         conn.closeReason(CloseReason.BACKEND_CLOSED); // kept only if nothing else closed it first
         CloseReason reason = conn.closeReason();
@@ -552,8 +567,9 @@ public final class TcpRelay extends ChannelDuplexHandler
     }
 
     private void releasePending() {
-        if (connecting != null) {
-            connecting.release();
+        Connecting c = connecting();
+        if (c != null) {
+            c.release();
         }
     }
 }

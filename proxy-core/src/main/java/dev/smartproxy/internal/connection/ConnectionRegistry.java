@@ -58,6 +58,11 @@ public final class ConnectionRegistry {
     private final Clock clock;
     /** The connections' clock (they read it here). */
     final Ticker ticker;
+    /**
+     * The clock's reading less the ticker's when the registry was made (nanoseconds): a connection
+     * keeps its opening instant as its difference from this ({@link ManagedConnection}).
+     */
+    final long clockOffsetNanos;
     private final Object emptyMonitor = new Object();
     private final Telemetry telemetry = new Telemetry(this);
 
@@ -65,6 +70,8 @@ public final class ConnectionRegistry {
         this.listeners = new ListenerSet(listeners);
         this.clock = clock;
         this.ticker = ticker;
+        java.time.Instant now = clock.instant();
+        this.clockOffsetNanos = now.getEpochSecond() * 1_000_000_000L + now.getNano() - ticker.nanoTime();
     }
 
     private static LongAdder[] adders(int n) {

@@ -79,6 +79,8 @@ public final class ManagedConnection extends TimerEntry implements ChannelFuture
     private static final int HANDLER_SHIFT = 23;
     /** How many {@linkplain #handlerFlag handler flags} there are. */
     public static final int HANDLER_FLAGS = 4;
+    /** The opening instant did not fit {@link #openedSkew}: it is in {@link Rare#openedAtEpochNanos}. */
+    private static final int OPENED_IN_RARE = 1 << 27;
 
     static {
         if (REASONS.length >= REASON_MASK || KINDS.length >= (KIND_MASK >>> KIND_SHIFT)) {
@@ -109,8 +111,15 @@ public final class ManagedConnection extends TimerEntry implements ChannelFuture
      * the peer is kept in {@link Rare#peerAddress}).
      */
     private volatile InetSocketAddress clientAddress;
-    /** When it was opened: nanoseconds since the epoch (an {@link Instant} for snapshots). */
-    private final long openedAtEpochNanos;
+    /**
+     * When it was opened, as the clock read it then (to the nanosecond): {@link #openedNanos} plus
+     * the registry's offset from ticker to clock ({@link ConnectionRegistry#clockOffsetNanos}) plus
+     * this skew, which is the change of that offset since the registry started (the two clocks'
+     * reads a few nanoseconds apart, and the steps of the wall clock since: an int, not a second
+     * long). A skew past an int's range (a wall clock stepped by more than about 2 s since the
+     * proxy started) keeps the instant in {@link Rare#openedAtEpochNanos} instead.
+     */
+    private final int openedSkew;
     private final long openedNanos;
 
     /**
@@ -159,6 +168,8 @@ public final class ManagedConnection extends TimerEntry implements ChannelFuture
         long warnedAtNanos = -1;
         /** When the first FIN came (ticker nanos), or -1; event loop only. */
         long halfClosedAtNanos = -1;
+        /** When it was opened, nanoseconds since the epoch, if {@link #openedSkew} could not say; final once set. */
+        volatile long openedAtEpochNanos;
         /** The route name when neither the route counters nor {@link ConnectionRegistry#PER_REQUEST} give it. */
         volatile String routeName;
         /** The timer's task on a scheduler without a queue of entries (tests), or null ({@link TimerEntry#timerTask()}). */
@@ -196,9 +207,17 @@ public final class ManagedConnection extends TimerEntry implements ChannelFuture
         }
         this.routePort = (char) routePort;
         this.clientAddress = clientAddress;
-        this.openedAtEpochNanos = openedAt.getEpochSecond() * 1_000_000_000L + openedAt.getNano();
+        long openedAtEpochNanos = openedAt.getEpochSecond() * 1_000_000_000L + openedAt.getNano();
         this.openedNanos = now();
         this.lastActivityNanos = openedNanos;
+        long skew = openedAtEpochNanos - openedNanos - registry.clockOffsetNanos;
+        if (skew == (int) skew) {
+            this.openedSkew = (int) skew;
+        } else {
+            this.openedSkew = 0;
+            this.state = OPENED_IN_RARE;
+            rare().openedAtEpochNanos = openedAtEpochNanos;
+        }
     }
 
     /** Whether every bit of {@code bits} is set in the state. */
@@ -818,7 +837,8 @@ public final class ManagedConnection extends TimerEntry implements ChannelFuture
 
     /** A snapshot. */
     public ConnectionInfo info() {
-        Instant openedAt = Instant.ofEpochSecond(0, openedAtEpochNanos);
+        Instant openedAt = Instant.ofEpochSecond(0, is(OPENED_IN_RARE) ? rare.openedAtEpochNanos
+                : openedNanos + registry.clockOffsetNanos + openedSkew);
         long elapsed = lastActivityNanos - openedNanos;
         Rare r = rare;
         LongSupplier bufferedBytes = r == null ? null : r.bufferedBytes;

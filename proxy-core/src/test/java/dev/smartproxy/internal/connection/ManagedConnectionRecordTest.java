@@ -138,4 +138,49 @@ class ManagedConnectionRecordTest {
         direct.routed(ConnectionKind.PLAIN, null, null);
         assertThat(direct.info().routeName()).isEmpty();
     }
+
+    /** A wall clock the test sets. */
+    private static final class SetClock extends Clock {
+        Instant now;
+
+        SetClock(Instant now) {
+            this.now = now;
+        }
+
+        @Override
+        public ZoneOffset getZone() {
+            return ZoneOffset.UTC;
+        }
+
+        @Override
+        public Clock withZone(java.time.ZoneId zone) {
+            throw new UnsupportedOperationException();
+        }
+
+        @Override
+        public Instant instant() {
+            return now;
+        }
+    }
+
+    @Test
+    void theOpeningInstantIsExactWhateverTheWallClockDidSinceTheProxyStarted() {
+        SetClock wall = new SetClock(OPENED);
+        ConnectionRegistry r = new ConnectionRegistry(List.of(), wall, new ManualClock());
+        InetSocketAddress a = new InetSocketAddress("127.0.0.1", 50000);
+        Instant[] instants = {
+            OPENED.plusNanos(1),               // a skew of a nanosecond: kept in the record
+            OPENED.plusSeconds(2),             // about the edge of an int of nanoseconds
+            OPENED.plusSeconds(3),             // past it: kept apart
+            OPENED.minusSeconds(86_400 * 365), // a wall clock set back a year
+            OPENED.minusNanos(2_147_483_648L), // just past the edge below
+            OPENED.minusNanos(2_147_483_647L), // just inside it
+        };
+        for (Instant at : instants) {
+            wall.now = at;
+            ManagedConnection c = r.register(443, a);
+            assertThat(c.info().openedAt()).isEqualTo(at);
+            assertThat(c.info().lastActivityAt()).isEqualTo(at);
+        }
+    }
 }

@@ -67,7 +67,9 @@ public final class TimerQueue implements Scheduler {
         }
         e.timerDeadline = deadline;
         if (size == heap.length) {
-            heap = Arrays.copyOf(heap, size * 2);
+            // By half: an idle connection's slot costs 4 bytes, and the array's spare slots are on average a
+            // fifth of it this way instead of a third (doubling: 9,500 connections kept 16,384 slots, 6.9 B each).
+            heap = Arrays.copyOf(heap, size + (size >> 1));
         }
         e.timerIndex = size;
         heap[size++] = e;

@@ -108,7 +108,8 @@ public final class ManagedConnection extends TimerEntry implements ChannelFuture
 
     /**
      * The client: the peer, or the address a trusted proxy's PROXY protocol header carried (then
-     * the peer is kept in {@link Rare#peerAddress}).
+     * the peer is the client leg's remote address, or if that is not the very object it was, kept
+     * in {@link Rare#peerAddress}).
      */
     private volatile InetSocketAddress clientAddress;
     /**
@@ -158,7 +159,10 @@ public final class ManagedConnection extends TimerEntry implements ChannelFuture
      * relayed connection has none of it. Fields read by other threads are volatile.
      */
     private static final class Rare {
-        /** The address the socket came from, when a PROXY protocol header named another client; else null. */
+        /**
+         * The address the socket came from, when a PROXY protocol header named another client and
+         * the client leg's remote address is not that very object (local channels, tests); else null.
+         */
         volatile InetSocketAddress peerAddress;
         /** The deadline of a drain after a live route update, or null; event loop only. */
         Scheduler.Cancellable retireTimer;
@@ -299,9 +303,12 @@ public final class ManagedConnection extends TimerEntry implements ChannelFuture
 
     /** The address the socket came from: the client, or the proxy in front of it. */
     public InetSocketAddress peerAddress() {
+        if (!is(CLIENT_ADDRESS_SET)) {
+            return clientAddress;
+        }
         Rare r = rare;
         InetSocketAddress peer = r == null ? null : r.peerAddress;
-        return peer != null ? peer : clientAddress;
+        return peer != null ? peer : (InetSocketAddress) clientLeg.remoteAddress();
     }
 
     /**
@@ -316,7 +323,11 @@ public final class ManagedConnection extends TimerEntry implements ChannelFuture
         if ((set(CLIENT_ADDRESS_SET) & (CLIENT_ADDRESS_SET | KIND_MASK)) != 0) {
             throw new IllegalStateException(log() + "client address already set or connection routed");
         }
-        rare().peerAddress = clientAddress;
+        InetSocketAddress peer = clientAddress;
+        Channel leg = clientLeg;
+        if (leg == null || leg.remoteAddress() != peer) {
+            rare().peerAddress = peer; // else the peer is the client leg's remote address: no object for it
+        }
         this.clientAddress = client;
     }
 

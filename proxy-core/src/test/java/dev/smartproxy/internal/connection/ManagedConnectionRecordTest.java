@@ -183,4 +183,24 @@ class ManagedConnectionRecordTest {
             assertThat(c.info().lastActivityAt()).isEqualTo(at);
         }
     }
+
+    @Test
+    void aProxyProtocolClientOnASocketLegTakesThePeerFromTheLeg() {
+        InetSocketAddress peer = new InetSocketAddress("127.0.0.1", 50000);
+        InetSocketAddress client = new InetSocketAddress("192.0.2.7", 40000);
+        io.netty.channel.embedded.EmbeddedChannel leg = new io.netty.channel.embedded.EmbeddedChannel() {
+            @Override
+            protected java.net.SocketAddress remoteAddress0() {
+                return peer; // as a socket channel's: the very object the record was registered with
+            }
+        };
+        ManagedConnection c = registry.register(443, (InetSocketAddress) leg.remoteAddress());
+        registry.watchLeg(c, leg);
+        c.clientAddress(client);
+        assertThat(c.clientAddress()).isSameAs(client);
+        assertThat(c.peerAddress()).isSameAs(peer);
+        leg.close();
+        assertThat(c.peerAddress()).as("still, once the leg is closed").isSameAs(peer);
+        leg.finishAndReleaseAll();
+    }
 }

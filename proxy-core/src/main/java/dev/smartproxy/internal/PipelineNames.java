@@ -133,7 +133,7 @@ public final class PipelineNames {
     public static final String BACKEND_HTTP_CODEC = "backend-http-codec";
     /** The HTTP proxy's backend leg handler. */
     public static final String BACKEND_HTTP = "backend-http";
-    /** The TCP relay's backend side ({@code BackendRelay}). */
+    /** The TCP relay on the backend channel ({@code TcpRelay}, the same instance as on the client channel). */
     public static final String BACKEND = "backend";
 
     private PipelineNames() {

@@ -18,7 +18,6 @@ import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Consumer;
@@ -41,8 +40,8 @@ public final class ConnectionRegistry {
     private static final ConnectionKind[] KINDS = ConnectionKind.values();
     private static final CloseReason[] REASONS = CloseReason.values();
 
-    /** Keyed by the record itself (identity): no boxed id per connection. */
-    private final java.util.Set<ManagedConnection> open = ConcurrentHashMap.newKeySet();
+    /** Linked through the records themselves: no node or table slot per connection ({@link OpenConnections}). */
+    private final OpenConnections open = new OpenConnections();
     private final AtomicLong ids = new AtomicLong();
     private final LongAdder accepted = new LongAdder();
     private final LongAdder[] openByKind = adders(KINDS.length);
@@ -59,6 +58,11 @@ public final class ConnectionRegistry {
     private final Clock clock;
     /** The connections' clock (they read it here). */
     final Ticker ticker;
+    /**
+     * The clock's reading less the ticker's when the registry was made (nanoseconds): a connection
+     * keeps its opening instant as its difference from this ({@link ManagedConnection}).
+     */
+    final long clockOffsetNanos;
     private final Object emptyMonitor = new Object();
     private final Telemetry telemetry = new Telemetry(this);
 
@@ -66,6 +70,8 @@ public final class ConnectionRegistry {
         this.listeners = new ListenerSet(listeners);
         this.clock = clock;
         this.ticker = ticker;
+        java.time.Instant now = clock.instant();
+        this.clockOffsetNanos = now.getEpochSecond() * 1_000_000_000L + now.getNano() - ticker.nanoTime();
     }
 
     private static LongAdder[] adders(int n) {
@@ -91,8 +97,8 @@ public final class ConnectionRegistry {
      */
     public void routed(ManagedConnection c, ConnectionKind kind, String routeName, String sni, EffectivePolicy policy,
                        Scheduler scheduler, ConnectionActions actions) {
+        telemetry.routed(c, kind, routeName); // first: the record takes its route name from the route's counters
         c.routed(kind, routeName, sni);
-        telemetry.routed(c, kind, routeName);
         openByKind[kind.ordinal()].increment();
         c.activate(policy, scheduler, actions);
         notify(c, ListenerSet.Event.CLASSIFIED, ProxyEventListener::onClassified);

@@ -35,29 +35,94 @@ import java.util.function.LongSupplier;
  * is its own timer entry ({@link TimerEntry}: a slot in its event loop's {@link TimerQueue}, no
  * scheduled task) and its own close listener on every leg
  * ({@link ChannelFutureListener}) rather than a lambda for each, keeps its opening time as a long,
- * and builds its log prefix only when a line is logged.
+ * and builds its log prefix only when a line is logged. Its kind, close reason, route port and
+ * flags are packed into one int ({@code state}, changed by compare-and-set: some flags are set
+ * from other threads); what only some connections ever need (a PROXY-protocol peer, a drain
+ * deadline, an inactivity warning, a half-close, a supplier of buffered bytes) is in a
+ * {@link Rare} object made the first time one of them is needed, so an idle relayed connection
+ * has none.
  *
  * <p>Over 600 lines on purpose, and one job, the record of one connection: everything a
  * connection carries for its whole life (its timer and deadlines, legs, counters, its route and
  * retirement, its close) is in this one object for the memory reason above: each helper object
  * split out of it would be one more object per open connection, and an idle passthrough
- * connection's whole budget is about 2.5 KiB. The rules that need no per-connection state live
+ * connection's whole budget is about 2 KiB (only the rarely needed state is apart, in {@link Rare}). The rules that need no per-connection state live
  * apart ({@link EffectivePolicy}, {@link CloseReasons}, {@link TimerQueue}).
  */
 public final class ManagedConnection extends TimerEntry implements ChannelFutureListener {
+    private static final ConnectionKind[] KINDS = ConnectionKind.values();
+    private static final CloseReason[] REASONS = CloseReason.values();
+
+    // The bits of state: the close reason's ordinal + 1 (0: none), the kind's ordinal + 1 (0: not routed), flags.
+    private static final int REASON_MASK = 0xFF;
+    private static final int KIND_SHIFT = 8;
+    private static final int KIND_MASK = 0xF << KIND_SHIFT;
+    private static final int CLIENT_ADDRESS_SET = 1 << 12;
+    /** Set (for good) once a live update asked for a drain: a later update may have to cancel it. */
+    private static final int DRAIN_ASKED = 1 << 13;
+    /** Counted as an upgraded WebSocket in the metrics (so its close is counted too). */
+    private static final int WEBSOCKET_COUNTED = 1 << 14;
+    private static final int WEBSOCKET = 1 << 15;
+    private static final int CLIENT_INPUT_CLOSED = 1 << 16;
+    private static final int BACKEND_INPUT_CLOSED = 1 << 17;
+    /** The metrics sampler skips finished connections (their bytes are in the closed totals). */
+    private static final int FINISHED = 1 << 18;
+    /** Who sent the first FIN (at most one of the two is set). */
+    private static final int FIRST_FIN_CLIENT = 1 << 19;
+    private static final int FIRST_FIN_BACKEND = 1 << 20;
+    /** The route name is the route counters' name (a route's connection, the usual case). */
+    private static final int NAME_BY_COUNTERS = 1 << 21;
+    /** The route name is {@link ConnectionRegistry#PER_REQUEST}. Neither bit: {@link Rare#routeName}, or none. */
+    private static final int NAME_PER_REQUEST = 1 << 22;
+    private static final int NAME_MASK = NAME_BY_COUNTERS | NAME_PER_REQUEST;
+    /** Four bits the connection's branch handler keeps here ({@link #handlerFlag}): one field fewer in it. */
+    private static final int HANDLER_SHIFT = 23;
+    /** How many {@linkplain #handlerFlag handler flags} there are. */
+    public static final int HANDLER_FLAGS = 4;
+    /** The opening instant did not fit {@link #openedSkew}: it is in {@link Rare#openedAtEpochNanos}. */
+    private static final int OPENED_IN_RARE = 1 << 27;
+
+    static {
+        if (REASONS.length >= REASON_MASK || KINDS.length >= (KIND_MASK >>> KIND_SHIFT)) {
+            throw new ExceptionInInitializerError("more close reasons or kinds than the state's bits hold");
+        }
+    }
+
     private final long id;
-    private final int routePort;
-    /** The address the socket came from: the client, or a proxy in front of it. */
-    private final InetSocketAddress peerAddress;
-    /** The client: the peer, or the address a trusted proxy's PROXY protocol header carried. */
+    /** The logical route port (1..65535; a char, not an int: two bytes that fit the record's padding). */
+    private final char routePort;
+    /** See the bits above; written by compare-and-set ({@link #STATE}), read from any thread. */
+    private volatile int state;
+    private static final java.lang.invoke.VarHandle STATE;
+    private static final java.lang.invoke.VarHandle RARE;
+
+    static {
+        try {
+            java.lang.invoke.MethodHandles.Lookup l = java.lang.invoke.MethodHandles.lookup();
+            STATE = l.findVarHandle(ManagedConnection.class, "state", int.class);
+            RARE = l.findVarHandle(ManagedConnection.class, "rare", Rare.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    /**
+     * The client: the peer, or the address a trusted proxy's PROXY protocol header carried (then
+     * the peer is the client leg's remote address, or if that is not the very object it was, kept
+     * in {@link Rare#peerAddress}).
+     */
     private volatile InetSocketAddress clientAddress;
-    private boolean clientAddressSet;
-    /** When it was opened: nanoseconds since the epoch (an {@link Instant} for snapshots). */
-    private final long openedAtEpochNanos;
+    /**
+     * When it was opened, as the clock read it then (to the nanosecond): {@link #openedNanos} plus
+     * the registry's offset from ticker to clock ({@link ConnectionRegistry#clockOffsetNanos}) plus
+     * this skew, which is the change of that offset since the registry started (the two clocks'
+     * reads a few nanoseconds apart, and the steps of the wall clock since: an int, not a second
+     * long). A skew past an int's range (a wall clock stepped by more than about 2 s since the
+     * proxy started) keeps the instant in {@link Rare#openedAtEpochNanos} instead.
+     */
+    private final int openedSkew;
     private final long openedNanos;
 
-    private volatile ConnectionKind kind;
-    private volatile String routeName;
     /**
      * The route object the connection was routed by (an HTTP connection: its latest request's),
      * or null: what a live route update compares with its new table to find removed or changed routes.
@@ -66,10 +131,6 @@ public final class ManagedConnection extends TimerEntry implements ChannelFuture
     private static final java.util.concurrent.atomic.AtomicReferenceFieldUpdater<ManagedConnection, Route> ROUTE =
             java.util.concurrent.atomic.AtomicReferenceFieldUpdater.newUpdater(ManagedConnection.class, Route.class,
                     "route");
-    /** The deadline of a drain after a live route update, or null; event loop only. */
-    private Scheduler.Cancellable retireTimer;
-    /** Set (for good) once a live update asked for a drain: a later update may have to cancel it. */
-    private volatile boolean drainAsked;
     private volatile String sni;
     private volatile InetSocketAddress backendAddress;
     private volatile long bytesFromClient;
@@ -78,30 +139,59 @@ public final class ManagedConnection extends TimerEntry implements ChannelFuture
     private volatile long bytesToClient;
     /** The metric counters of the connection's route, looked up once when it is routed. */
     private volatile dev.smartproxy.internal.metrics.RouteCounters routeCounters;
-    /** Counted as an upgraded WebSocket in the metrics (so its close is counted too). */
-    private volatile boolean webSocketCounted;
     private volatile long lastActivityNanos;
-    private volatile CloseReason closeReason;
-    private static final java.util.concurrent.atomic.AtomicReferenceFieldUpdater<ManagedConnection, CloseReason>
-            CLOSE_REASON = java.util.concurrent.atomic.AtomicReferenceFieldUpdater.newUpdater(
-                    ManagedConnection.class, CloseReason.class, "closeReason");
-    private volatile boolean webSocket;
-    /** Bytes queued for this connection outside the budget's holders; null: its legs' outbound queues. */
-    private volatile LongSupplier bufferedBytes;
     /** Bytes counted in the proxy's {@link BufferBudget} for this connection; written by its event loop only. */
     private volatile long heldBytes;
 
     private volatile EffectivePolicy policy;
     private Scheduler scheduler;
     private ConnectionActions actions;
-    private long warnedAtNanos = -1;
-    private long halfClosedAtNanos = -1;
 
-    private boolean clientInputClosed;
-    private boolean backendInputClosed;
-    private CloseReason.Side firstFin;
-    /** Volatile: the metrics sampler skips finished connections (their bytes are in the closed totals). */
-    private volatile boolean finished;
+    /** The neighbours in the registry's list of open connections ({@link OpenConnections}), under its lock. */
+    ManagedConnection openPrev;
+    ManagedConnection openNext;
+
+    /** What only some connections need; null until one of them is (see the class comment). */
+    private volatile Rare rare;
+
+    /**
+     * The state few connections ever have, made on first need ({@link #rare()}) and kept: an idle
+     * relayed connection has none of it. Fields read by other threads are volatile.
+     */
+    private static final class Rare {
+        /**
+         * The address the socket came from, when a PROXY protocol header named another client and
+         * the client leg's remote address is not that very object (local channels, tests); else null.
+         */
+        volatile InetSocketAddress peerAddress;
+        /** The deadline of a drain after a live route update, or null; event loop only. */
+        Scheduler.Cancellable retireTimer;
+        /** Bytes queued for this connection outside the budget's holders; null: its legs' outbound queues. */
+        volatile LongSupplier bufferedBytes;
+        /** When the inactivity warning started (ticker nanos), or -1; event loop only. */
+        long warnedAtNanos = -1;
+        /** When the first FIN came (ticker nanos), or -1; event loop only. */
+        long halfClosedAtNanos = -1;
+        /** When it was opened, nanoseconds since the epoch, if {@link #openedSkew} could not say; final once set. */
+        volatile long openedAtEpochNanos;
+        /** The route name when neither the route counters nor {@link ConnectionRegistry#PER_REQUEST} give it. */
+        volatile String routeName;
+        /** The timer's task on a scheduler without a queue of entries (tests), or null ({@link TimerEntry#timerTask()}). */
+        Scheduler.Cancellable timerTask;
+    }
+
+    @Override
+    Scheduler.Cancellable timerTask() {
+        Rare r = rare;
+        return r == null ? null : r.timerTask;
+    }
+
+    @Override
+    void timerTask(Scheduler.Cancellable task) {
+        if (task != null || rare != null) {
+            rare().timerTask = task;
+        }
+    }
 
     /**
      * The channels of the connection: the client, then the backend of a TCP relay (null until
@@ -116,12 +206,70 @@ public final class ManagedConnection extends TimerEntry implements ChannelFuture
                       Instant openedAt) {
         this.registry = registry;
         this.id = id;
-        this.routePort = routePort;
-        this.peerAddress = clientAddress;
+        if (routePort < 0 || routePort > Character.MAX_VALUE) {
+            throw new IllegalArgumentException("routePort: " + routePort + " (expected: 0..65535)");
+        }
+        this.routePort = (char) routePort;
         this.clientAddress = clientAddress;
-        this.openedAtEpochNanos = openedAt.getEpochSecond() * 1_000_000_000L + openedAt.getNano();
+        long openedAtEpochNanos = openedAt.getEpochSecond() * 1_000_000_000L + openedAt.getNano();
         this.openedNanos = now();
         this.lastActivityNanos = openedNanos;
+        long skew = openedAtEpochNanos - openedNanos - registry.clockOffsetNanos;
+        if (skew == (int) skew) {
+            this.openedSkew = (int) skew;
+        } else {
+            this.openedSkew = 0;
+            this.state = OPENED_IN_RARE;
+            rare().openedAtEpochNanos = openedAtEpochNanos;
+        }
+    }
+
+    /** Whether every bit of {@code bits} is set in the state. */
+    private boolean is(int bits) {
+        return (state & bits) == bits;
+    }
+
+    /** Sets {@code bits} in the state (compare-and-set: other threads set bits too); returns the state before. */
+    private int set(int bits) {
+        int s;
+        do {
+            s = state;
+            if ((s & bits) == bits) {
+                return s;
+            }
+        } while (!STATE.compareAndSet(this, s, s | bits));
+        return s;
+    }
+
+    /**
+     * Flag {@code flag} (0 .. {@link #HANDLER_FLAGS} - 1) of the connection's branch handler (the
+     * TCP relay): bits of the record's state that only that handler gives a meaning to, so that an
+     * idle relay needs no field of its own for them. Any thread.
+     */
+    public boolean handlerFlag(int flag) {
+        return is(handlerBit(flag));
+    }
+
+    /** Sets {@linkplain #handlerFlag handler flag} {@code flag}; it stays set. Any thread. */
+    public void setHandlerFlag(int flag) {
+        set(handlerBit(flag));
+    }
+
+    private static int handlerBit(int flag) {
+        if (flag < 0 || flag >= HANDLER_FLAGS) {
+            throw new IllegalArgumentException("handler flag: " + flag + " (expected: 0.." + (HANDLER_FLAGS - 1) + ")");
+        }
+        return 1 << (HANDLER_SHIFT + flag);
+    }
+
+    /** The rarely needed state, made now if it is not yet (by any thread: one wins). */
+    private Rare rare() {
+        Rare r = rare;
+        if (r == null) {
+            Rare made = new Rare();
+            r = RARE.compareAndExchange(this, (Rare) null, made) instanceof Rare won ? won : made;
+        }
+        return r;
     }
 
     /** The registry's ticker (not a field of its own: one reference fewer per connection). */
@@ -155,7 +303,12 @@ public final class ManagedConnection extends TimerEntry implements ChannelFuture
 
     /** The address the socket came from: the client, or the proxy in front of it. */
     public InetSocketAddress peerAddress() {
-        return peerAddress;
+        if (!is(CLIENT_ADDRESS_SET)) {
+            return clientAddress;
+        }
+        Rare r = rare;
+        InetSocketAddress peer = r == null ? null : r.peerAddress;
+        return peer != null ? peer : (InetSocketAddress) clientLeg.remoteAddress();
     }
 
     /**
@@ -166,22 +319,44 @@ public final class ManagedConnection extends TimerEntry implements ChannelFuture
      * @throws IllegalStateException if it was set before or the connection is routed
      */
     public void clientAddress(InetSocketAddress client) {
-        if (clientAddressSet || kind != null) {
+        java.util.Objects.requireNonNull(client, "client");
+        if ((set(CLIENT_ADDRESS_SET) & (CLIENT_ADDRESS_SET | KIND_MASK)) != 0) {
             throw new IllegalStateException(log() + "client address already set or connection routed");
         }
-        clientAddressSet = true;
-        this.clientAddress = java.util.Objects.requireNonNull(client, "client");
+        InetSocketAddress peer = clientAddress;
+        Channel leg = clientLeg;
+        if (leg == null || leg.remoteAddress() != peer) {
+            rare().peerAddress = peer; // else the peer is the client leg's remote address: no object for it
+        }
+        this.clientAddress = client;
     }
 
     /** The kind, or null while unrouted. */
     public ConnectionKind kind() {
-        return kind;
+        int k = (state & KIND_MASK) >>> KIND_SHIFT;
+        return k == 0 ? null : KINDS[k - 1];
     }
 
     /** Records the routing outcome. */
     public void routed(ConnectionKind kind, String routeName, String sni) {
-        this.kind = kind;
-        this.routeName = routeName;
+        // The name is kept as a bit when the route counters (set first by the registry) or the
+        // per-request name give it: no field for it in the usual case.
+        dev.smartproxy.internal.metrics.RouteCounters counters = routeCounters;
+        int bits = (kind.ordinal() + 1) << KIND_SHIFT;
+        if (routeName != null && counters != null && counters.name().equals(routeName)) {
+            bits |= NAME_BY_COUNTERS;
+        } else if (ConnectionRegistry.PER_REQUEST.equals(routeName)) {
+            bits |= NAME_PER_REQUEST;
+        }
+        if ((bits & NAME_MASK) == 0 && routeName != null) {
+            rare().routeName = routeName;
+        } else if (rare != null) {
+            rare.routeName = null;
+        }
+        int s;
+        do {
+            s = state;
+        } while (!STATE.compareAndSet(this, s, (s & ~(KIND_MASK | NAME_MASK)) | bits));
         this.sni = sharedName(sni);
     }
 
@@ -209,6 +384,19 @@ public final class ManagedConnection extends TimerEntry implements ChannelFuture
         return known != null ? known : name;
     }
 
+    /** The route name recorded when it was routed ({@link #routed}), or null. */
+    private String routeName() {
+        int s = state;
+        if ((s & NAME_BY_COUNTERS) != 0) {
+            return routeCounters.name();
+        }
+        if ((s & NAME_PER_REQUEST) != 0) {
+            return ConnectionRegistry.PER_REQUEST;
+        }
+        Rare r = rare;
+        return r == null ? null : r.routeName;
+    }
+
     /**
      * The route object the connection was routed by: the connection's route, or for a connection
      * routed request by request the route of its latest request; null before a route took it.
@@ -230,17 +418,18 @@ public final class ManagedConnection extends TimerEntry implements ChannelFuture
      * or already finished. Event loop only.
      */
     public void retire(CloseReason reason, long afterNanos) {
-        if (finished || actions == null) {
+        if (is(FINISHED) || actions == null) {
             return;
         }
         if (afterNanos <= 0) {
             expire(reason);
             return;
         }
-        if (retireTimer == null) {
-            retireTimer = scheduler.schedule(() -> {
-                retireTimer = null;
-                if (!finished) {
+        Rare r = rare();
+        if (r.retireTimer == null) {
+            r.retireTimer = scheduler.schedule(() -> {
+                r.retireTimer = null;
+                if (!is(FINISHED)) {
                     expire(reason);
                 }
             }, afterNanos);
@@ -258,12 +447,12 @@ public final class ManagedConnection extends TimerEntry implements ChannelFuture
 
     /** Notes that a live update asks for a drain (before asking its event loop). Any thread. */
     public void drainAsked() {
-        drainAsked = true;
+        set(DRAIN_ASKED);
     }
 
     /** Whether a live update ever asked for a drain of this connection. Any thread. */
     public boolean wasDrainAsked() {
-        return drainAsked;
+        return is(DRAIN_ASKED);
     }
 
     /**
@@ -271,27 +460,29 @@ public final class ManagedConnection extends TimerEntry implements ChannelFuture
      * armed. Event loop only.
      */
     public boolean cancelDrain() {
-        if (retireTimer == null) {
+        Rare r = rare;
+        if (r == null || r.retireTimer == null) {
             return false;
         }
-        retireTimer.cancel();
-        retireTimer = null;
+        r.retireTimer.cancel();
+        r.retireTimer = null;
         return true;
     }
 
     /** Whether a drain deadline from a live route update is armed. Event loop only. */
     public boolean draining() {
-        return retireTimer != null;
+        Rare r = rare;
+        return r != null && r.retireTimer != null;
     }
 
     /** Records that the connection was upgraded to a WebSocket (terminated connections only). */
     public void markWebSocket() {
-        this.webSocket = true;
+        set(WEBSOCKET);
     }
 
     /** Whether the connection was upgraded to a WebSocket. */
     public boolean isWebSocket() {
-        return webSocket;
+        return is(WEBSOCKET);
     }
 
     /** Records the SNI name read from the ClientHello, before or without a route. */
@@ -311,7 +502,9 @@ public final class ManagedConnection extends TimerEntry implements ChannelFuture
      * {@linkplain #legs() legs}, which is what the TCP relay and the HTTP branch hold.
      */
     public void bufferedBytes(LongSupplier supplier) {
-        this.bufferedBytes = supplier;
+        if (supplier != null || rare != null) {
+            rare().bufferedBytes = supplier;
+        }
     }
 
     /** The bytes queued on the outbound buffers of the connection's legs, not yet written to their sockets. */
@@ -365,11 +558,18 @@ public final class ManagedConnection extends TimerEntry implements ChannelFuture
     }
 
     boolean webSocketCounted() {
-        return webSocketCounted;
+        return is(WEBSOCKET_COUNTED);
     }
 
     void webSocketCounted(boolean counted) {
-        this.webSocketCounted = counted;
+        if (counted) {
+            set(WEBSOCKET_COUNTED);
+        } else {
+            int s;
+            do {
+                s = state;
+            } while ((s & WEBSOCKET_COUNTED) != 0 && !STATE.compareAndSet(this, s, s & ~WEBSOCKET_COUNTED));
+        }
     }
 
     /** Bytes read from the client so far. */
@@ -388,38 +588,58 @@ public final class ManagedConnection extends TimerEntry implements ChannelFuture
      * @return true if this call set the reason
      */
     public boolean closeReason(CloseReason reason) {
-        return CLOSE_REASON.compareAndSet(this, null, reason);
+        int bits = reason.ordinal() + 1;
+        int s;
+        do {
+            s = state;
+            if ((s & REASON_MASK) != 0) {
+                return false;
+            }
+        } while (!STATE.compareAndSet(this, s, s | bits));
+        return true;
     }
 
     /** The recorded reason, or null. */
     public CloseReason closeReason() {
-        return closeReason;
+        int r = state & REASON_MASK;
+        return r == 0 ? null : REASONS[r - 1];
     }
 
     /** Records a FIN from the client; the first FIN starts the half-close grace. */
     public void clientInputClosed() {
-        if (!clientInputClosed) {
-            clientInputClosed = true;
+        if ((set(CLIENT_INPUT_CLOSED) & CLIENT_INPUT_CLOSED) == 0) {
             halfClosed(CloseReason.Side.CLIENT);
         }
     }
 
     /** Records a FIN from the backend; the first FIN starts the half-close grace. */
     public void backendInputClosed() {
-        if (!backendInputClosed) {
-            backendInputClosed = true;
+        if ((set(BACKEND_INPUT_CLOSED) & BACKEND_INPUT_CLOSED) == 0) {
             halfClosed(CloseReason.Side.BACKEND);
         }
     }
 
     private void halfClosed(CloseReason.Side side) {
-        if (firstFin != null) {
+        if ((state & (FIRST_FIN_CLIENT | FIRST_FIN_BACKEND)) != 0) {
             return;
         }
-        firstFin = side;
-        halfClosedAtNanos = now();
+        set(side == CloseReason.Side.BACKEND ? FIRST_FIN_BACKEND : FIRST_FIN_CLIENT);
+        long now = now();
+        rare().halfClosedAtNanos = now;
         registry.halfClosed(this, side);
-        arm(halfClosedAtNanos);
+        arm(now);
+    }
+
+    /** When the first FIN came (ticker nanos), or -1. */
+    private long halfClosedAtNanos() {
+        Rare r = rare;
+        return r == null ? -1 : r.halfClosedAtNanos;
+    }
+
+    /** When the inactivity warning started (ticker nanos), or -1 if none is in force. */
+    private long warnedAtNanos() {
+        Rare r = rare;
+        return r == null ? -1 : r.warnedAtNanos;
     }
 
     /** The effective policy, or null before the connection is routed. */
@@ -441,6 +661,8 @@ public final class ManagedConnection extends TimerEntry implements ChannelFuture
     /** The earliest instant (ticker nanos) at which a timer may expire; MAX_VALUE if none can. */
     private long nextDeadline() {
         EffectivePolicy p = policy;
+        long halfClosedAtNanos = halfClosedAtNanos();
+        long warnedAtNanos = warnedAtNanos();
         long next = Long.MAX_VALUE;
         if (!p.maxLifetime().isZero()) {
             next = openedNanos + p.maxLifetime().toNanos();
@@ -458,7 +680,7 @@ public final class ManagedConnection extends TimerEntry implements ChannelFuture
     private void arm(long now) {
         // A recorded reason does not stop the timers: a close that waits on a flush to a peer
         // that no longer reads must still end when a deadline passes.
-        if (policy == null || finished) {
+        if (policy == null || is(FINISHED)) {
             return;
         }
         long next = nextDeadline();
@@ -488,12 +710,13 @@ public final class ManagedConnection extends TimerEntry implements ChannelFuture
 
     /** The timer check: expire what is due, else re-arm for the next deadline. */
     void check() {
-        if (finished) {
+        if (is(FINISHED)) {
             return;
         }
         EffectivePolicy p = policy;
         long now = now();
         long last = lastActivityNanos;
+        long halfClosedAtNanos = halfClosedAtNanos();
         if (!p.maxLifetime().isZero() && now - openedNanos >= p.maxLifetime().toNanos()) {
             expire(CloseReason.MAX_LIFETIME);
             return;
@@ -504,8 +727,10 @@ public final class ManagedConnection extends TimerEntry implements ChannelFuture
             return;
         }
         if (!p.inactivityTimeout().isZero()) {
+            long warnedAtNanos = warnedAtNanos();
             if (warnedAtNanos >= 0 && last > warnedAtNanos) {
                 warnedAtNanos = -1; // a byte moved during the warning: the close is cancelled
+                rare.warnedAtNanos = -1;
             }
             if (warnedAtNanos >= 0) {
                 if (now - warnedAtNanos >= p.inactivityGrace().toNanos()) {
@@ -514,7 +739,7 @@ public final class ManagedConnection extends TimerEntry implements ChannelFuture
                 }
             } else if (now - last >= p.inactivityTimeout().toNanos()) {
                 if (p.treatment() == KeepAliveTreatment.EXTENDED && !p.inactivityGrace().isZero()) {
-                    warnedAtNanos = now;
+                    rare().warnedAtNanos = now;
                     registry.inactivityWarning(this);
                 } else {
                     expire(CloseReason.INACTIVITY);
@@ -528,32 +753,32 @@ public final class ManagedConnection extends TimerEntry implements ChannelFuture
     /** Records {@code reason} unless one was recorded first, and closes both legs at once. */
     private void expire(CloseReason reason) {
         closeReason(reason);
-        actions.close(closeReason);
+        actions.close(closeReason());
     }
 
     /** Whether an inactivity warning is in force (EXTENDED, waiting out the grace). */
     public boolean warned() {
-        return warnedAtNanos >= 0;
+        return warnedAtNanos() >= 0;
     }
 
     /** Whether the client sent a FIN. */
     public boolean isClientInputClosed() {
-        return clientInputClosed;
+        return is(CLIENT_INPUT_CLOSED);
     }
 
     /** Whether the backend sent a FIN. */
     public boolean isBackendInputClosed() {
-        return backendInputClosed;
+        return is(BACKEND_INPUT_CLOSED);
     }
 
     /** Whether both sides sent a FIN: nothing more can flow. */
     public boolean bothInputsClosed() {
-        return clientInputClosed && backendInputClosed;
+        return is(CLIENT_INPUT_CLOSED | BACKEND_INPUT_CLOSED);
     }
 
     /** The normal-close reason implied by who sent the first FIN. */
     public CloseReason orderlyCloseReason() {
-        return firstFin == CloseReason.Side.BACKEND ? CloseReason.BACKEND_CLOSED : CloseReason.CLIENT_CLOSED;
+        return is(FIRST_FIN_BACKEND) ? CloseReason.BACKEND_CLOSED : CloseReason.CLIENT_CLOSED;
     }
 
     /**
@@ -564,6 +789,16 @@ public final class ManagedConnection extends TimerEntry implements ChannelFuture
         Channel client = clientLeg;
         Channel backend = backendLeg;
         return client == null ? List.of() : backend == null ? List.of(client) : List.of(client, backend);
+    }
+
+    /** The client's channel, or null before the accept stage {@linkplain ConnectionRegistry#watchLeg watches} it. */
+    public Channel clientLeg() {
+        return clientLeg;
+    }
+
+    /** The backend channel of a TCP relay, or null before its connect starts (and for other connections). */
+    public Channel backendLeg() {
+        return backendLeg;
     }
 
     /**
@@ -591,36 +826,37 @@ public final class ManagedConnection extends TimerEntry implements ChannelFuture
 
     /** Whether the connection is finished: its close is (being) counted. Any thread. */
     boolean finished() {
-        return finished;
+        return is(FINISHED);
     }
 
     /** Marks the connection finished and cancels its timer; returns true the first time only. */
     boolean finish() {
-        if (finished) {
+        if ((set(FINISHED) & FINISHED) != 0) {
             return false;
         }
-        finished = true;
         if (scheduler != null) {
             scheduler.disarm(this);
         }
-        if (retireTimer != null) {
-            retireTimer.cancel();
-            retireTimer = null;
+        Rare r = rare;
+        if (r != null && r.retireTimer != null) {
+            r.retireTimer.cancel();
+            r.retireTimer = null;
         }
-        if (closeReason == null) {
-            closeReason = orderlyCloseReason();
-        }
+        closeReason(orderlyCloseReason()); // kept only if none was recorded
         return true;
     }
 
     /** A snapshot. */
     public ConnectionInfo info() {
-        Instant openedAt = Instant.ofEpochSecond(0, openedAtEpochNanos);
+        Instant openedAt = Instant.ofEpochSecond(0, is(OPENED_IN_RARE) ? rare.openedAtEpochNanos
+                : openedNanos + registry.clockOffsetNanos + openedSkew);
         long elapsed = lastActivityNanos - openedNanos;
-        return new ConnectionSnapshot(id, routePort, clientAddress, kind, routeName, sni, backendAddress,
+        Rare r = rare;
+        LongSupplier bufferedBytes = r == null ? null : r.bufferedBytes;
+        return new ConnectionSnapshot(id, routePort, clientAddress, kind(), routeName(), sni, backendAddress,
                 bytesFromClient, bytesFromBackend,
                 (bufferedBytes == null ? queuedOnLegs() : bufferedBytes.getAsLong()) + heldBytes, openedAt,
-                openedAt.plusNanos(elapsed), policy, webSocket, closeReason);
+                openedAt.plusNanos(elapsed), policy, isWebSocket(), closeReason());
     }
 
     @Override

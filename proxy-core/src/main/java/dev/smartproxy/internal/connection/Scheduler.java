@@ -17,18 +17,19 @@ public interface Scheduler {
     default void arm(TimerEntry entry, long deadline, long delayNanos) {
         disarm(entry);
         entry.timerDeadline = deadline;
-        entry.timerTask = schedule(() -> {
-            entry.timerTask = null;
+        entry.timerTask(schedule(() -> {
+            entry.timerTask(null);
             entry.timerDeadline = Long.MAX_VALUE;
             entry.run();
-        }, delayNanos);
+        }, delayNanos));
     }
 
     /** Disarms {@code entry}; nothing if it is not armed. */
     default void disarm(TimerEntry entry) {
-        if (entry.timerTask != null) {
-            entry.timerTask.cancel();
-            entry.timerTask = null;
+        Cancellable task = entry.timerTask();
+        if (task != null) {
+            task.cancel();
+            entry.timerTask(null);
             entry.timerDeadline = Long.MAX_VALUE;
         }
     }

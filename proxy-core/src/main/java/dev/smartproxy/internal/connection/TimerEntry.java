@@ -18,8 +18,24 @@ public abstract class TimerEntry implements Runnable {
     long timerDeadline = Long.MAX_VALUE;
     /** Its slot in a {@link TimerQueue}'s heap, {@link #IDLE} or {@link #FIRING}. */
     int timerIndex = IDLE;
-    /** The task of a scheduler without a queue of entries, or null. */
-    Scheduler.Cancellable timerTask;
+
+    /**
+     * The task of a scheduler without a queue of entries (armed by {@link Scheduler#arm}'s default),
+     * or null. Not a field here: an entry on a {@link TimerQueue} (every connection in the proxy)
+     * never has one, so a subclass that may be armed elsewhere keeps it itself and overrides both
+     * methods ({@link ManagedConnection} does, in the state only some connections need).
+     */
+    Scheduler.Cancellable timerTask() {
+        return null;
+    }
+
+    /** Keeps the task of a scheduler without a queue of entries; see {@link #timerTask()}. */
+    void timerTask(Scheduler.Cancellable task) {
+        if (task != null) {
+            throw new UnsupportedOperationException(getClass().getName()
+                    + " keeps no task: arm it on a TimerQueue, or override timerTask()");
+        }
+    }
 
     /** The deadline it is armed for, or {@code Long.MAX_VALUE} if it is not armed. */
     protected final long armedDeadline() {

@@ -67,7 +67,9 @@ public final class TimerQueue implements Scheduler {
         }
         e.timerDeadline = deadline;
         if (size == heap.length) {
-            heap = Arrays.copyOf(heap, size * 2);
+            // By half: an idle connection's slot costs 4 bytes, and the array's spare slots are on average a
+            // fifth of it this way instead of a third (doubling: 9,500 connections kept 16,384 slots, 6.9 B each).
+            heap = Arrays.copyOf(heap, size + (size >> 1));
         }
         e.timerIndex = size;
         heap[size++] = e;
@@ -98,9 +100,10 @@ public final class TimerQueue implements Scheduler {
 
     /** An entry armed as a plain task (off the loop, by the default {@link Scheduler#arm}) is cancelled first. */
     private static void cancelTask(TimerEntry e) {
-        if (e.timerTask != null) {
-            e.timerTask.cancel();
-            e.timerTask = null;
+        Cancellable task = e.timerTask();
+        if (task != null) {
+            task.cancel();
+            e.timerTask(null);
         }
     }
 

@@ -41,7 +41,7 @@ import java.util.function.Function;
  * <p>Thread-safe; one per proxy.
  * <pre>{@code
  * ChannelFuture f = connector.connect(client, address, policy.tcpKeepAlive(), true, counter, null, null, null,
- *     p -> p.addLast(PipelineNames.BACKEND, new BackendRelay(conn, relay)));
+ *     p -> p.addLast(PipelineNames.BACKEND, relay));
  * }</pre>
  */
 public final class BackendConnector {
@@ -83,7 +83,7 @@ public final class BackendConnector {
     /**
      * The last handler of a backend channel's pipeline that counts the channel's close in its
      * backend's counters itself (when the channel goes inactive), so that the connector adds no
-     * close listener to it: the TCP relay's backend handler, which lives as long as the channel.
+     * close listener to it: the TCP relay (one handler on both legs), which lives as long as the channel.
      */
     public interface CountsOwnClose {
         /** The connect succeeded: count the channel's close in {@code counters}, once. */

@@ -19,7 +19,8 @@ import io.netty.util.UncheckedBooleanSupplier;
  * <p>Netty's default makes an allocator per channel config (32 bytes) and, on a channel's first
  * read, a handle of three objects (the handle, its size calculator and a supplier: 112 bytes),
  * which every channel keeps for its life. Here the allocator is shared and the handle is one
- * object of 40 bytes, so an idle relayed connection (two channels) holds up to 200 bytes less.
+ * object of 24 bytes with compact headers (32 without), so an idle relayed connection (two
+ * channels) holds up to 220 bytes less.
  *
  * <p>Immutable and thread-safe; each channel's handle is used by its event loop only.
  * <pre>{@code
@@ -140,21 +141,63 @@ public final class ReadSizes implements MaxMessagesRecvByteBufAllocator {
         return this;
     }
 
-    /** One channel's read state: 40 bytes, all of Netty's handle and calculator state in one object. */
+    /**
+     * One channel's read state: 24 bytes with compact headers (32 without), all of Netty's handle and
+     * calculator state in one object. The sizes in force are those of the channel's config, read as
+     * they are needed (a channel switched by {@link #useForRelay} reads with the relay's from its next
+     * read loop on); the socket sizes for a config whose allocator is not a {@code ReadSizes} (or
+     * before the first read loop). No field for them: the config is kept anyway, for auto-read.
+     *
+     * <p>The size asked for by the last read, the index in the size table, the pending decrease and
+     * the reads of this loop share one int ({@link #bits}): a read asks for at most the largest
+     * guess (256 KiB), far below the 1 MiB the int keeps for it; a larger attempt (a buffer bigger
+     * than asked for) is kept as {@link #ATTEMPT_MAX}, so a read that fills it neither ramps the
+     * size up nor reads again in this loop (the next readiness event reads on).
+     */
     static final class Sizer implements RecvByteBufAllocator.ExtendedHandle {
-        /** The sizes in force: those of the channel's config, read again as each read loop starts. */
-        private ReadSizes sizes;
+        private static final int ATTEMPT_BITS = 20;
+        /** The largest attempt kept as it is. */
+        static final int ATTEMPT_MAX = (1 << ATTEMPT_BITS) - 1;
+        private static final int INDEX_SHIFT = ATTEMPT_BITS;
+        /** The size table's length (52) fits 6 bits. */
+        private static final int INDEX_MASK = 0x3F;
+        private static final int DECREASE_NOW = 1 << 26;
+        /** Reads in this read loop, at most 16 counted (5 bits, up to 31: saturated). */
+        private static final int MESSAGES_SHIFT = 27;
+        private static final int MESSAGES_MAX = 31;
+
+        static {
+            if (SIZES.length > INDEX_MASK + 1 || RELAY.maxCapacity > ATTEMPT_MAX || RELAY.maxMessagesPerRead >= MESSAGES_MAX) {
+                throw new ExceptionInInitializerError("the sizer's bits are too few for the sizes");
+            }
+        }
+
         private ChannelConfig config;
-        private int totalMessages;
         private int totalBytesRead;
-        private int attemptedBytesRead;
         private int lastBytesRead;
-        private byte index;
-        private boolean decreaseNow;
+        /** attempted bytes (bits 0-19), table index (20-25), decrease pending (26), reads of the loop (27-31). */
+        private int bits;
 
         Sizer(ReadSizes sizes) {
-            this.sizes = sizes;
-            this.index = (byte) sizes.initialIndex;
+            this.bits = sizes.initialIndex << INDEX_SHIFT;
+        }
+
+        private int index() {
+            return (bits >>> INDEX_SHIFT) & INDEX_MASK;
+        }
+
+        private void index(int index) {
+            bits = (bits & ~(INDEX_MASK << INDEX_SHIFT)) | (index << INDEX_SHIFT);
+        }
+
+        private int totalMessages() {
+            return bits >>> MESSAGES_SHIFT;
+        }
+
+        /** The sizes in force: see the class comment. */
+        private ReadSizes sizes() {
+            ChannelConfig c = config;
+            return c != null && c.getRecvByteBufAllocator() instanceof ReadSizes r ? r : SOCKETS;
         }
 
         @Override
@@ -164,47 +207,48 @@ public final class ReadSizes implements MaxMessagesRecvByteBufAllocator {
 
         @Override
         public int guess() {
-            return clamp(SIZES[index]);
+            return clamp(SIZES[index()], sizes());
         }
 
-        private int clamp(int size) {
+        private static int clamp(int size, ReadSizes sizes) {
             return Math.min(Math.max(size, sizes.minCapacity), sizes.maxCapacity);
         }
 
         /** Adapts the next guess to a read (or a read loop's total) of {@code size} bytes. */
         private void record(int size) {
+            ReadSizes sizes = sizes();
+            int index = index();
             if (size <= SIZES[Math.max(0, index - INDEX_DECREMENT)]) {
-                if (decreaseNow) {
-                    index = (byte) Math.max(index - INDEX_DECREMENT, sizes.minIndex);
-                    decreaseNow = false;
+                if ((bits & DECREASE_NOW) != 0) {
+                    index(Math.max(index - INDEX_DECREMENT, sizes.minIndex));
+                    bits &= ~DECREASE_NOW;
                 } else {
-                    decreaseNow = true;
+                    bits |= DECREASE_NOW;
                 }
-            } else if (size >= guess()) {
-                index = (byte) Math.min(index + INDEX_INCREMENT, sizes.maxIndex);
-                decreaseNow = false;
+            } else if (size >= clamp(SIZES[index], sizes)) {
+                index(Math.min(index + INDEX_INCREMENT, sizes.maxIndex));
+                bits &= ~DECREASE_NOW;
             }
         }
 
         @Override
         public void reset(ChannelConfig config) {
             this.config = config;
-            if (config.getRecvByteBufAllocator() instanceof ReadSizes r && r != sizes) {
-                sizes = r; // the channel was switched (useForRelay): same table, other bounds
-                index = (byte) Math.min(Math.max(index, r.minIndex), r.maxIndex);
-            }
-            totalMessages = 0;
+            ReadSizes r = sizes(); // the channel may have been switched (useForRelay): same table, other bounds
+            index(Math.min(Math.max(index(), r.minIndex), r.maxIndex));
+            bits &= ~(MESSAGES_MAX << MESSAGES_SHIFT);
             totalBytesRead = 0;
         }
 
         @Override
         public void incMessagesRead(int numMessages) {
-            totalMessages += numMessages;
+            int n = Math.min(MESSAGES_MAX, totalMessages() + Math.max(0, numMessages));
+            bits = (bits & ~(MESSAGES_MAX << MESSAGES_SHIFT)) | (n << MESSAGES_SHIFT);
         }
 
         @Override
         public void lastBytesRead(int bytes) {
-            if (bytes == attemptedBytesRead) {
+            if (bytes == attemptedBytesRead()) {
                 record(bytes); // it filled the buffer: maybe ramp up now
             }
             lastBytesRead = bytes;
@@ -220,17 +264,17 @@ public final class ReadSizes implements MaxMessagesRecvByteBufAllocator {
 
         @Override
         public void attemptedBytesRead(int bytes) {
-            attemptedBytesRead = bytes;
+            bits = (bits & ~ATTEMPT_MAX) | Math.min(Math.max(bytes, 0), ATTEMPT_MAX);
         }
 
         @Override
         public int attemptedBytesRead() {
-            return attemptedBytesRead;
+            return bits & ATTEMPT_MAX;
         }
 
         @Override
         public boolean continueReading() {
-            return continueReading(attemptedBytesRead == lastBytesRead);
+            return continueReading(attemptedBytesRead() == lastBytesRead);
         }
 
         @Override
@@ -243,7 +287,7 @@ public final class ReadSizes implements MaxMessagesRecvByteBufAllocator {
         }
 
         private boolean more() {
-            return totalMessages < sizes.maxMessagesPerRead && totalBytesRead > 0;
+            return totalMessages() < sizes().maxMessagesPerRead && totalBytesRead > 0;
         }
 
         @Override

@@ -118,4 +118,24 @@ class ReadSizesTest {
         assertThat(h.guess()).isEqualTo(65536); // ramped up to the maximum by full reads
         ch.finishAndReleaseAll();
     }
+
+    @Test
+    void anAttemptBeyondWhatTheHandleKeepsNeitherRampsUpNorReadsAgain() {
+        EmbeddedChannel ch = new EmbeddedChannel();
+        ch.config().setRecvByteBufAllocator(ReadSizes.RELAY);
+        RecvByteBufAllocator.ExtendedHandle h = (RecvByteBufAllocator.ExtendedHandle) ReadSizes.RELAY.newHandle();
+        h.reset(ch.config());
+        int before = h.guess();
+        int huge = 2 * 1024 * 1024; // a buffer far bigger than asked for
+        h.attemptedBytesRead(huge);
+        assertThat(h.attemptedBytesRead()).isEqualTo(ReadSizes.Sizer.ATTEMPT_MAX);
+        h.lastBytesRead(huge);
+        h.incMessagesRead(1);
+        assertThat(h.lastBytesRead()).isEqualTo(huge);
+        assertThat(h.continueReading()).isFalse();
+        assertThat(h.guess()).as("not ramped up by the read").isEqualTo(before);
+        h.attemptedBytesRead(before); // the next read loop's attempts are kept whole
+        assertThat(h.attemptedBytesRead()).isEqualTo(before);
+        ch.finishAndReleaseAll();
+    }
 }

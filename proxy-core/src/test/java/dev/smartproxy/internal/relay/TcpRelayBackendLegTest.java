@@ -6,12 +6,14 @@ import dev.smartproxy.event.CloseReason;
 import dev.smartproxy.internal.connection.ConnectionRegistry;
 import dev.smartproxy.internal.connection.ManagedConnection;
 import dev.smartproxy.internal.connection.Ticker;
+import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelOutboundHandlerAdapter;
 import io.netty.channel.ChannelPromise;
 import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.util.ReferenceCountUtil;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -25,22 +27,26 @@ import java.util.List;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * The backend leg's handler on {@link EmbeddedChannel}s: a reset that reaches the proxy through
+ * The relay on the backend leg, on {@link EmbeddedChannel}s: a reset that reaches the proxy through
  * a failed write (the kernel reports it to that write only; later reads see an end of stream)
- * is a reset, whichever promise the write carried.
+ * is a reset, whichever promise the write carried; and the one handler instance on both legs tells
+ * them apart.
  */
-class BackendRelayTest {
+class TcpRelayBackendLegTest {
+    private ConnectionRegistry registry;
     private ManagedConnection conn;
     private EmbeddedChannel client;
     private EmbeddedChannel backend;
 
     @BeforeEach
     void setUp() {
-        ConnectionRegistry registry = new ConnectionRegistry(List.of(), Clock.systemUTC(), Ticker.SYSTEM);
+        registry = new ConnectionRegistry(List.of(), Clock.systemUTC(), Ticker.SYSTEM);
         ConnectionPolicy policy = ConnectionPolicy.builder().build();
         conn = registry.register(25, new InetSocketAddress("127.0.0.1", 40000));
-        TcpRelay clientSide = new TcpRelay(conn, new BufferBudget(policy.bufferBudget()), policy.maxPendingDataSize(), null);
-        client = new EmbeddedChannel(clientSide);
+        TcpRelay relay = new TcpRelay(conn, new BufferBudget(policy.bufferBudget()), policy.maxPendingDataSize(), null);
+        client = new EmbeddedChannel();
+        registry.watchLeg(conn, client); // as the accept stage does, before the router installs the relay
+        client.pipeline().addLast(relay);
         // As Netty does when the socket refuses a write with an IOException: the write's promise
         // fails with it, and the channel closes (auto-close).
         backend = new EmbeddedChannel(new ChannelOutboundHandlerAdapter() {
@@ -50,7 +56,8 @@ class BackendRelayTest {
                 promise.tryFailure(new IOException("writevAddresses(..) failed: Connection reset by peer"));
                 ctx.close();
             }
-        }, new BackendRelay(conn, clientSide));
+        }, relay); // the same instance: the relay is one handler on both legs
+        registry.watchLeg(conn, backend);
     }
 
     @AfterEach
@@ -88,5 +95,22 @@ class BackendRelayTest {
         backend.runPendingTasks();
         assertThat(write.isSuccess()).isFalse();
         assertThat(conn.closeReason()).isEqualTo(CloseReason.CLIENT_CLOSED);
+    }
+
+    @Test
+    void theOneInstanceTellsTheLegsApart() {
+        backend.writeInbound(Unpooled.wrappedBuffer(new byte[] {1, 2, 3}));
+        ByteBuf relayed = client.readOutbound();
+        assertThat(relayed.readableBytes()).as("a backend read goes to the client leg").isEqualTo(3);
+        relayed.release();
+        assertThat(conn.bytesFromBackend()).isEqualTo(3);
+        assertThat(conn.bytesFromClient()).isZero();
+
+        backend.pipeline().fireUserEventTriggered(ChannelInputShutdownEvent.INSTANCE);
+        assertThat(conn.isBackendInputClosed()).isTrue();
+        assertThat(conn.isClientInputClosed()).isFalse();
+        client.pipeline().fireUserEventTriggered(ChannelInputShutdownEvent.INSTANCE);
+        assertThat(conn.isClientInputClosed()).isTrue();
+        assertThat(conn.orderlyCloseReason()).as("the backend's FIN came first").isEqualTo(CloseReason.BACKEND_CLOSED);
     }
 }

@@ -241,6 +241,18 @@ public final class ManagedConnection extends TimerEntry implements ChannelFuture
         return s;
     }
 
+    /** Sets {@code bits} only while none of {@code unless} is set, in one compare-and-set; true if it set them. */
+    private boolean setUnless(int bits, int unless) {
+        int s;
+        do {
+            s = state;
+            if ((s & unless) != 0) {
+                return false;
+            }
+        } while (!STATE.compareAndSet(this, s, s | bits));
+        return true;
+    }
+
     /**
      * Flag {@code flag} (0 .. {@link #HANDLER_FLAGS} - 1) of the connection's branch handler (the
      * TCP relay): bits of the record's state that only that handler gives a meaning to, so that an
@@ -320,7 +332,7 @@ public final class ManagedConnection extends TimerEntry implements ChannelFuture
      */
     public void clientAddress(InetSocketAddress client) {
         java.util.Objects.requireNonNull(client, "client");
-        if ((set(CLIENT_ADDRESS_SET) & (CLIENT_ADDRESS_SET | KIND_MASK)) != 0) {
+        if (!setUnless(CLIENT_ADDRESS_SET, CLIENT_ADDRESS_SET | KIND_MASK)) {
             throw new IllegalStateException(log() + "client address already set or connection routed");
         }
         InetSocketAddress peer = clientAddress;
@@ -620,10 +632,10 @@ public final class ManagedConnection extends TimerEntry implements ChannelFuture
     }
 
     private void halfClosed(CloseReason.Side side) {
-        if ((state & (FIRST_FIN_CLIENT | FIRST_FIN_BACKEND)) != 0) {
+        if (!setUnless(side == CloseReason.Side.BACKEND ? FIRST_FIN_BACKEND : FIRST_FIN_CLIENT,
+                FIRST_FIN_CLIENT | FIRST_FIN_BACKEND)) {
             return;
         }
-        set(side == CloseReason.Side.BACKEND ? FIRST_FIN_BACKEND : FIRST_FIN_CLIENT);
         long now = now();
         rare().halfClosedAtNanos = now;
         registry.halfClosed(this, side);

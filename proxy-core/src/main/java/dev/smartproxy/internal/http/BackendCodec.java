@@ -40,6 +40,10 @@ final class BackendCodec extends CombinedChannelDuplexHandler<HttpResponseDecode
          * (possibly empty; released here if so).
          */
         ByteBuf rawRead(ByteBuf in);
+
+        /** The codec leaves its pipeline (the channel closed, or an upgrade): what the reader holds is released. */
+        default void dispose() {
+        }
     }
 
     /** The methods of the requests written and not yet answered, oldest first. */
@@ -74,6 +78,14 @@ final class BackendCodec extends CombinedChannelDuplexHandler<HttpResponseDecode
             }
         }
         super.channelRead(ctx, msg);
+    }
+
+    @Override
+    public void handlerRemoved(ChannelHandlerContext ctx) throws Exception {
+        if (raw != null) {
+            raw.dispose();
+        }
+        super.handlerRemoved(ctx);
     }
 
     private final class Decoder extends HttpResponseDecoder {

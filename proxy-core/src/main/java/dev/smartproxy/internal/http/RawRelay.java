@@ -16,7 +16,7 @@ import java.nio.charset.StandardCharsets;
  * is to close after it, {@code connection: close} added (spelled as the encoder spells it): the rewriting {@link ResponseHeads#prepareFinal}
  * does for such a head (nothing else of it applies: the body is framed, the client speaks
  * HTTP/1.1). The body is counted off its Content-Length, or its chunked framing is read in place
- * and relayed as it came (chunk sizes of at most 8 hex digits, extensions after a {@code ;} as
+ * and relayed as it came (chunk sizes below 2^31, leading zeros allowed, extensions after a {@code ;} as
  * the decoder takes them, CRLF after each chunk's data); a trailer section is checked line by line
  * and loses Content-Length, Transfer-Encoding and Trailer, as the decoder drops them. A framing
  * error in the middle of a body is the backend breaking HTTP ({@link BackendLeg.Listener#legBroken}),
@@ -293,7 +293,8 @@ final class RawRelay implements BackendCodec.Raw {
                     byte b = in.getByte(i);
                     int h = state == SIZE ? hex(b) : -1;
                     if (h >= 0) {
-                        if (++digits > 8 || (left = left * 16 + h) > Integer.MAX_VALUE) {
+                        digits++; // leading zeros are digits too (RFC 9112: 1*HEXDIG); the value alone is bounded
+                        if ((left = left * 16 + h) > Integer.MAX_VALUE) {
                             return brokenAt(i, "chunk size overflow");
                         }
                     } else if (b == '\r' && state != SIZE_SPACE && digits > 0) {
@@ -416,6 +417,11 @@ final class RawRelay implements BackendCodec.Raw {
         in.skipBytes(in.readableBytes());
         leg.listener().legBroken(leg, "invalid chunked body: " + why);
         return in;
+    }
+
+    @Override
+    public void dispose() {
+        reset();
     }
 
     private void reset() {

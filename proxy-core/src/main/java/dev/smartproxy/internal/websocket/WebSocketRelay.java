@@ -96,8 +96,8 @@ import java.util.concurrent.TimeUnit;
  * <pre>{@code
  * // on the event loop, right after the 101 was written to the client:
  * WebSocketRelay.install(client, backend, WebSocketSettings.defaults(), conn, actions, px.budget());
- * client.pipeline().remove(HttpServerCodec.class);
- * backend.pipeline().remove(HttpClientCodec.class);
+ * // then the HTTP codecs leave both pipelines (HttpProxyHandler's hand-off: the client's
+ * // ServerCodec, the backend's BackendCodec), the bytes they hold passed on
  * }</pre>
  */
 public final class WebSocketRelay {

@@ -28,6 +28,12 @@ class BackendCodecTest {
     private final class Reader implements BackendCodec.Raw {
         final List<String> offered = new ArrayList<>();
         boolean take;
+        boolean disposed;
+
+        @Override
+        public void dispose() {
+            disposed = true;
+        }
 
         @Override
         public ByteBuf rawRead(ByteBuf in) {
@@ -110,6 +116,13 @@ class BackendCodecTest {
         assertThat(decoded()).containsExactly("404", "end");
         assertThat(reader.offered).containsExactly("HTTP/1.1 200 OK\r\nContent-Le",
                 "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+    }
+
+    @Test
+    void theReaderIsDisposedWhenTheCodecLeavesItsPipeline() {
+        assertThat(reader.disposed).isFalse();
+        ch.finishAndReleaseAll();
+        assertThat(reader.disposed).as("disposed when the channel closes").isTrue();
     }
 
     @Test

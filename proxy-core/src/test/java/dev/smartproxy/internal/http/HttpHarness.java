@@ -72,7 +72,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * A proxy (a Netty server whose child pipeline is the strict HttpServerCodec and an
+ * A proxy (a Netty server whose child pipeline is the strict ServerCodec and an
  * {@link HttpProxyHandler}) in front of a real Netty HTTP backend, both on 127.0.0.1:0.
  */
 final class HttpHarness implements AutoCloseable {

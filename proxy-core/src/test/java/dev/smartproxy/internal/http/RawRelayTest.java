@@ -73,6 +73,17 @@ class RawRelayTest {
         return new String(c.in.readNBytes(n), StandardCharsets.ISO_8859_1);
     }
 
+    /** Scripts the backend to send {@code first}, then {@code second} once the returned latch is counted down. */
+    private CountDownLatch inTwoParts(String path, String first, String second) {
+        CountDownLatch more = new CountDownLatch(1);
+        backend.script(path, c -> {
+            c.send(first);
+            more.await();
+            c.send(second);
+        });
+        return more;
+    }
+
     private static void expect(HttpHarness.Raw c, String exactly) throws IOException {
         assertThat(read(c, exactly.length())).isEqualTo(exactly);
     }
@@ -188,13 +199,9 @@ class RawRelayTest {
     @Test
     void trailersLoseTheFieldsTheDecoderDropsEvenWhenTheyComeInPieces() throws Exception {
         start();
-        CountDownLatch more = new CountDownLatch(1);
         String head = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-T\r\n\r\n2\r\nok\r\n0\r\n";
-        backend.script("/s/trailers", c -> {
-            c.send(head + "X-T:1\r\nContent-Length: 9\r\n");
-            more.await();
-            c.send("trailer: x\r\nX-U: 2\r\n\r\n");
-        });
+        CountDownLatch more = inTwoParts("/s/trailers", head + "X-T:1\r\nContent-Length: 9\r\n",
+                "trailer: x\r\nX-U: 2\r\n\r\n");
         HttpHarness.Raw c = client().send(get("/s/trailers"));
         expect(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n");
         Await.until("the first trailer lines read", () -> h.onlyConnection().bytesFromBackend()
@@ -208,13 +215,8 @@ class RawRelayTest {
     @Test
     void aChunkSizeWithLeadingZerosInALaterReadIsRelayedAsTheDecoderWouldTakeIt() throws Exception {
         start();
-        CountDownLatch more = new CountDownLatch(1);
         String head = "HTTP/1.1 200 OK\r\nx-a:1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n";
-        backend.script("/s/zeros", c -> {
-            c.send(head);
-            more.await();
-            c.send("0000000000005\r\nhello\r\n0\r\n\r\n");
-        });
+        CountDownLatch more = inTwoParts("/s/zeros", head, "0000000000005\r\nhello\r\n0\r\n\r\n");
         HttpHarness.Raw c = client().send(get("/s/zeros"));
         expect(c, head);
         Await.until("the head read", () -> h.onlyConnection().bytesFromBackend() == head.length());
@@ -243,12 +245,8 @@ class RawRelayTest {
     @Test
     void aChunkedBodyBrokenLaterClosesTheClientAsABackendProtocolError() throws Exception {
         start();
-        CountDownLatch more = new CountDownLatch(1);
-        backend.script("/s/broken-later", c -> {
-            c.send("HTTP/1.1 200 OK\r\nx-a:1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n");
-            more.await();
-            c.send("5\r\nhelloXX");
-        });
+        CountDownLatch more = inTwoParts("/s/broken-later",
+                "HTTP/1.1 200 OK\r\nx-a:1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n", "5\r\nhelloXX");
         HttpHarness.Raw c = client().send(get("/s/broken-later"));
         expect(c, "HTTP/1.1 200 OK\r\nx-a:1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n");
         more.countDown();
@@ -359,13 +357,8 @@ class RawRelayTest {
     @Test
     void aHeadSplitAcrossReadsIsDecodedAsBefore() throws Exception {
         start();
-        CountDownLatch more = new CountDownLatch(1);
         String first = "HTTP/1.1 200 OK\r\nx-a:1\r\n";
-        backend.script("/s/split", c -> {
-            c.send(first);
-            more.await();
-            c.send("Content-Length: 2\r\n\r\nok");
-        });
+        CountDownLatch more = inTwoParts("/s/split", first, "Content-Length: 2\r\n\r\nok");
         HttpHarness.Raw c = client().send(get("/s/split"));
         Await.until("the first part read", () -> h.conns.size() == 1
                 && h.onlyConnection().bytesFromBackend() == first.length());

@@ -50,14 +50,16 @@ class EventLoopSchedulerTest {
         List<Boolean> onLoop = new CopyOnWriteArrayList<>();
         Named disarmed = new Named("disarmed", ran, onLoop, loop);
         Named kept = new Named("kept", ran, onLoop, loop);
-        long now = Ticker.SYSTEM.nanoTime();
-        long early = TimeUnit.MILLISECONDS.toNanos(10);
-        long later = TimeUnit.MILLISECONDS.toNanos(60);
+        // Deadlines are taken when each timer is armed: the loop's thread may start only now, and a
+        // deadline taken before that could already be due when the arm runs. The disarm is handed
+        // to the loop at once, far ahead of the early deadline.
+        long early = TimeUnit.MILLISECONDS.toNanos(200);
+        long later = TimeUnit.MILLISECONDS.toNanos(300);
 
         // Armed on the loop (into the loop's heap), then disarmed from here, as a close off the loop would.
-        loop.submit(() -> scheduler.arm(disarmed, now + early, early)).syncUninterruptibly();
+        loop.submit(() -> scheduler.arm(disarmed, Ticker.SYSTEM.nanoTime() + early, early)).syncUninterruptibly();
         scheduler.disarm(disarmed);
-        scheduler.arm(kept, now + later, later);
+        scheduler.arm(kept, Ticker.SYSTEM.nanoTime() + later, later);
 
         Await.until("the later timer ran", () -> ran.contains("kept"));
         // The disarmed one was due first: had the disarm been lost, it would have run before.

@@ -103,29 +103,21 @@ final class ResponseScan {
                 headEnd = i + 2;
                 break;
             }
-            // the name: a token, the colon right after it (no obs-fold: a token never starts with a space)
-            while (i < limit && isTchar(buf.getByte(i))) {
-                i++;
-            }
-            if (i == lineStart || i >= limit || buf.getByte(i) != ':') {
+            // a token, the colon right after it (no obs-fold: a token never starts with a space)
+            int next = headerLine(buf, lineStart, limit);
+            if (next < 0) {
                 return false;
             }
-            int nameEnd = i;
-            i++;
-            while (i < limit && ((b = buf.getByte(i)) == ' ' || b == '\t')) {
-                i++;
+            int nameLen = buf.indexOf(lineStart, next, (byte) ':') - lineStart;
+            int valueStart = lineStart + nameLen + 1;
+            while (isSpace(buf.getByte(valueStart))) { // stops at the CR at the latest
+                valueStart++;
             }
-            int valueStart = i;
-            int cr = lineEnd(buf, i, limit);
-            if (cr < 0 || cr + 1 >= limit || buf.getByte(cr + 1) != '\n') {
-                return false;
-            }
-            int valueEnd = cr;
-            while (valueEnd > valueStart && ((b = buf.getByte(valueEnd - 1)) == ' ' || b == '\t')) {
+            int valueEnd = next - 2;
+            while (valueEnd > valueStart && isSpace(buf.getByte(valueEnd - 1))) {
                 valueEnd--;
             }
-            i = cr + 2;
-            int nameLen = nameEnd - lineStart;
+            i = next;
             switch (nameLen) {
                 case 14: // content-length
                     if (is(buf, lineStart, "content-length")) {

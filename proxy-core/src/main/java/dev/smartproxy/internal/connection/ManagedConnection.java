@@ -5,15 +5,19 @@ import dev.smartproxy.config.KeepAliveTreatment;
 import dev.smartproxy.event.CloseReason;
 import dev.smartproxy.event.ConnectionInfo;
 import dev.smartproxy.event.ConnectionKind;
+import dev.smartproxy.internal.metrics.RouteCounters;
 import dev.smartproxy.route.Route;
 
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.net.InetSocketAddress;
 import java.time.Instant;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicReferenceFieldUpdater;
 import java.util.function.LongSupplier;
 
 /**
@@ -46,8 +50,11 @@ import java.util.function.LongSupplier;
  * connection carries for its whole life (its timer and deadlines, legs, counters, its route and
  * retirement, its close) is in this one object for the memory reason above: each helper object
  * split out of it would be one more object per open connection, and an idle passthrough
- * connection's whole budget is about 2 KiB (only the rarely needed state is apart, in {@link Rare}). The rules that need no per-connection state live
- * apart ({@link EffectivePolicy}, {@link CloseReasons}, {@link TimerQueue}).
+ * connection's whole budget is about 2 KiB (only the rarely needed state is apart, in
+ * {@link Rare}). Most of its length is the packing that keeps it at 144 bytes: the bits of
+ * {@code state}, set by compare-and-set, and their accessors. The rules that need no
+ * per-connection state live apart ({@link EffectivePolicy}, {@link CloseReasons},
+ * {@link TimerQueue}, {@link SharedNames}).
  */
 public final class ManagedConnection extends TimerEntry implements ChannelFutureListener {
     private static final ConnectionKind[] KINDS = ConnectionKind.values();
@@ -93,12 +100,12 @@ public final class ManagedConnection extends TimerEntry implements ChannelFuture
     private final char routePort;
     /** See the bits above; written by compare-and-set ({@link #STATE}), read from any thread. */
     private volatile int state;
-    private static final java.lang.invoke.VarHandle STATE;
-    private static final java.lang.invoke.VarHandle RARE;
+    private static final VarHandle STATE;
+    private static final VarHandle RARE;
 
     static {
         try {
-            java.lang.invoke.MethodHandles.Lookup l = java.lang.invoke.MethodHandles.lookup();
+            MethodHandles.Lookup l = MethodHandles.lookup();
             STATE = l.findVarHandle(ManagedConnection.class, "state", int.class);
             RARE = l.findVarHandle(ManagedConnection.class, "rare", Rare.class);
         } catch (ReflectiveOperationException e) {
@@ -128,8 +135,8 @@ public final class ManagedConnection extends TimerEntry implements ChannelFuture
      * or null: what a live route update compares with its new table to find removed or changed routes.
      */
     private volatile Route route;
-    private static final java.util.concurrent.atomic.AtomicReferenceFieldUpdater<ManagedConnection, Route> ROUTE =
-            java.util.concurrent.atomic.AtomicReferenceFieldUpdater.newUpdater(ManagedConnection.class, Route.class,
+    private static final AtomicReferenceFieldUpdater<ManagedConnection, Route> ROUTE =
+            AtomicReferenceFieldUpdater.newUpdater(ManagedConnection.class, Route.class,
                     "route");
     private volatile String sni;
     private volatile InetSocketAddress backendAddress;
@@ -138,7 +145,7 @@ public final class ManagedConnection extends TimerEntry implements ChannelFuture
     /** Bytes written to the client socket (TLS records included); see {@link #wroteToClient}. */
     private volatile long bytesToClient;
     /** The metric counters of the connection's route, looked up once when it is routed. */
-    private volatile dev.smartproxy.internal.metrics.RouteCounters routeCounters;
+    private volatile RouteCounters routeCounters;
     private volatile long lastActivityNanos;
     /** Bytes counted in the proxy's {@link BufferBudget} for this connection; written by its event loop only. */
     private volatile long heldBytes;
@@ -353,7 +360,7 @@ public final class ManagedConnection extends TimerEntry implements ChannelFuture
     public void routed(ConnectionKind kind, String routeName, String sni) {
         // The name is kept as a bit when the route counters (set first by the registry) or the
         // per-request name give it: no field for it in the usual case.
-        dev.smartproxy.internal.metrics.RouteCounters counters = routeCounters;
+        RouteCounters counters = routeCounters;
         int bits = (kind.ordinal() + 1) << KIND_SHIFT;
         if (routeName != null && counters != null && counters.name().equals(routeName)) {
             bits |= NAME_BY_COUNTERS;
@@ -369,31 +376,7 @@ public final class ManagedConnection extends TimerEntry implements ChannelFuture
         do {
             s = state;
         } while (!STATE.compareAndSet(this, s, (s & ~(KIND_MASK | NAME_MASK)) | bits));
-        this.sni = sharedName(sni);
-    }
-
-    /** The most distinct SNI names kept for sharing; past it the table starts over (random names from hostile clients). */
-    static final int SHARED_NAMES_MAX = 4096;
-    private static final java.util.concurrent.ConcurrentHashMap<String, String> SHARED_NAMES =
-            new java.util.concurrent.ConcurrentHashMap<>();
-
-    /**
-     * The one instance of an SNI name equal to {@code name} (null stays null): each connection
-     * parsed its own copy from its ClientHello, and the many connections to one name keep one.
-     */
-    static String sharedName(String name) {
-        if (name == null) {
-            return null;
-        }
-        String known = SHARED_NAMES.get(name);
-        if (known != null) {
-            return known;
-        }
-        if (SHARED_NAMES.size() >= SHARED_NAMES_MAX) {
-            SHARED_NAMES.clear();
-        }
-        known = SHARED_NAMES.putIfAbsent(name, name);
-        return known != null ? known : name;
+        this.sni = SharedNames.of(sni);
     }
 
     /** The route name recorded when it was routed ({@link #routed}), or null. */
@@ -499,7 +482,7 @@ public final class ManagedConnection extends TimerEntry implements ChannelFuture
 
     /** Records the SNI name read from the ClientHello, before or without a route. */
     public void sni(String sni) {
-        this.sni = sharedName(sni);
+        this.sni = SharedNames.of(sni);
     }
 
     /** Records the backend address chosen. */
@@ -561,11 +544,11 @@ public final class ManagedConnection extends TimerEntry implements ChannelFuture
         return registry.telemetry();
     }
 
-    dev.smartproxy.internal.metrics.RouteCounters routeCounters() {
+    RouteCounters routeCounters() {
         return routeCounters;
     }
 
-    void routeCounters(dev.smartproxy.internal.metrics.RouteCounters counters) {
+    void routeCounters(RouteCounters counters) {
         this.routeCounters = counters;
     }
 

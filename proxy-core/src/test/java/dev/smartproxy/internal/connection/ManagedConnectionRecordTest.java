@@ -46,11 +46,11 @@ class ManagedConnectionRecordTest {
 
     @Test
     void theSharedNamesAreBoundedAndStillShareAfterStartingOver() {
-        for (int i = 0; i <= ManagedConnection.SHARED_NAMES_MAX; i++) {
-            assertThat(ManagedConnection.sharedName("n" + i + ".test")).isEqualTo("n" + i + ".test");
+        for (int i = 0; i <= SharedNames.MAX; i++) {
+            assertThat(SharedNames.of("n" + i + ".test")).isEqualTo("n" + i + ".test");
         }
-        String first = ManagedConnection.sharedName(new String("again.test"));
-        assertThat(ManagedConnection.sharedName(new String("again.test"))).isSameAs(first);
+        String first = SharedNames.of(new String("again.test"));
+        assertThat(SharedNames.of(new String("again.test"))).isSameAs(first);
     }
 
     @Test

@@ -13,8 +13,10 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.handler.codec.DecoderResult;
+import io.netty.handler.codec.http.DefaultLastHttpContent;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpDecoderConfig;
+import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpObject;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponseStatus;
@@ -68,7 +70,8 @@ import java.util.concurrent.TimeUnit;
  * {@link BackendPool} (and the one retry of a reused leg that died before answering), which
  * depend on that same exchange state (was a body sent, did the response end cleanly). Every
  * rule that needs none of the connection's state has its own class ({@link RequestValidator},
- * {@link ForwardedHeaders}, {@link BackendLeg}, {@link ResponseHeads}, {@link BodyProgress}), and
+ * {@link ForwardedHeaders}, {@link BackendLeg}, {@link ResponseHeads}, {@link BodyProgress}, and
+ * for a response relayed as bytes {@link ResponseScan} and {@link RawRelay}), and
  * what one exchange alone decides is on {@link Exchange} (what goes to the backend, whether its
  * body is forwarded, whether it may be retried); splitting the rest would spread the connection's
  * fields over files that each change the others'.
@@ -154,9 +157,9 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
 
     /**
      * The client-side codec to install just before this handler: a {@link ServerCodec} (Netty's
-     * request decoder and response encoder) with the limits of {@code settings} and strict parsing pinned (RFC 9112 transfer-encoding
-     * rules, no duplicate Content-Length, CRLF line endings, header validation), whatever the
-     * JVM's system properties say.
+     * request decoder and response encoder) with the limits of {@code settings} and strict
+     * parsing pinned (RFC 9112 transfer-encoding rules, no duplicate Content-Length, CRLF line
+     * endings, header validation), whatever the JVM's system properties say.
      */
     public static ServerCodec newServerCodec(HttpSettings settings) {
         return new ServerCodec(strictConfig(settings.maxInitialLineLength(), settings.maxHeaderSize()),
@@ -471,7 +474,7 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
         }
         e.leg = leg;
         e.reusedLeg = leg.beginExchange() > 0;
-        if (ForwardedHeaders.bindsConnection(e.request.headers(), io.netty.handler.codec.http.HttpHeaderNames.AUTHORIZATION)) {
+        if (ForwardedHeaders.bindsConnection(e.request.headers(), HttpHeaderNames.AUTHORIZATION)) {
             leg.keepPrivate();
         }
         sendToBackend(e, e.outgoing());
@@ -511,7 +514,7 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
         } else if (last && !((LastHttpContent) c).trailingHeaders().isEmpty()) {
             // Request trailers are not forwarded: nothing the proxy checks in headers (forwarded
             // headers, a client-certificate subject header) may arrive behind its back in them.
-            sendToBackend(e, new io.netty.handler.codec.http.DefaultLastHttpContent(c.content()));
+            sendToBackend(e, new DefaultLastHttpContent(c.content()));
         } else {
             sendToBackend(e, c);
         }
@@ -674,7 +677,7 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
         e.answeredLocally();
         var response = ResponseHeads.local(status, location, keep, e.http10);
         if (retryAfterSeconds > 0) {
-            response.headers().set(io.netty.handler.codec.http.HttpHeaderNames.RETRY_AFTER, retryAfterSeconds);
+            response.headers().set(HttpHeaderNames.RETRY_AFTER, retryAfterSeconds);
         }
         answered(e, status, response.content().readableBytes());
         client.writeAndFlush(response);
@@ -755,7 +758,7 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         HttpRequest req = e.request;
-        String host = req.headers().get(io.netty.handler.codec.http.HttpHeaderNames.HOST);
+        String host = req.headers().get(HttpHeaderNames.HOST);
         InetSocketAddress backend = e.leg != null && e.leg.channel() != null
                 && e.leg.channel().remoteAddress() instanceof InetSocketAddress a ? a : null;
         telemetry.httpExchange(conn, new dev.smartproxy.event.HttpExchange(conn.id(), conn.clientAddress(), route,

@@ -73,6 +73,12 @@ class RawRelayTest {
         return new String(c.in.readNBytes(n), StandardCharsets.ISO_8859_1);
     }
 
+    /** Waits for the one connection to close, and checks the reason it recorded. */
+    private void closedWith(CloseReason reason) {
+        Await.until("closed", () -> h.onlyConnection().closeReason() != null);
+        assertThat(h.onlyConnection().closeReason()).isEqualTo(reason);
+    }
+
     /** Scripts the backend to send {@code first}, then {@code second} once the returned latch is counted down. */
     private CountDownLatch inTwoParts(String path, String first, String second) {
         CountDownLatch more = new CountDownLatch(1);
@@ -122,8 +128,7 @@ class RawRelayTest {
         HttpHarness.Raw c = client().send("GET /s/ok HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
         expect(c, "HTTP/1.1 200 OK\r\nx-a:1\r\nContent-Length: 5\r\nconnection: close\r\n\r\nhello");
         assertThat(c.closedByPeer()).isTrue();
-        Await.until("closed", () -> h.onlyConnection().closeReason() != null);
-        assertThat(h.onlyConnection().closeReason()).isEqualTo(CloseReason.CLIENT_CLOSED);
+        closedWith(CloseReason.CLIENT_CLOSED);
     }
 
     @Test
@@ -251,8 +256,7 @@ class RawRelayTest {
         expect(c, "HTTP/1.1 200 OK\r\nx-a:1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n");
         more.countDown();
         assertThat(c.in.readAllBytes()).asString(StandardCharsets.ISO_8859_1).isEqualTo("5\r\nhello");
-        Await.until("closed", () -> h.onlyConnection().closeReason() != null);
-        assertThat(h.onlyConnection().closeReason()).isEqualTo(CloseReason.BACKEND_PROTOCOL_ERROR);
+        closedWith(CloseReason.BACKEND_PROTOCOL_ERROR);
     }
 
     @Test
@@ -295,8 +299,7 @@ class RawRelayTest {
         c.socket.setSoLinger(true, 0); // a reset: gone, not half-closed (a FIN lets the response go on)
         c.close();
         assertThat(backendClosed.await(10, TimeUnit.SECONDS)).isTrue();
-        Await.until("closed", () -> h.onlyConnection().closeReason() != null);
-        assertThat(h.onlyConnection().closeReason()).isEqualTo(CloseReason.CLIENT_RESET);
+        closedWith(CloseReason.CLIENT_RESET);
     }
 
     // ------------------------------------------------------------------ decoded, as before
@@ -376,8 +379,7 @@ class RawRelayTest {
         HttpHarness.Raw c = client().send(get("/s/broken"));
         assertThat(headLines(c)).contains("HTTP/1.1 200 OK", "x-a: 1");
         assertThat(c.closedByPeer()).isTrue();
-        Await.until("closed", () -> h.onlyConnection().closeReason() != null);
-        assertThat(h.onlyConnection().closeReason()).isEqualTo(CloseReason.BACKEND_PROTOCOL_ERROR);
+        closedWith(CloseReason.BACKEND_PROTOCOL_ERROR);
     }
 
     /** Every refusal of the decoder still happens: 502, and the backend connection is not used again. */

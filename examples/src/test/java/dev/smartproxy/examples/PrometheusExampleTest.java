@@ -65,8 +65,11 @@ class PrometheusExampleTest {
             Await.until("the scrape shows the traffic", () -> {
                 try {
                     Map<String, Double> s = scrape(example.metricsUri());
+                    // A backend's meters are registered one after another while a scrape may run:
+                    // wait for the last of them (its connect timer), not only for the traffic.
                     return Double.valueOf(2).equals(s.get(twoXx)) && Double.valueOf(5).equals(s.get(accepted))
-                            && Double.valueOf(6).equals(s.get(echoIn));
+                            && Double.valueOf(6).equals(s.get(echoIn)) && s.keySet().stream().anyMatch(
+                            k -> k.startsWith("smartproxy_backend_connect_seconds_count{" + APP + ",backend=\""));
                 } catch (Exception e) {
                     throw new AssertionError(e);
                 }
